@@ -1,0 +1,110 @@
+#include "storage/batch_txn.h"
+
+#include "storage/key_codec.h"
+#include "storage/record_io.h"
+
+namespace chime::storage {
+
+absl::Status BatchTxn::TakeWriteStatus() {
+  absl::Status s = FromRocks(write_status_, "writing into the batch");
+  write_status_ = rocksdb::Status::OK();
+  return s;
+}
+
+template <typename Record>
+absl::StatusOr<std::optional<Record>> BatchTxn::Get(Cf cf, const std::string& key,
+                                                    absl::string_view what) {
+  value_.Reset();
+  rocksdb::Status s = batch_->GetFromBatchAndDB(db_, read_options_, cfs_[cf], key, &value_);
+  return RecordFromGet<Record>(s, value_, what, key);
+}
+
+void BatchTxn::Check(const rocksdb::Status& s) {
+  if (!s.ok() && write_status_.ok()) write_status_ = s;
+}
+
+void BatchTxn::Put(Cf cf, const std::string& key, const google::protobuf::MessageLite& record) {
+  scratch_.clear();
+  record.AppendToString(&scratch_);
+  Check(batch_->Put(cfs_[cf], key, scratch_));
+}
+
+void BatchTxn::Delete(Cf cf, const std::string& key) { Check(batch_->Delete(cfs_[cf], key)); }
+
+absl::StatusOr<std::optional<TimerRecord>> BatchTxn::GetTimer(absl::string_view ns,
+                                                              absl::string_view timer_id) {
+  return Get<TimerRecord>(kCfTimers, TimerKey(ns, timer_id), "timer");
+}
+
+absl::StatusOr<std::optional<IdempotencyRecord>> BatchTxn::GetIdempotency(absl::string_view ns,
+                                                                          absl::string_view key) {
+  return Get<IdempotencyRecord>(kCfIdempotency, IdempotencyKey(ns, key), "idempotency");
+}
+
+absl::StatusOr<std::optional<DeliveryRecord>> BatchTxn::GetDelivery(absl::string_view ns,
+                                                                    absl::string_view fire_id) {
+  return Get<DeliveryRecord>(kCfDeliveries, DeliveryKey(ns, fire_id), "delivery");
+}
+
+absl::StatusOr<std::optional<DeliveryRecord>> BatchTxn::GetDeadLetter(absl::string_view ns,
+                                                                      absl::string_view fire_id) {
+  return Get<DeliveryRecord>(kCfDeadLetters, DeadLetterKey(ns, fire_id), "dead letter");
+}
+
+void BatchTxn::PutTimer(const TimerRecord& record) {
+  Put(kCfTimers, TimerKey(record.timer().namespace_(), record.timer().timer_id()), record);
+}
+
+void BatchTxn::DeleteTimer(absl::string_view ns, absl::string_view timer_id) {
+  Delete(kCfTimers, TimerKey(ns, timer_id));
+}
+
+void BatchTxn::PutDue(int64_t due_us, absl::string_view ns, absl::string_view timer_id) {
+  Check(batch_->Put(cfs_[kCfDue], DueKey(due_us, ns, timer_id), rocksdb::Slice()));
+}
+
+void BatchTxn::DeleteDue(int64_t due_us, absl::string_view ns, absl::string_view timer_id) {
+  Delete(kCfDue, DueKey(due_us, ns, timer_id));
+}
+
+void BatchTxn::PutIdempotency(absl::string_view ns, absl::string_view key,
+                              const IdempotencyRecord& record) {
+  Put(kCfIdempotency, IdempotencyKey(ns, key), record);
+}
+
+absl::Status BatchTxn::PutDelivery(const DeliveryRecord& record) {
+  const chime::v1::Fire& fire = record.fire();
+  absl::StatusOr<std::optional<DeliveryRecord>> old =
+      GetDelivery(fire.namespace_(), fire.fire_id());
+  if (!old.ok()) return old.status();
+  if (*old && ((*old)->fire().topic() != fire.topic() ||
+               (*old)->visible_at_us() != record.visible_at_us())) {
+    Delete(kCfQueue, QueueKey(fire.namespace_(), (*old)->fire().topic(), (*old)->visible_at_us(),
+                              fire.fire_id()));
+  }
+  Check(
+      batch_->Put(cfs_[kCfQueue],
+                  QueueKey(fire.namespace_(), fire.topic(), record.visible_at_us(), fire.fire_id()),
+                  rocksdb::Slice()));
+  Put(kCfDeliveries, DeliveryKey(fire.namespace_(), fire.fire_id()), record);
+  return absl::OkStatus();
+}
+
+absl::Status BatchTxn::DeleteDelivery(absl::string_view ns, absl::string_view fire_id) {
+  absl::StatusOr<std::optional<DeliveryRecord>> old = GetDelivery(ns, fire_id);
+  if (!old.ok()) return old.status();
+  if (!*old) return absl::OkStatus();
+  Delete(kCfQueue, QueueKey(ns, (*old)->fire().topic(), (*old)->visible_at_us(), fire_id));
+  Delete(kCfDeliveries, DeliveryKey(ns, fire_id));
+  return absl::OkStatus();
+}
+
+void BatchTxn::PutDeadLetter(const DeliveryRecord& record) {
+  Put(kCfDeadLetters, DeadLetterKey(record.fire().namespace_(), record.fire().fire_id()), record);
+}
+
+void BatchTxn::DeleteDeadLetter(absl::string_view ns, absl::string_view fire_id) {
+  Delete(kCfDeadLetters, DeadLetterKey(ns, fire_id));
+}
+
+}  // namespace chime::storage

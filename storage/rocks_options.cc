@@ -1,0 +1,61 @@
+#include "storage/rocks_options.h"
+
+#include "rocksdb/env.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "storage/column_families.h"
+
+namespace chime::storage {
+namespace {
+
+// Point lookups (Get by exact key) dominate these; scans dominate the others.
+bool IsPointLookupCf(int cf) {
+  return cf == kCfTimers || cf == kCfDeliveries || cf == kCfIdempotency || cf == kCfDeadLetters;
+}
+
+rocksdb::ColumnFamilyOptions MakeCfOptions(const ShardStore::Deps& deps, int cf) {
+  rocksdb::ColumnFamilyOptions options;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = deps.block_cache;
+  // Index and filter blocks are charged to the shared cache, so memory stays bounded by
+  // block_cache_bytes however many shards and files there are.
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  if (IsPointLookupCf(cf)) {
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  }
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Memtables are bounded globally by the WriteBufferManager; this caps one memtable.
+  options.write_buffer_size = 32 << 20;
+  return options;
+}
+
+}  // namespace
+
+rocksdb::DBOptions MakeDBOptions(const ShardStore::Deps& deps) {
+  rocksdb::DBOptions options;
+  options.create_if_missing = deps.create;
+  options.error_if_exists = deps.create;
+  // Column families added by later format versions appear on open.
+  options.create_missing_column_families = true;
+  options.env = deps.env != nullptr ? deps.env : rocksdb::Env::Default();
+  options.write_buffer_manager = deps.write_buffer_manager;
+  options.max_background_jobs = deps.max_background_jobs;
+  // With several column families the oldest WAL lives until every one of them flushed; this
+  // forces flushes of idle families so the WAL (and recovery time) stays small.
+  options.max_total_wal_size = 64 << 20;
+  options.keep_log_file_num = 3;
+  options.max_log_file_size = 8 << 20;
+  return options;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> MakeColumnFamilies(const ShardStore::Deps& deps) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  cfs.reserve(kNumCfs);
+  for (int cf = 0; cf < kNumCfs; ++cf) {
+    cfs.emplace_back(kCfNames[cf], MakeCfOptions(deps, cf));
+  }
+  return cfs;
+}
+
+}  // namespace chime::storage

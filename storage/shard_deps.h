@@ -1,0 +1,36 @@
+// What every shard of a Store shares (cache, write-buffer budget, background threads) and the
+// per-shard settings Store::Open hands to ShardStore::Open. Internal to storage/.
+#ifndef CHIME_STORAGE_SHARD_DEPS_H_
+#define CHIME_STORAGE_SHARD_DEPS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "storage/shard_store.h"
+
+namespace rocksdb {
+class Cache;
+class Env;
+class WriteBufferManager;
+}  // namespace rocksdb
+
+namespace chime::storage {
+
+struct ShardStore::Deps {
+  std::shared_ptr<rocksdb::Cache> block_cache;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager;
+  rocksdb::Env* env = nullptr;  // nullptr: rocksdb::Env::Default()
+  int max_background_jobs = 2;
+  // Sync the WAL on every group commit.
+  bool fsync = true;
+  size_t max_group_size = 4096;
+  // true: the shard must not exist yet; it is created with meta (index, shard_count).
+  // false: the shard must exist and its meta must say (index, shard_count).
+  bool create = false;
+  uint32_t shard_count = 0;
+};
+
+}  // namespace chime::storage
+
+#endif  // CHIME_STORAGE_SHARD_DEPS_H_

@@ -1,0 +1,444 @@
+#include "storage/shard_store.h"
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <filesystem>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "rocksdb/db.h"
+#include "rocksdb/snapshot.h"
+#include "rocksdb/utilities/write_batch_with_index.h"
+#include "storage/batch_txn.h"
+#include "storage/column_families.h"
+#include "storage/key_codec.h"
+#include "storage/record_io.h"
+#include "storage/rocks_options.h"
+#include "storage/rocks_status.h"
+#include "storage/shard_deps.h"
+
+namespace chime::storage {
+
+// Owns the DB, its column family handles and the writer thread. Thread-safe.
+class ShardStore::Impl {
+ public:
+  Impl(int index, std::string path, rocksdb::DB* db,
+       const std::vector<rocksdb::ColumnFamilyHandle*>& handles, const Deps& deps)
+      : index_(index), path_(std::move(path)), db_(db), max_group_size_(deps.max_group_size) {
+    std::copy(handles.begin(), handles.end(), cfs_.begin());
+    write_options_.sync = deps.fsync;
+    if (max_group_size_ == 0) max_group_size_ = 1;
+  }
+
+  ~Impl() {
+    Close();
+    for (rocksdb::ColumnFamilyHandle* cf : cfs_) {
+      if (cf != nullptr) db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();
+    }
+    // Close reports errors of the last background work; nothing can act on them here and
+    // every acknowledged write is already in the WAL.
+    db_->Close().PermitUncheckedError();
+    delete db_;
+  }
+
+  void Start() {
+    absl::MutexLock l(&close_mu_);
+    writer_ = std::thread([this] { WriterLoop(); });
+  }
+
+  void Close() {
+    absl::MutexLock close_lock(&close_mu_);
+    {
+      absl::MutexLock l(&mu_);
+      stopping_ = true;
+    }
+    if (writer_.joinable()) writer_.join();
+  }
+
+  void Submit(TxnFn fn, TxnDone done) {
+    {
+      absl::MutexLock l(&mu_);
+      if (!stopping_) {
+        queue_.push_back(Pending{std::move(fn), std::move(done)});
+        return;
+      }
+    }
+    if (done) done(absl::UnavailableError(absl::StrCat("shard ", index_, " is closed")));
+  }
+
+  const std::string& path() const { return path_; }
+  rocksdb::DB* db() const { return db_; }
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return cfs_[c]; }
+
+  absl::Status WriteMeta(uint32_t shard_count);
+  absl::Status CheckMeta(uint32_t shard_count);
+
+ private:
+  struct Pending {
+    TxnFn fn;
+    TxnDone done;
+  };
+
+  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !queue_.empty() || stopping_;
+  }
+
+  void WriterLoop();
+  void RunGroup(std::vector<Pending>& group, rocksdb::WriteBatchWithIndex& batch,
+                std::vector<absl::Status>& results);
+
+  const int index_;
+  const std::string path_;
+  rocksdb::DB* const db_;
+  std::array<rocksdb::ColumnFamilyHandle*, kNumCfs> cfs_{};
+  rocksdb::WriteOptions write_options_;
+  size_t max_group_size_;
+
+  absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  absl::Mutex close_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::thread writer_ ABSL_GUARDED_BY(close_mu_);
+};
+
+void ShardStore::Impl::WriterLoop() {
+  // Reused across groups so the steady state allocates little.
+  std::vector<Pending> group;
+  std::vector<absl::Status> results;
+  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  for (;;) {
+    {
+      absl::MutexLock l(&mu_);
+      mu_.Await(absl::Condition(this, &Impl::HasWorkOrStopping));
+      // Stopping still drains: everything queued before Close() runs.
+      if (queue_.empty()) return;
+      size_t n = std::min(queue_.size(), max_group_size_);
+      for (size_t i = 0; i < n; ++i) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    RunGroup(group, batch, results);
+    group.clear();
+  }
+}
+
+void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatchWithIndex& batch,
+                                std::vector<absl::Status>& results) {
+  batch.Clear();
+  results.assign(group.size(), absl::OkStatus());
+  BatchTxn txn(db_, cfs_, &batch);
+  absl::Status group_status;  // set when the batch itself can no longer be trusted
+  for (size_t i = 0; i < group.size(); ++i) {
+    batch.SetSavePoint();
+    absl::Status s = group[i].fn(txn);
+    absl::Status write_status = txn.TakeWriteStatus();
+    if (s.ok()) s = std::move(write_status);
+    if (s.ok()) {
+      batch.PopSavePoint().PermitUncheckedError();  // exists: set just above
+      continue;
+    }
+    results[i] = std::move(s);
+    rocksdb::Status rollback = batch.RollbackToSavePoint();
+    if (!rollback.ok()) {
+      group_status = FromRocks(rollback, "rolling back a failed transaction");
+      break;
+    }
+  }
+  if (group_status.ok() && batch.GetWriteBatch()->Count() > 0) {
+    group_status = FromRocks(db_->Write(write_options_, batch.GetWriteBatch()),
+                             absl::StrCat("writing to shard ", index_));
+  }
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (!group[i].done) continue;
+    group[i].done(results[i].ok() ? group_status : std::move(results[i]));
+  }
+}
+
+absl::Status ShardStore::Impl::WriteMeta(uint32_t shard_count) {
+  internal::ShardMeta meta;
+  meta.set_shard(static_cast<uint32_t>(index_));
+  meta.set_shard_count(shard_count);
+  meta.set_format_version(kFormatVersion);
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocks(db_->Put(options, cfs_[kCfDefault], kMetaKey, meta.SerializeAsString()),
+                   absl::StrCat("writing shard meta in ", path_));
+}
+
+absl::Status ShardStore::Impl::CheckMeta(uint32_t shard_count) {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kCfDefault], kMetaKey, &value);
+  if (s.IsNotFound()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "shard dir ", path_, " has no shard meta: not a chime shard; refusing to open it"));
+  }
+  if (!s.ok()) return FromRocks(s, absl::StrCat("reading shard meta in ", path_));
+  internal::ShardMeta meta;
+  if (!meta.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError(absl::StrCat("shard dir ", path_, ": shard meta is corrupt"));
+  }
+  if (meta.format_version() != kFormatVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("shard dir ", path_, " has format version ", meta.format_version(),
+                     "; this build reads version ", kFormatVersion));
+  }
+  if (meta.shard() != static_cast<uint32_t>(index_) || meta.shard_count() != shard_count) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("shard dir ", path_, " says it is shard ", meta.shard(), " of ",
+                     meta.shard_count(), ", expected shard ", index_, " of ", shard_count));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ShardStore>> ShardStore::Open(int index, const std::string& path,
+                                                             const Deps& deps) {
+  std::error_code ec;
+  if (!deps.create && !std::filesystem::is_directory(path, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat("shard dir ", path, " is missing"));
+  }
+  rocksdb::DBOptions options = MakeDBOptions(deps);
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = MakeColumnFamilies(deps);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, path, cfs, &handles, &db);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("opening shard ", path));
+  auto impl = std::make_unique<Impl>(index, path, db, handles, deps);
+  if (deps.create) {
+    if (absl::Status m = impl->WriteMeta(deps.shard_count); !m.ok()) return m;
+  } else {
+    if (absl::Status m = impl->CheckMeta(deps.shard_count); !m.ok()) return m;
+  }
+  impl->Start();
+  return std::unique_ptr<ShardStore>(new ShardStore(index, std::move(impl), db));
+}
+
+ShardStore::ShardStore(int index, std::unique_ptr<Impl> impl, rocksdb::DB* db)
+    : index_(index), impl_(std::move(impl)), db_(db) {}
+
+ShardStore::~ShardStore() = default;
+
+void ShardStore::Close() { impl_->Close(); }
+
+void ShardStore::Submit(TxnFn fn, TxnDone done) { impl_->Submit(std::move(fn), std::move(done)); }
+
+absl::Status ShardStore::SubmitAndWait(TxnFn fn) {
+  absl::Notification notification;
+  absl::Status result;
+  Submit(std::move(fn), [&](absl::Status s) {
+    result = std::move(s);
+    notification.Notify();
+  });
+  notification.WaitForNotification();
+  return result;
+}
+
+namespace {
+
+template <typename Record>
+absl::StatusOr<std::optional<Record>> GetFromDb(rocksdb::DB* db, const rocksdb::ReadOptions& ro,
+                                                rocksdb::ColumnFamilyHandle* cf,
+                                                const std::string& key, absl::string_view what) {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db->Get(ro, cf, key, &value);
+  return RecordFromGet<Record>(s, value, what, key);
+}
+
+// Iterates keys in [lower, upper) of `cf` (upper "" = unbounded), calling
+// visit(key, value) until it returns false. Propagates visit's error.
+template <typename Visit>
+absl::Status ForEachInRange(rocksdb::DB* db, rocksdb::ReadOptions ro,
+                            rocksdb::ColumnFamilyHandle* cf, const std::string& lower,
+                            const std::string& upper, const Visit& visit) {
+  rocksdb::Slice upper_slice(upper);
+  if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    absl::StatusOr<bool> go_on = visit(it->key(), it->value());
+    if (!go_on.ok()) return go_on.status();
+    if (!*go_on) return absl::OkStatus();
+  }
+  return FromRocks(it->status(), "scanning");
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<TimerRecord>> ShardStore::GetTimer(absl::string_view ns,
+                                                                absl::string_view timer_id) const {
+  return GetFromDb<TimerRecord>(db_, rocksdb::ReadOptions(), impl_->cf(kCfTimers),
+                                TimerKey(ns, timer_id), "timer");
+}
+
+absl::StatusOr<std::optional<IdempotencyRecord>> ShardStore::GetIdempotency(
+    absl::string_view ns, absl::string_view key) const {
+  return GetFromDb<IdempotencyRecord>(db_, rocksdb::ReadOptions(), impl_->cf(kCfIdempotency),
+                                      IdempotencyKey(ns, key), "idempotency");
+}
+
+absl::StatusOr<std::optional<DeliveryRecord>> ShardStore::GetDelivery(
+    absl::string_view ns, absl::string_view fire_id) const {
+  return GetFromDb<DeliveryRecord>(db_, rocksdb::ReadOptions(), impl_->cf(kCfDeliveries),
+                                   DeliveryKey(ns, fire_id), "delivery");
+}
+
+absl::Status ShardStore::ScanDue(const std::optional<DueEntry>& after, int64_t until_us,
+                                 size_t limit, std::vector<DueEntry>* out, bool* more) const {
+  out->clear();
+  *more = false;
+  if (after && after->due_us > until_us) return absl::OkStatus();
+  std::string lower = after ? KeySuccessor(DueKey(after->due_us, after->ns, after->timer_id)) : "";
+  std::string upper;
+  if (until_us != INT64_MAX) AppendTime(&upper, until_us + 1);
+  return ForEachInRange(
+      db_, rocksdb::ReadOptions(), impl_->cf(kCfDue), lower, upper,
+      [&](const rocksdb::Slice& key, const rocksdb::Slice&) -> absl::StatusOr<bool> {
+        if (out->size() >= limit) {
+          *more = true;
+          return false;
+        }
+        std::optional<DueEntry> entry = DecodeDueKey(ToView(key));
+        if (!entry) {
+          return absl::DataLossError(
+              absl::StrCat("corrupt time-index key \"", absl::CHexEscape(ToView(key)), "\""));
+        }
+        out->push_back(std::move(*entry));
+        return true;
+      });
+}
+
+absl::Status ShardStore::ScanTimers(absl::string_view ns, absl::string_view after_id,
+                                    const std::function<bool(const TimerRecord&)>& visit) const {
+  return ForEachInRange(
+      db_, rocksdb::ReadOptions(), impl_->cf(kCfTimers), KeySuccessor(TimerKey(ns, after_id)),
+      PrefixSuccessor(NamespacePrefix(ns)),
+      [&](const rocksdb::Slice& key, const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+        absl::StatusOr<TimerRecord> record = ParseRecord<TimerRecord>(value, "timer", key);
+        if (!record.ok()) return record.status();
+        return visit(*record);
+      });
+}
+
+namespace {
+
+// Visits the delivery records behind queue keys in [lower, upper), reading both from one
+// snapshot so a queue entry always finds its record.
+absl::Status ForEachQueued(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* queue_cf,
+                           rocksdb::ColumnFamilyHandle* deliveries_cf, const std::string& lower,
+                           const std::string& upper,
+                           const std::function<bool(DeliveryRecord&)>& visit) {
+  rocksdb::ManagedSnapshot snapshot(db);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.snapshot();
+  rocksdb::PinnableSlice value;
+  return ForEachInRange(
+      db, ro, queue_cf, lower, upper,
+      [&](const rocksdb::Slice& key, const rocksdb::Slice&) -> absl::StatusOr<bool> {
+        std::optional<QueueKeyParts> parts = DecodeQueueKey(ToView(key));
+        if (!parts) {
+          return absl::DataLossError(
+              absl::StrCat("corrupt queue key \"", absl::CHexEscape(ToView(key)), "\""));
+        }
+        std::string delivery_key = DeliveryKey(parts->ns, parts->fire_id);
+        value.Reset();
+        rocksdb::Status s = db->Get(ro, deliveries_cf, delivery_key, &value);
+        absl::StatusOr<std::optional<DeliveryRecord>> record =
+            RecordFromGet<DeliveryRecord>(s, value, "delivery", delivery_key);
+        if (!record.ok()) return record.status();
+        if (!*record) {
+          return absl::DataLossError(absl::StrCat("queue entry without a delivery: namespace \"",
+                                                  absl::CHexEscape(parts->ns), "\" fire \"",
+                                                  absl::CHexEscape(parts->fire_id), "\""));
+        }
+        return visit(**record);
+      });
+}
+
+}  // namespace
+
+absl::Status ShardStore::ScanQueue(absl::string_view ns, absl::string_view topic,
+                                   int64_t visible_until_us, const QueueCursor& after, size_t limit,
+                                   std::vector<DeliveryRecord>* out) const {
+  out->clear();
+  if (limit == 0 || after.visible_at_us > visible_until_us) return absl::OkStatus();
+  std::string prefix = QueuePrefix(ns, topic);
+  std::string upper;
+  if (visible_until_us == INT64_MAX) {
+    upper = PrefixSuccessor(prefix);
+  } else {
+    upper = prefix;
+    AppendTime(&upper, visible_until_us + 1);
+  }
+  return ForEachQueued(db_, impl_->cf(kCfQueue), impl_->cf(kCfDeliveries),
+                       KeySuccessor(QueueKey(ns, topic, after.visible_at_us, after.fire_id)), upper,
+                       [&](DeliveryRecord& record) {
+                         out->push_back(std::move(record));
+                         return out->size() < limit;
+                       });
+}
+
+absl::Status ShardStore::ScanAllDeliveries(
+    const std::function<bool(const DeliveryRecord&)>& visit) const {
+  return ForEachQueued(db_, impl_->cf(kCfQueue), impl_->cf(kCfDeliveries), "", "",
+                       [&](DeliveryRecord& record) { return visit(record); });
+}
+
+absl::Status ShardStore::ScanDeadLetters(
+    absl::string_view ns, absl::string_view after_fire_id,
+    const std::function<bool(const DeliveryRecord&)>& visit) const {
+  return ForEachInRange(
+      db_, rocksdb::ReadOptions(), impl_->cf(kCfDeadLetters),
+      KeySuccessor(DeadLetterKey(ns, after_fire_id)), PrefixSuccessor(NamespacePrefix(ns)),
+      [&](const rocksdb::Slice& key, const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+        absl::StatusOr<DeliveryRecord> record =
+            ParseRecord<DeliveryRecord>(value, "dead letter", key);
+        if (!record.ok()) return record.status();
+        return visit(*record);
+      });
+}
+
+namespace {
+
+uint64_t IntProperty(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& name) {
+  uint64_t value = 0;
+  if (!db->GetIntProperty(cf, name, &value)) return 0;
+  return value;
+}
+
+}  // namespace
+
+uint64_t ShardStore::EstimateTimers() const {
+  return IntProperty(db_, impl_->cf(kCfTimers), rocksdb::DB::Properties::kEstimateNumKeys);
+}
+
+uint64_t ShardStore::EstimateDeliveries() const {
+  return IntProperty(db_, impl_->cf(kCfDeliveries), rocksdb::DB::Properties::kEstimateNumKeys);
+}
+
+uint64_t ShardStore::EstimateScheduled() const {
+  return IntProperty(db_, impl_->cf(kCfDue), rocksdb::DB::Properties::kEstimateNumKeys);
+}
+
+uint64_t ShardStore::EstimateDeadLetters() const {
+  return IntProperty(db_, impl_->cf(kCfDeadLetters), rocksdb::DB::Properties::kEstimateNumKeys);
+}
+
+uint64_t ShardStore::DiskBytes() const {
+  uint64_t total = 0;
+  for (int c = 0; c < kNumCfs; ++c) {
+    total +=
+        IntProperty(db_, impl_->cf(static_cast<Cf>(c)), rocksdb::DB::Properties::kLiveSstFilesSize);
+  }
+  rocksdb::VectorLogPtr wals;
+  if (db_->GetSortedWalFiles(wals).ok()) {
+    for (const auto& wal : wals) total += wal->SizeFileBytes();
+  }
+  return total;
+}
+
+}  // namespace chime::storage

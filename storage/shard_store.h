@@ -1,0 +1,168 @@
+// One shard's RocksDB instance: timer records, the time index, pending deliveries (and
+// their per-topic visibility queue), dead letters, idempotency keys and shard metadata, each
+// in its own column family.
+//
+// Writes: every state change is a transaction function submitted to the shard's single
+// writer thread. The writer takes all queued transactions, runs them in order against one
+// WriteBatchWithIndex (so each sees the writes of those before it), writes the batch once and
+// syncs the WAL once (group commit), then calls each `done` with its outcome. A transaction
+// that returns an error has its writes rolled back and changes nothing.
+//
+//   shard->Submit(
+//       [&](ShardTxn& txn) -> absl::Status {
+//         CHIME_ASSIGN_OR_RETURN(auto existing, txn.GetTimer(ns, id));
+//         if (existing) return absl::AlreadyExistsError("...");
+//         txn.PutTimer(record);
+//         txn.PutDue(due_us, ns, id);
+//         return absl::OkStatus();
+//       },
+//       [](absl::Status s) { /* durable (or failed); must not block */ });
+//
+// Reads outside transactions see committed data only. Thread-safe.
+#ifndef CHIME_STORAGE_SHARD_STORE_H_
+#define CHIME_STORAGE_SHARD_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "chime/internal/storage.pb.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatchWithIndex;
+}  // namespace rocksdb
+
+namespace chime::storage {
+
+using internal::DeliveryRecord;
+using internal::IdempotencyRecord;
+using internal::TimerRecord;
+
+// An entry of the time index: timer (ns, id) is due at due_us (unix micros).
+struct DueEntry {
+  int64_t due_us = 0;
+  std::string ns;
+  std::string timer_id;
+
+  friend bool operator==(const DueEntry&, const DueEntry&) = default;
+};
+
+// Valid only inside a transaction function, on the writer thread.
+class ShardTxn {
+ public:
+  virtual ~ShardTxn() = default;
+
+  // Reads see committed data plus earlier writes of the same group.
+  virtual absl::StatusOr<std::optional<TimerRecord>> GetTimer(absl::string_view ns,
+                                                              absl::string_view timer_id) = 0;
+  virtual absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotency(
+      absl::string_view ns, absl::string_view key) = 0;
+  virtual absl::StatusOr<std::optional<DeliveryRecord>> GetDelivery(absl::string_view ns,
+                                                                    absl::string_view fire_id) = 0;
+  virtual absl::StatusOr<std::optional<DeliveryRecord>> GetDeadLetter(
+      absl::string_view ns, absl::string_view fire_id) = 0;
+
+  // Keyed by record.timer().namespace_() and timer_id().
+  virtual void PutTimer(const TimerRecord& record) = 0;
+  virtual void DeleteTimer(absl::string_view ns, absl::string_view timer_id) = 0;
+  virtual void PutDue(int64_t due_us, absl::string_view ns, absl::string_view timer_id) = 0;
+  virtual void DeleteDue(int64_t due_us, absl::string_view ns, absl::string_view timer_id) = 0;
+  virtual void PutIdempotency(absl::string_view ns, absl::string_view key,
+                              const IdempotencyRecord& record) = 0;
+  // Writes the delivery record and its queue entry (ns, topic, visible_at_us, fire_id),
+  // removing the queue entry of the record it replaces, if any.
+  virtual absl::Status PutDelivery(const DeliveryRecord& record) = 0;
+  // Removes the record and its queue entry; OK if absent.
+  virtual absl::Status DeleteDelivery(absl::string_view ns, absl::string_view fire_id) = 0;
+  virtual void PutDeadLetter(const DeliveryRecord& record) = 0;
+  virtual void DeleteDeadLetter(absl::string_view ns, absl::string_view fire_id) = 0;
+};
+
+using TxnFn = std::function<absl::Status(ShardTxn&)>;
+using TxnDone = std::function<void(absl::Status)>;
+
+// Where a queue scan resumes: strictly after this (visible_at_us, fire_id).
+struct QueueCursor {
+  int64_t visible_at_us = INT64_MIN;
+  std::string fire_id;
+};
+
+class ShardStore {
+ public:
+  // Opens (creating if missing) the shard at `path`. Internal: use Store::Open.
+  struct Deps;
+  static absl::StatusOr<std::unique_ptr<ShardStore>> Open(int index, const std::string& path,
+                                                          const Deps& deps);
+  ~ShardStore();  // Close(), then closes the DB
+
+  // Stops accepting transactions, runs those already queued and stops the writer thread.
+  // Reads keep working until destruction. Idempotent. Must not be called from a `done`.
+  void Close();
+
+  int index() const { return index_; }
+
+  // Queues `fn` for the writer thread; `done` runs once the group is durable (or failed),
+  // on the writer thread, and must not block. After Close(), done gets UNAVAILABLE (on the
+  // calling thread).
+  void Submit(TxnFn fn, TxnDone done);
+  // Submit and wait for the outcome. Must not be called from a `done` (deadlock).
+  absl::Status SubmitAndWait(TxnFn fn);
+
+  absl::StatusOr<std::optional<TimerRecord>> GetTimer(absl::string_view ns,
+                                                      absl::string_view timer_id) const;
+  absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotency(absl::string_view ns,
+                                                                  absl::string_view key) const;
+  absl::StatusOr<std::optional<DeliveryRecord>> GetDelivery(absl::string_view ns,
+                                                            absl::string_view fire_id) const;
+
+  // Time-index entries with due_us in (after, until_us], in (due, ns, id) order, at most
+  // `limit`. `after` is the last entry a previous scan returned (or nullopt to start at the
+  // beginning of time). Sets *more if entries remain at or before until_us. Replaces *out.
+  absl::Status ScanDue(const std::optional<DueEntry>& after, int64_t until_us, size_t limit,
+                       std::vector<DueEntry>* out, bool* more) const;
+
+  // Timer records of namespace `ns` with timer_id > after_id, in id order; `visit` returns
+  // false to stop.
+  absl::Status ScanTimers(absl::string_view ns, absl::string_view after_id,
+                          const std::function<bool(const TimerRecord&)>& visit) const;
+
+  // Pending deliveries of (ns, topic) visible at or before `visible_until_us`, in
+  // visibility order, strictly after `after`, at most `limit`. Replaces *out.
+  absl::Status ScanQueue(absl::string_view ns, absl::string_view topic, int64_t visible_until_us,
+                         const QueueCursor& after, size_t limit,
+                         std::vector<DeliveryRecord>* out) const;
+  // Every pending delivery of the shard (any topic), visibility order within a topic.
+  absl::Status ScanAllDeliveries(const std::function<bool(const DeliveryRecord&)>& visit) const;
+  // Dead letters of namespace `ns` with fire_id > after, in fire_id order.
+  absl::Status ScanDeadLetters(absl::string_view ns, absl::string_view after_fire_id,
+                               const std::function<bool(const DeliveryRecord&)>& visit) const;
+
+  // Approximate counts for status/metrics (RocksDB estimates, cheap).
+  uint64_t EstimateTimers() const;
+  uint64_t EstimateDeliveries() const;
+  uint64_t EstimateScheduled() const;  // time-index entries: timers waiting to fire
+  uint64_t EstimateDeadLetters() const;
+  uint64_t DiskBytes() const;
+
+  rocksdb::DB* db() const { return db_; }
+
+ private:
+  class Impl;
+  ShardStore(int index, std::unique_ptr<Impl> impl, rocksdb::DB* db);
+
+  int index_;
+  std::unique_ptr<Impl> impl_;
+  rocksdb::DB* db_;  // owned by impl_
+};
+
+}  // namespace chime::storage
+
+#endif  // CHIME_STORAGE_SHARD_STORE_H_

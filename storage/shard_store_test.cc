@@ -1,0 +1,562 @@
+#include "storage/shard_store.h"
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "rocksdb/utilities/write_batch_with_index.h"
+#include "storage/store.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace chime::storage {
+namespace {
+
+using ::chime::testing::StatusIs;
+using ::chime::testing::TempDir;
+
+constexpr absl::Duration kWaitBound = absl::Seconds(60);
+
+TimerRecord MakeTimer(const std::string& ns, const std::string& id,
+                      const std::string& payload = "") {
+  TimerRecord record;
+  record.mutable_timer()->set_namespace_(ns);
+  record.mutable_timer()->set_timer_id(id);
+  record.mutable_timer()->set_payload(payload);
+  return record;
+}
+
+DeliveryRecord MakeDelivery(const std::string& ns, const std::string& fire_id,
+                            const std::string& topic, int64_t visible_at_us) {
+  DeliveryRecord record;
+  record.mutable_fire()->set_namespace_(ns);
+  record.mutable_fire()->set_fire_id(fire_id);
+  record.mutable_fire()->set_topic(topic);
+  record.set_visible_at_us(visible_at_us);
+  return record;
+}
+
+std::vector<std::string> FireIds(const std::vector<DeliveryRecord>& records) {
+  std::vector<std::string> ids;
+  for (const DeliveryRecord& r : records) ids.push_back(r.fire().fire_id());
+  return ids;
+}
+
+// RocksDB behaviour the writer relies on, pinned so an upgrade that changes it fails here.
+TEST(RocksDbAssumptionTest, BatchDeleteHidesDbValueAndSavePointRestoresBatchValue) {
+  TempDir dir;
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir.path() + "/db", &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k", "db-value").ok());
+
+  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  std::string value;
+  // A delete in the batch hides the DB's value.
+  ASSERT_TRUE(batch.Delete("k").ok());
+  EXPECT_TRUE(batch.GetFromBatchAndDB(db.get(), rocksdb::ReadOptions(), "k", &value).IsNotFound());
+
+  // A put after a save point, rolled back, leaves the state before the save point visible.
+  ASSERT_TRUE(batch.Put("k", "batch-1").ok());
+  batch.SetSavePoint();
+  ASSERT_TRUE(batch.Put("k", "batch-2").ok());
+  ASSERT_TRUE(batch.Delete("other").ok());
+  ASSERT_TRUE(batch.RollbackToSavePoint().ok());
+  ASSERT_TRUE(batch.GetFromBatchAndDB(db.get(), rocksdb::ReadOptions(), "k", &value).ok());
+  EXPECT_EQ(value, "batch-1");
+  EXPECT_EQ(batch.GetWriteBatch()->Count(), 2u);  // Delete k, Put k
+
+  // A rolled-back delete no longer hides the DB's value.
+  rocksdb::WriteBatchWithIndex batch2(rocksdb::BytewiseComparator(), 0, true);
+  batch2.SetSavePoint();
+  ASSERT_TRUE(batch2.Delete("k").ok());
+  ASSERT_TRUE(batch2.RollbackToSavePoint().ok());
+  ASSERT_TRUE(batch2.GetFromBatchAndDB(db.get(), rocksdb::ReadOptions(), "k", &value).ok());
+  EXPECT_EQ(value, "db-value");
+  EXPECT_EQ(batch2.GetWriteBatch()->Count(), 0u);
+  ASSERT_TRUE(db->Close().ok());
+}
+
+class ShardStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::Open({.data_dir = dir_.path(), .shard_count = 1, .fsync = false});
+    ASSERT_OK(store);
+    store_ = std::move(*store);
+    shard_ = store_->shard(0);
+  }
+
+  // Runs `fn` while the writer is busy with a blocking transaction, so that every
+  // transaction `fn` submits lands in the same group.
+  void InOneGroup(const std::function<void()>& fn) {
+    // Shared: the blocker may still be inside WaitForNotification when this returns.
+    auto entered = std::make_shared<absl::Notification>();
+    auto release = std::make_shared<absl::Notification>();
+    shard_->Submit(
+        [entered, release](ShardTxn&) {
+          entered->Notify();
+          release->WaitForNotification();
+          return absl::OkStatus();
+        },
+        nullptr);
+    ASSERT_TRUE(entered->WaitForNotificationWithTimeout(kWaitBound));
+    fn();
+    release->Notify();
+  }
+
+  void Put(const TimerRecord& record) {
+    ASSERT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) {
+      txn.PutTimer(record);
+      return absl::OkStatus();
+    }));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+  ShardStore* shard_ = nullptr;
+};
+
+// Collects the outcome of n submitted transactions.
+class Outcomes {
+ public:
+  explicit Outcomes(size_t n) : statuses_(n), calls_(n, 0) {}
+  TxnDone For(size_t i) {
+    return [this, i](absl::Status s) {
+      absl::MutexLock l(&mu_);
+      statuses_[i] = std::move(s);
+      ++calls_[i];
+      ++total_;
+    };
+  }
+  bool WaitAll() {
+    absl::MutexLock l(&mu_);
+    auto all = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return total_ >= statuses_.size(); };
+    return mu_.AwaitWithTimeout(absl::Condition(&all), kWaitBound);
+  }
+  absl::Status status(size_t i) {
+    absl::MutexLock l(&mu_);
+    return statuses_[i];
+  }
+  int calls(size_t i) {
+    absl::MutexLock l(&mu_);
+    return calls_[i];
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<absl::Status> statuses_ ABSL_GUARDED_BY(mu_);
+  std::vector<int> calls_ ABSL_GUARDED_BY(mu_);
+  size_t total_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST_F(ShardStoreTest, TxnReadsItsOwnWritesAndEarlierWritesOfTheGroup) {
+  Outcomes outcomes(2);
+  std::optional<TimerRecord> seen_by_second;
+  std::optional<TimerRecord> committed_during_group;
+  InOneGroup([&] {
+    shard_->Submit(
+        [&](ShardTxn& txn) -> absl::Status {
+          txn.PutTimer(MakeTimer("ns", "t1", "first"));
+          CHIME_ASSIGN_OR_RETURN(auto own, txn.GetTimer("ns", "t1"));
+          if (!own || own->timer().payload() != "first") return absl::InternalError("own write");
+          return absl::OkStatus();
+        },
+        outcomes.For(0));
+    shard_->Submit(
+        [&](ShardTxn& txn) -> absl::Status {
+          CHIME_ASSIGN_OR_RETURN(seen_by_second, txn.GetTimer("ns", "t1"));
+          // Not committed yet: outside readers do not see the group's writes.
+          CHIME_ASSIGN_OR_RETURN(committed_during_group, shard_->GetTimer("ns", "t1"));
+          txn.PutTimer(MakeTimer("ns", "t1", "second"));
+          return absl::OkStatus();
+        },
+        outcomes.For(1));
+  });
+  ASSERT_TRUE(outcomes.WaitAll());
+  EXPECT_OK(outcomes.status(0));
+  EXPECT_OK(outcomes.status(1));
+  ASSERT_TRUE(seen_by_second.has_value());
+  EXPECT_EQ(seen_by_second->timer().payload(), "first");
+  EXPECT_FALSE(committed_during_group.has_value());
+  ASSERT_OK_AND_ASSIGN(auto stored, shard_->GetTimer("ns", "t1"));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->timer().payload(), "second");
+}
+
+TEST_F(ShardStoreTest, FailedTxnChangesNothingWhileOthersInTheGroupCommit) {
+  Outcomes outcomes(3);
+  std::optional<TimerRecord> third_saw_t2;
+  std::optional<TimerRecord> third_saw_t1;
+  InOneGroup([&] {
+    shard_->Submit(
+        [](ShardTxn& txn) {
+          txn.PutTimer(MakeTimer("ns", "t1", "from-first"));
+          return absl::OkStatus();
+        },
+        outcomes.For(0));
+    shard_->Submit(
+        [](ShardTxn& txn) {
+          txn.PutTimer(MakeTimer("ns", "t1", "from-failed"));
+          txn.PutTimer(MakeTimer("ns", "t2", "from-failed"));
+          txn.PutDue(5, "ns", "t2");
+          return absl::AlreadyExistsError("nope");
+        },
+        outcomes.For(1));
+    shard_->Submit(
+        [&](ShardTxn& txn) -> absl::Status {
+          CHIME_ASSIGN_OR_RETURN(third_saw_t1, txn.GetTimer("ns", "t1"));
+          CHIME_ASSIGN_OR_RETURN(third_saw_t2, txn.GetTimer("ns", "t2"));
+          txn.PutTimer(MakeTimer("ns", "t3"));
+          return absl::OkStatus();
+        },
+        outcomes.For(2));
+  });
+  ASSERT_TRUE(outcomes.WaitAll());
+  EXPECT_OK(outcomes.status(0));
+  EXPECT_THAT(outcomes.status(1), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(outcomes.status(1).message(), "nope");
+  EXPECT_OK(outcomes.status(2));
+  ASSERT_TRUE(third_saw_t1.has_value());
+  EXPECT_EQ(third_saw_t1->timer().payload(), "from-first");
+  EXPECT_FALSE(third_saw_t2.has_value());
+
+  ASSERT_OK_AND_ASSIGN(auto t1, shard_->GetTimer("ns", "t1"));
+  ASSERT_TRUE(t1.has_value());
+  EXPECT_EQ(t1->timer().payload(), "from-first");
+  ASSERT_OK_AND_ASSIGN(auto t2, shard_->GetTimer("ns", "t2"));
+  EXPECT_FALSE(t2.has_value());
+  ASSERT_OK_AND_ASSIGN(auto t3, shard_->GetTimer("ns", "t3"));
+  EXPECT_TRUE(t3.has_value());
+  std::vector<DueEntry> due;
+  bool more = true;
+  ASSERT_OK(shard_->ScanDue(std::nullopt, INT64_MAX, 10, &due, &more));
+  EXPECT_TRUE(due.empty());
+  EXPECT_FALSE(more);
+}
+
+TEST_F(ShardStoreTest, GroupOfOnlyFailedTxnsWritesNothingAndReportsEachError) {
+  Outcomes outcomes(2);
+  InOneGroup([&] {
+    for (size_t i = 0; i < 2; ++i) {
+      shard_->Submit(
+          [i](ShardTxn& txn) {
+            txn.PutTimer(MakeTimer("ns", "t"));
+            return absl::InvalidArgumentError(absl::StrCat("bad ", i));
+          },
+          outcomes.For(i));
+    }
+  });
+  ASSERT_TRUE(outcomes.WaitAll());
+  EXPECT_EQ(outcomes.status(0).message(), "bad 0");
+  EXPECT_EQ(outcomes.status(1).message(), "bad 1");
+  ASSERT_OK_AND_ASSIGN(auto t, shard_->GetTimer("ns", "t"));
+  EXPECT_FALSE(t.has_value());
+}
+
+TEST(ShardStoreConcurrencyTest, ConcurrentSubmitsAllLandAndEachDoneRunsOnce) {
+  TempDir dir;
+  // fsync on: this is the group-commit path chimed runs by default.
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(), .shard_count = 1}));
+  ShardStore* shard = store->shard(0);
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 500;
+  Outcomes outcomes(kThreads * kPerThread);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        size_t n = static_cast<size_t>(t * kPerThread + i);
+        std::string id = absl::StrCat("t", n);
+        shard->Submit(
+            [id](ShardTxn& txn) {
+              txn.PutTimer(MakeTimer("ns", id));
+              txn.PutDue(1000, "ns", id);
+              return absl::OkStatus();
+            },
+            outcomes.For(n));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(outcomes.WaitAll());
+  for (size_t n = 0; n < kThreads * kPerThread; ++n) {
+    EXPECT_EQ(outcomes.calls(n), 1) << n;
+    EXPECT_OK(outcomes.status(n));
+  }
+  size_t count = 0;
+  ASSERT_OK(shard->ScanTimers("ns", "", [&](const TimerRecord&) {
+    ++count;
+    return true;
+  }));
+  EXPECT_EQ(count, size_t{kThreads * kPerThread});
+  std::vector<DueEntry> due;
+  bool more = false;
+  ASSERT_OK(shard->ScanDue(std::nullopt, INT64_MAX, 100000, &due, &more));
+  EXPECT_EQ(due.size(), size_t{kThreads * kPerThread});
+}
+
+TEST_F(ShardStoreTest, SubmitAfterCloseIsUnavailableAndQueuedWorkStillRuns) {
+  Outcomes outcomes(2);
+  std::thread closer;
+  InOneGroup([&] {
+    shard_->Submit(
+        [](ShardTxn& txn) {
+          txn.PutTimer(MakeTimer("ns", "queued"));
+          return absl::OkStatus();
+        },
+        outcomes.For(0));
+    // Close waits for the writer, which is blocked until this returns: whenever Close
+    // stops intake, the transaction queued before it must still run.
+    closer = std::thread([this] { shard_->Close(); });
+  });
+  closer.join();
+  shard_->Close();  // idempotent
+  bool ran = false;
+  shard_->Submit(
+      [&](ShardTxn&) {
+        ran = true;
+        return absl::OkStatus();
+      },
+      outcomes.For(1));
+  ASSERT_TRUE(outcomes.WaitAll());
+  EXPECT_OK(outcomes.status(0));
+  EXPECT_THAT(outcomes.status(1), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_FALSE(ran);
+  EXPECT_THAT(shard_->SubmitAndWait([](ShardTxn&) { return absl::OkStatus(); }),
+              StatusIs(absl::StatusCode::kUnavailable));
+  // Reads keep working after Close.
+  ASSERT_OK_AND_ASSIGN(auto queued, shard_->GetTimer("ns", "queued"));
+  EXPECT_TRUE(queued.has_value());
+}
+
+TEST_F(ShardStoreTest, ScanDuePagesWithCursorsAndReportsMore) {
+  // Negative times sort first; ties on time order by (ns, id), with "a" before "ab".
+  std::vector<DueEntry> entries = {
+      {-5, "ns", "neg"}, {0, "ns", "zero"}, {10, "a", "z"},  {10, "ab", "a"},
+      {10, "ab", "b"},   {20, "ns", "x"},   {30, "ns", "y"},
+  };
+  ASSERT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) {
+    for (const DueEntry& e : entries) txn.PutDue(e.due_us, e.ns, e.timer_id);
+    return absl::OkStatus();
+  }));
+
+  std::vector<DueEntry> page;
+  bool more = false;
+  ASSERT_OK(shard_->ScanDue(std::nullopt, 20, 3, &page, &more));
+  EXPECT_EQ(page, (std::vector<DueEntry>{entries[0], entries[1], entries[2]}));
+  EXPECT_TRUE(more);
+
+  ASSERT_OK(shard_->ScanDue(page.back(), 20, 3, &page, &more));
+  EXPECT_EQ(page, (std::vector<DueEntry>{entries[3], entries[4], entries[5]}));
+  EXPECT_FALSE(more);  // {30} is after until
+
+  ASSERT_OK(shard_->ScanDue(page.back(), 20, 3, &page, &more));
+  EXPECT_TRUE(page.empty());
+  EXPECT_FALSE(more);
+
+  // until is inclusive; a full page with nothing left says no more.
+  ASSERT_OK(shard_->ScanDue(entries[4], 30, 2, &page, &more));
+  EXPECT_EQ(page, (std::vector<DueEntry>{entries[5], entries[6]}));
+  EXPECT_FALSE(more);
+
+  ASSERT_OK(shard_->ScanDue(std::nullopt, -6, 10, &page, &more));
+  EXPECT_TRUE(page.empty());
+
+  // Deleting an entry removes it from the index.
+  ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) {
+    txn.DeleteDue(10, "ab", "a");
+    return absl::OkStatus();
+  }));
+  ASSERT_OK(shard_->ScanDue(entries[2], 10, 10, &page, &more));
+  EXPECT_EQ(page, (std::vector<DueEntry>{entries[4]}));
+}
+
+TEST_F(ShardStoreTest, PutDeliveryWithNewVisibilityMovesTheQueueEntry) {
+  ASSERT_OK(shard_->SubmitAndWait(
+      [](ShardTxn& txn) { return txn.PutDelivery(MakeDelivery("ns", "f1", "topic", 100)); }));
+  std::vector<DeliveryRecord> out;
+  ASSERT_OK(shard_->ScanQueue("ns", "topic", 100, {}, 10, &out));
+  EXPECT_EQ(FireIds(out), std::vector<std::string>{"f1"});
+
+  ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) {
+    DeliveryRecord moved = MakeDelivery("ns", "f1", "topic", 500);
+    moved.mutable_fire()->set_attempt(2);
+    return txn.PutDelivery(moved);
+  }));
+  ASSERT_OK(shard_->ScanQueue("ns", "topic", 499, {}, 10, &out));
+  EXPECT_TRUE(out.empty());
+  ASSERT_OK(shard_->ScanQueue("ns", "topic", INT64_MAX, {}, 10, &out));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].visible_at_us(), 500);
+  EXPECT_EQ(out[0].fire().attempt(), 2u);
+
+  // Moving to another topic leaves nothing behind in the old one.
+  ASSERT_OK(shard_->SubmitAndWait(
+      [](ShardTxn& txn) { return txn.PutDelivery(MakeDelivery("ns", "f1", "other", 50)); }));
+  ASSERT_OK(shard_->ScanQueue("ns", "topic", INT64_MAX, {}, 10, &out));
+  EXPECT_TRUE(out.empty());
+  ASSERT_OK(shard_->ScanQueue("ns", "other", INT64_MAX, {}, 10, &out));
+  EXPECT_EQ(FireIds(out), std::vector<std::string>{"f1"});
+
+  size_t all = 0;
+  ASSERT_OK(shard_->ScanAllDeliveries([&](const DeliveryRecord&) {
+    ++all;
+    return true;
+  }));
+  EXPECT_EQ(all, 1u);
+}
+
+TEST_F(ShardStoreTest, PutDeliveryTwiceInOneTxnLeavesOneQueueEntry) {
+  ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
+    CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("ns", "f1", "topic", 1)));
+    return txn.PutDelivery(MakeDelivery("ns", "f1", "topic", 2));
+  }));
+  std::vector<DeliveryRecord> out;
+  ASSERT_OK(shard_->ScanQueue("ns", "topic", INT64_MAX, {}, 10, &out));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].visible_at_us(), 2);
+}
+
+TEST_F(ShardStoreTest, DeleteDeliveryRemovesRecordAndQueueEntry) {
+  ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
+    CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("ns", "f1", "topic", 1)));
+    return txn.PutDelivery(MakeDelivery("ns", "f2", "topic", 2));
+  }));
+  ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
+    CHIME_RETURN_IF_ERROR(txn.DeleteDelivery("ns", "f1"));
+    return txn.DeleteDelivery("ns", "absent");  // OK when absent
+  }));
+  ASSERT_OK_AND_ASSIGN(auto f1, shard_->GetDelivery("ns", "f1"));
+  EXPECT_FALSE(f1.has_value());
+  ASSERT_OK_AND_ASSIGN(auto f2, shard_->GetDelivery("ns", "f2"));
+  EXPECT_TRUE(f2.has_value());
+  std::vector<DeliveryRecord> out;
+  ASSERT_OK(shard_->ScanQueue("ns", "topic", INT64_MAX, {}, 10, &out));
+  EXPECT_EQ(FireIds(out), std::vector<std::string>{"f2"});
+}
+
+TEST_F(ShardStoreTest, ScanQueueFiltersByTopicAndVisibilityAndResumesAfterCursor) {
+  ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
+    CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("ns", "late", "t", 300)));
+    CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("ns", "b", "t", 100)));
+    CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("ns", "a", "t", 100)));
+    CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("ns", "early", "t", -50)));
+    CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("ns", "other-topic", "tt", 0)));
+    CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("nsx", "other-ns", "t", 0)));
+    return txn.PutDelivery(MakeDelivery("ns", "prefix-topic", "", 0));
+  }));
+  std::vector<DeliveryRecord> out;
+  ASSERT_OK(shard_->ScanQueue("ns", "t", 100, {}, 10, &out));
+  EXPECT_EQ(FireIds(out), (std::vector<std::string>{"early", "a", "b"}));
+
+  ASSERT_OK(shard_->ScanQueue("ns", "t", 100, {}, 2, &out));
+  EXPECT_EQ(FireIds(out), (std::vector<std::string>{"early", "a"}));
+  QueueCursor cursor{out.back().visible_at_us(), out.back().fire().fire_id()};
+  ASSERT_OK(shard_->ScanQueue("ns", "t", INT64_MAX, cursor, 10, &out));
+  EXPECT_EQ(FireIds(out), (std::vector<std::string>{"b", "late"}));
+
+  ASSERT_OK(shard_->ScanQueue("ns", "t", -51, {}, 10, &out));
+  EXPECT_TRUE(out.empty());
+  ASSERT_OK(shard_->ScanQueue("ns", "", INT64_MAX, {}, 10, &out));
+  EXPECT_EQ(FireIds(out), std::vector<std::string>{"prefix-topic"});
+}
+
+TEST_F(ShardStoreTest, ScanTimersStaysInsideItsNamespace) {
+  Put(MakeTimer("a", "2"));
+  Put(MakeTimer("a", "1"));
+  Put(MakeTimer("ab", "0"));
+  Put(MakeTimer("", "x"));
+  Put(MakeTimer("b", "0"));
+  auto ids_of = [&](const std::string& ns, const std::string& after) {
+    std::vector<std::string> ids;
+    EXPECT_OK(shard_->ScanTimers(ns, after, [&](const TimerRecord& r) {
+      EXPECT_EQ(r.timer().namespace_(), ns);
+      ids.push_back(r.timer().timer_id());
+      return true;
+    }));
+    return ids;
+  };
+  EXPECT_EQ(ids_of("a", ""), (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(ids_of("a", "1"), (std::vector<std::string>{"2"}));
+  EXPECT_EQ(ids_of("a", "2"), std::vector<std::string>{});
+  EXPECT_EQ(ids_of("ab", ""), std::vector<std::string>{"0"});
+  EXPECT_EQ(ids_of("", ""), std::vector<std::string>{"x"});
+  EXPECT_EQ(ids_of("c", ""), std::vector<std::string>{});
+
+  // visit returning false stops the scan.
+  int visited = 0;
+  ASSERT_OK(shard_->ScanTimers("a", "", [&](const TimerRecord&) {
+    ++visited;
+    return false;
+  }));
+  EXPECT_EQ(visited, 1);
+}
+
+TEST_F(ShardStoreTest, TimerDeleteAndIdempotencyAndDeadLetters) {
+  ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) {
+    txn.PutTimer(MakeTimer("ns", "t"));
+    IdempotencyRecord idem;
+    idem.set_timer_id("t");
+    idem.set_request_fingerprint(42);
+    txn.PutIdempotency("ns", "key", idem);
+    txn.PutDeadLetter(MakeDelivery("ns", "d2", "topic", 0));
+    txn.PutDeadLetter(MakeDelivery("ns", "d1", "topic", 0));
+    txn.PutDeadLetter(MakeDelivery("nsx", "d0", "topic", 0));
+    return absl::OkStatus();
+  }));
+  ASSERT_OK_AND_ASSIGN(auto idem, shard_->GetIdempotency("ns", "key"));
+  ASSERT_TRUE(idem.has_value());
+  EXPECT_EQ(idem->timer_id(), "t");
+  EXPECT_EQ(idem->request_fingerprint(), 42u);
+  ASSERT_OK_AND_ASSIGN(auto other_ns, shard_->GetIdempotency("nsx", "key"));
+  EXPECT_FALSE(other_ns.has_value());
+
+  std::vector<std::string> dead;
+  ASSERT_OK(shard_->ScanDeadLetters("ns", "", [&](const DeliveryRecord& r) {
+    dead.push_back(r.fire().fire_id());
+    return true;
+  }));
+  EXPECT_EQ(dead, (std::vector<std::string>{"d1", "d2"}));
+
+  std::optional<DeliveryRecord> dead_in_txn;
+  std::optional<IdempotencyRecord> idem_in_txn;
+  ASSERT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) -> absl::Status {
+    CHIME_ASSIGN_OR_RETURN(dead_in_txn, txn.GetDeadLetter("ns", "d1"));
+    CHIME_ASSIGN_OR_RETURN(idem_in_txn, txn.GetIdempotency("ns", "key"));
+    txn.DeleteDeadLetter("ns", "d1");
+    txn.DeleteTimer("ns", "t");
+    return absl::OkStatus();
+  }));
+  EXPECT_TRUE(dead_in_txn.has_value());
+  EXPECT_TRUE(idem_in_txn.has_value());
+  ASSERT_OK_AND_ASSIGN(auto t, shard_->GetTimer("ns", "t"));
+  EXPECT_FALSE(t.has_value());
+  dead.clear();
+  ASSERT_OK(shard_->ScanDeadLetters("ns", "", [&](const DeliveryRecord& r) {
+    dead.push_back(r.fire().fire_id());
+    return true;
+  }));
+  EXPECT_EQ(dead, std::vector<std::string>{"d2"});
+}
+
+TEST_F(ShardStoreTest, EstimatesAndDiskBytesReflectData) {
+  for (int i = 0; i < 100; ++i) Put(MakeTimer("ns", absl::StrCat("t", i), std::string(100, 'x')));
+  ASSERT_OK(shard_->SubmitAndWait(
+      [](ShardTxn& txn) { return txn.PutDelivery(MakeDelivery("ns", "f", "t", 0)); }));
+  EXPECT_EQ(shard_->EstimateTimers(), 100u);
+  EXPECT_EQ(shard_->EstimateDeliveries(), 1u);
+  EXPECT_GT(shard_->DiskBytes(), 100u * 100u);  // in the WAL for now
+}
+
+}  // namespace
+}  // namespace chime::storage

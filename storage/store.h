@@ -1,0 +1,63 @@
+// The durable state of one chime node: a fixed number of shards, each its own RocksDB
+// instance under DATA_DIR/shards/NNN/ (separate WAL, so shards recover, replicate and move
+// independently), sharing one block cache, one write-buffer budget and one background pool.
+//
+//   CHIME_ASSIGN_OR_RETURN(auto store, Store::Open({.data_dir = "./data"}));
+//   ShardStore* shard = store->shard(store->ShardFor(ns, timer_id));
+//
+// Thread-safe.
+#ifndef CHIME_STORAGE_STORE_H_
+#define CHIME_STORAGE_STORE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "storage/shard_store.h"
+
+namespace chime::storage {
+
+struct StoreOptions {
+  std::string data_dir;
+  // Used when the data dir is created; an existing dir keeps its count and a different
+  // non-zero value here is an error (re-sharding is not supported).
+  int shard_count = 16;
+  // Sync the WAL before acknowledging a commit. Off only for tests and benchmarks.
+  bool fsync = true;
+  size_t block_cache_bytes = size_t{64} << 20;
+  // Budget for all shards' memtables together.
+  size_t write_buffer_bytes = size_t{128} << 20;
+  int background_threads = 2;
+  // Most transactions merged into one group commit.
+  size_t max_group_size = 4096;
+};
+
+class Store {
+ public:
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();
+
+  int shard_count() const { return static_cast<int>(shards_.size()); }
+  ShardStore* shard(int i) const { return shards_[i].get(); }
+  // The shard owning (namespace, key): a stable hash, the same on every node and version.
+  int ShardFor(absl::string_view ns, absl::string_view key) const;
+
+  // Total bytes on disk (SST + WAL) of all shards.
+  uint64_t DiskBytes() const;
+
+ private:
+  struct Shared;
+  Store(std::unique_ptr<Shared> shared, std::vector<std::unique_ptr<ShardStore>> shards);
+
+  std::unique_ptr<Shared> shared_;
+  std::vector<std::unique_ptr<ShardStore>> shards_;
+};
+
+// The stable hash behind Store::ShardFor (FNV-1a 64 over ns, '\0', key).
+uint64_t ShardHash(absl::string_view ns, absl::string_view key);
+
+}  // namespace chime::storage
+
+#endif  // CHIME_STORAGE_STORE_H_

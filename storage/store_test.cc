@@ -1,0 +1,201 @@
+#include "storage/store.h"
+
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace chime::storage {
+namespace {
+
+namespace fs = std::filesystem;
+using ::chime::testing::StatusIs;
+using ::chime::testing::TempDir;
+using ::testing::HasSubstr;
+
+TimerRecord MakeTimer(const std::string& ns, const std::string& id) {
+  TimerRecord record;
+  record.mutable_timer()->set_namespace_(ns);
+  record.mutable_timer()->set_timer_id(id);
+  return record;
+}
+
+// Opens one shard's RocksDB directly (all column families) to tamper with it.
+void EditShardMeta(const std::string& shard_dir, const std::optional<std::string>& meta) {
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), shard_dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const std::string& name : names) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), shard_dir, cfs, &handles, &db).ok());
+  rocksdb::Status s = meta ? db->Put(rocksdb::WriteOptions(), "meta", *meta)
+                           : db->Delete(rocksdb::WriteOptions(), "meta");
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  for (auto* h : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  EXPECT_TRUE(db->Close().ok());
+  delete db;
+}
+
+TEST(StoreTest, NewDataDirGetsOneDirWithMetaPerShard) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(), .shard_count = 3}));
+  EXPECT_EQ(store->shard_count(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(store->shard(i)->index(), i);
+    EXPECT_TRUE(fs::is_directory(dir.path() + "/shards/00" + std::to_string(i)));
+  }
+  EXPECT_FALSE(fs::exists(dir.path() + "/shards/003"));
+  EXPECT_FALSE(fs::exists(dir.path() + "/shards.init"));
+  EXPECT_GT(store->DiskBytes(), 0u);
+}
+
+TEST(StoreTest, DefaultIsSixteenShards) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path() + "/new/nested"}));
+  EXPECT_EQ(store->shard_count(), 16);
+  EXPECT_TRUE(fs::is_directory(dir.path() + "/new/nested/shards/015"));
+}
+
+TEST(StoreTest, DataSurvivesCloseAndReopen) {
+  TempDir dir;
+  std::set<int> used_shards;
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(), .shard_count = 4}));
+    for (int i = 0; i < 20; ++i) {
+      std::string id = absl::StrCat("t", i);
+      int s = store->ShardFor("ns", id);
+      used_shards.insert(s);
+      ASSERT_OK(store->shard(s)->SubmitAndWait([&](ShardTxn& txn) {
+        txn.PutTimer(MakeTimer("ns", id));
+        txn.PutDue(i, "ns", id);
+        return absl::OkStatus();
+      }));
+    }
+  }
+  EXPECT_GT(used_shards.size(), 1u);
+  // shard_count 0: whatever the data dir has.
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(), .shard_count = 0}));
+  ASSERT_EQ(store->shard_count(), 4);
+  size_t due_total = 0;
+  for (int i = 0; i < 20; ++i) {
+    std::string id = absl::StrCat("t", i);
+    ASSERT_OK_AND_ASSIGN(auto t, store->shard(store->ShardFor("ns", id))->GetTimer("ns", id));
+    EXPECT_TRUE(t.has_value()) << id;
+  }
+  for (int s = 0; s < 4; ++s) {
+    std::vector<DueEntry> due;
+    bool more = false;
+    ASSERT_OK(store->shard(s)->ScanDue(std::nullopt, INT64_MAX, 100, &due, &more));
+    due_total += due.size();
+  }
+  EXPECT_EQ(due_total, 20u);
+}
+
+TEST(StoreTest, DifferentShardCountIsRefused) {
+  TempDir dir;
+  { ASSERT_OK(Store::Open({.data_dir = dir.path(), .shard_count = 16})); }
+  auto reopened = Store::Open({.data_dir = dir.path(), .shard_count = 8});
+  EXPECT_THAT(reopened, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(reopened.status().message(),
+            absl::StrCat("data dir ", dir.path(),
+                         " has 16 shards, --shards=8 asked; re-sharding is not supported"));
+  EXPECT_OK(Store::Open({.data_dir = dir.path(), .shard_count = 16}));
+}
+
+TEST(StoreTest, MissingMetaIsAnErrorNotARecreate) {
+  TempDir dir;
+  { ASSERT_OK(Store::Open({.data_dir = dir.path(), .shard_count = 4})); }
+  EditShardMeta(dir.path() + "/shards/002", std::nullopt);
+  auto reopened = Store::Open({.data_dir = dir.path(), .shard_count = 0});
+  EXPECT_THAT(reopened, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(reopened.status().message(), HasSubstr("shards/002 has no shard meta"));
+  // Still refused the second time: nothing was silently re-created.
+  EXPECT_THAT(Store::Open({.data_dir = dir.path(), .shard_count = 0}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(StoreTest, CorruptMetaIsDataLoss) {
+  TempDir dir;
+  { ASSERT_OK(Store::Open({.data_dir = dir.path(), .shard_count = 2})); }
+  EditShardMeta(dir.path() + "/shards/001", std::string("\xff\xff\xff\xff", 4));
+  auto reopened = Store::Open({.data_dir = dir.path(), .shard_count = 0});
+  EXPECT_THAT(reopened, StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(reopened.status().message(), HasSubstr("shards/001: shard meta is corrupt"));
+}
+
+TEST(StoreTest, MetaOfAnotherShardIsRefused) {
+  TempDir dir;
+  { ASSERT_OK(Store::Open({.data_dir = dir.path(), .shard_count = 2})); }
+  internal::ShardMeta meta;
+  meta.set_shard(0);
+  meta.set_shard_count(2);
+  meta.set_format_version(1);
+  EditShardMeta(dir.path() + "/shards/001", meta.SerializeAsString());
+  auto reopened = Store::Open({.data_dir = dir.path(), .shard_count = 0});
+  EXPECT_THAT(reopened, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(reopened.status().message(),
+              HasSubstr("says it is shard 0 of 2, expected shard 1 of 2"));
+}
+
+TEST(StoreTest, MissingShardDirIsAnError) {
+  TempDir dir;
+  { ASSERT_OK(Store::Open({.data_dir = dir.path(), .shard_count = 3})); }
+  fs::remove_all(dir.path() + "/shards/001");
+  auto reopened = Store::Open({.data_dir = dir.path(), .shard_count = 0});
+  EXPECT_THAT(reopened, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(reopened.status().message(), HasSubstr("shard 001 is missing"));
+}
+
+TEST(StoreTest, LeftoverOfACrashedCreationIsDiscarded) {
+  TempDir dir;
+  fs::create_directories(dir.path() + "/shards.init/000");
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(), .shard_count = 2}));
+  EXPECT_EQ(store->shard_count(), 2);
+  EXPECT_FALSE(fs::exists(dir.path() + "/shards.init"));
+}
+
+TEST(StoreTest, SecondOpenOfTheSameDirFails) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(), .shard_count = 2}));
+  EXPECT_FALSE(Store::Open({.data_dir = dir.path(), .shard_count = 0}).ok());
+}
+
+TEST(StoreTest, BadOptionsAreInvalidArgument) {
+  EXPECT_THAT(Store::Open({.data_dir = ""}), StatusIs(absl::StatusCode::kInvalidArgument));
+  TempDir dir;
+  EXPECT_THAT(Store::Open({.data_dir = dir.path(), .shard_count = 1001}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Store::Open({.data_dir = dir.path(), .shard_count = -1}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The hash decides where data lives: these values must never change.
+TEST(StoreTest, ShardHashIsPinned) {
+  EXPECT_EQ(ShardHash("", ""), 12638153115695167455ull);
+  EXPECT_EQ(ShardHash("default", "t1"), 7863738818941858977ull);
+  EXPECT_EQ(ShardHash("a", "b"), 16560467112517592754ull);
+  // The separator matters: ("a", "b") and ("ab", "") are different keys.
+  EXPECT_NE(ShardHash("a", "b"), ShardHash("ab", ""));
+}
+
+TEST(StoreTest, ShardForSpreadsKeys) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(), .shard_count = 16}));
+  EXPECT_EQ(store->ShardFor("default", "t1"), 1);
+  std::vector<int> counts(16, 0);
+  for (int i = 0; i < 16000; ++i) ++counts[store->ShardFor("ns", absl::StrCat("timer-", i))];
+  for (int c : counts) {
+    EXPECT_GT(c, 800);
+    EXPECT_LT(c, 1200);
+  }
+}
+
+}  // namespace
+}  // namespace chime::storage
