@@ -1,0 +1,251 @@
+#include "server/admin/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "common/time_text.h"
+#include "server/http/listen_address.h"
+
+namespace chime::admin {
+namespace {
+
+constexpr char kConfig[] = "config";
+
+const SettingSpec* FindSetting(const std::string& name) {
+  for (const SettingSpec& spec : ChimedSettings()) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+// Flag and file keys accept underscores for dashes.
+std::string Canonical(std::string name) { return absl::StrReplaceAll(name, {{"_", "-"}}); }
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read config file ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::Status Invalid(const std::string& name, const SettingValue& v, const std::string& why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid --", name, " \"", v.value, "\" (from ", v.source, "): ", why));
+}
+
+// Parses `key = value` lines into `out` (only keys not set yet).
+absl::Status ParseConfigFile(const std::string& path, const std::string& text,
+                             std::map<std::string, SettingValue>* out) {
+  std::istringstream lines(text);
+  std::string line;
+  int number = 0;
+  while (std::getline(lines, line)) {
+    ++number;
+    const std::string where = absl::StrCat(path, ":", number);
+    std::string_view body(line);
+    // A '#' outside quotes starts a comment.
+    bool quoted = false;
+    for (size_t i = 0; i < body.size(); ++i) {
+      if (body[i] == '"') quoted = !quoted;
+      if (body[i] == '#' && !quoted) {
+        body = body.substr(0, i);
+        break;
+      }
+    }
+    const std::string trimmed(
+        absl::StripAsciiWhitespace(absl::string_view(body.data(), body.size())));
+    if (trimmed.empty()) continue;
+    const size_t eq = trimmed.find('=');
+    if (eq == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": expected `key = value`, got \"", trimmed, "\""));
+    }
+    const std::string key =
+        Canonical(std::string(absl::StripAsciiWhitespace(trimmed.substr(0, eq))));
+    std::string value(absl::StripAsciiWhitespace(trimmed.substr(eq + 1)));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (FindSetting(key) == nullptr || key == kConfig) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": unknown setting \"", key, "\""));
+    }
+    if (out->count(key) == 0) (*out)[key] = SettingValue{value, absl::StrCat("file ", where)};
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAddress(const std::string& name, const SettingValue& v, bool allow_empty) {
+  if (v.value.empty()) {
+    return allow_empty ? absl::OkStatus() : Invalid(name, v, "an address host:port is required");
+  }
+  absl::StatusOr<http::HostPort> hp = http::SplitHostPort(v.value);
+  if (!hp.ok()) return Invalid(name, v, std::string(hp.status().message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const std::vector<SettingSpec>& ChimedSettings() {
+  static const auto* const specs = new std::vector<SettingSpec>{
+      {"data-dir", "", "DIR", "directory of the data (created if missing); required"},
+      {"listen", "0.0.0.0:7070", "HOST:PORT", "gRPC address (port 0: any free port)"},
+      {"http-listen", "0.0.0.0:9090", "HOST:PORT",
+       "HTTP address of /metrics, /healthz, /readyz; \"\" for no HTTP server"},
+      {"shards", "0", "N",
+       "number of shards, fixed when the data dir is created (0: 16 for a new data dir, the "
+       "existing count otherwise)"},
+      {"fsync", "always", "always|never",
+       "always: a write is acknowledged only once synced to disk; never: for tests and "
+       "benchmarks only, acknowledged timers are lost on power loss or OS crash"},
+      {"log-format", "text", "text|json", "log lines as text or as JSON objects"},
+      {"log-level", "info", "LEVEL", "least severe level logged: debug, info, warn, error"},
+      {"config", "", "FILE", "optional file of `key = value` lines (keys: the flag names)"},
+      {"default-ack-deadline", "30s", "D",
+       "ack deadline of a delivery attempt, for timers whose policy sets none"},
+      {"default-max-attempts", "5", "N",
+       "delivery attempts before a fire is dead-lettered, for timers whose policy sets none"},
+      {"default-backoff", "1s..5m", "MIN..MAX",
+       "bounds of the exponential, jittered backoff between attempts, for timers whose policy "
+       "sets none"},
+  };
+  return *specs;
+}
+
+std::string EnvName(const std::string& setting) {
+  return "CHIME_" + absl::AsciiStrToUpper(absl::StrReplaceAll(setting, {{"-", "_"}}));
+}
+
+absl::StatusOr<ChimedConfig> LoadChimedConfig(const std::vector<std::string>& args,
+                                              const EnvLookup& env, const FileReader& read_file) {
+  ChimedConfig config;
+  std::map<std::string, SettingValue>& values = config.effective;
+  // Flags.
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h" || arg == "--helpfull") {
+      config.help = true;
+      continue;
+    }
+    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\""));
+    }
+    const size_t eq = arg.find('=');
+    const std::string name = Canonical(arg.substr(2, eq == std::string::npos ? eq : eq - 2));
+    if (FindSetting(name) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+    }
+    values[name] = SettingValue{value, "flag"};
+  }
+  if (config.help) return config;
+  // Environment.
+  for (const SettingSpec& spec : ChimedSettings()) {
+    if (values.count(spec.name)) continue;
+    if (std::optional<std::string> v = env(EnvName(spec.name)); v.has_value()) {
+      values[spec.name] = SettingValue{*v, "env " + EnvName(spec.name)};
+    }
+  }
+  // Config file.
+  if (auto it = values.find(kConfig); it != values.end() && !it->second.value.empty()) {
+    config.config_file = it->second.value;
+    absl::StatusOr<std::string> text =
+        read_file ? read_file(config.config_file) : ReadWholeFile(config.config_file);
+    if (!text.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--config ", config.config_file, " (from ",
+                                                     it->second.source,
+                                                     "): ", text.status().message()));
+    }
+    if (absl::Status s = ParseConfigFile(config.config_file, *text, &values); !s.ok()) return s;
+  }
+  // Defaults.
+  for (const SettingSpec& spec : ChimedSettings()) {
+    if (!values.count(spec.name)) values[spec.name] = SettingValue{spec.default_value, "default"};
+  }
+
+  // Typed values.
+  const SettingValue& data_dir = values["data-dir"];
+  if (data_dir.value.empty()) {
+    return absl::InvalidArgumentError(
+        "--data-dir is required (or CHIME_DATA_DIR, or data-dir in the --config file)");
+  }
+  config.data_dir = data_dir.value;
+  if (absl::Status s = CheckAddress("listen", values["listen"], false); !s.ok()) return s;
+  config.listen = values["listen"].value;
+  if (absl::Status s = CheckAddress("http-listen", values["http-listen"], true); !s.ok()) return s;
+  config.http_listen = values["http-listen"].value;
+  const SettingValue& shards = values["shards"];
+  if (!absl::SimpleAtoi(shards.value, &config.shards) || config.shards < 0 ||
+      config.shards > 4096) {
+    return Invalid("shards", shards, "must be a whole number from 0 to 4096");
+  }
+  const SettingValue& fsync = values["fsync"];
+  if (fsync.value != "always" && fsync.value != "never") {
+    return Invalid("fsync", fsync, "must be always or never");
+  }
+  config.fsync = fsync.value == "always";
+  absl::StatusOr<log::Format> format = log::ParseFormat(values["log-format"].value);
+  if (!format.ok()) return Invalid("log-format", values["log-format"], "must be text or json");
+  config.log_format = *format;
+  absl::StatusOr<log::Level> level = log::ParseLevel(values["log-level"].value);
+  if (!level.ok()) {
+    return Invalid("log-level", values["log-level"], "must be debug, info, warn or error");
+  }
+  config.log_level = *level;
+  // Delivery policy defaults.
+  const SettingValue& ack = values["default-ack-deadline"];
+  absl::StatusOr<absl::Duration> ack_deadline = ParseDuration(ack.value);
+  if (!ack_deadline.ok() || *ack_deadline <= absl::ZeroDuration()) {
+    return Invalid("default-ack-deadline", ack, "must be a positive duration like 30s");
+  }
+  config.default_ack_deadline = *ack_deadline;
+  const SettingValue& attempts = values["default-max-attempts"];
+  if (!absl::SimpleAtoi(attempts.value, &config.default_max_attempts) ||
+      config.default_max_attempts < 1 || config.default_max_attempts > 1000) {
+    return Invalid("default-max-attempts", attempts, "must be a whole number from 1 to 1000");
+  }
+  const SettingValue& backoff = values["default-backoff"];
+  const size_t dots = backoff.value.find("..");
+  absl::StatusOr<absl::Duration> min_backoff = absl::InvalidArgumentError("");
+  absl::StatusOr<absl::Duration> max_backoff = absl::InvalidArgumentError("");
+  if (dots != std::string::npos) {
+    min_backoff = ParseDuration(backoff.value.substr(0, dots));
+    max_backoff = ParseDuration(backoff.value.substr(dots + 2));
+  }
+  if (!min_backoff.ok() || !max_backoff.ok() || *min_backoff < absl::ZeroDuration() ||
+      *max_backoff < *min_backoff) {
+    return Invalid("default-backoff", backoff, "must be MIN..MAX like 1s..5m with MIN <= MAX");
+  }
+  config.default_min_backoff = *min_backoff;
+  config.default_max_backoff = *max_backoff;
+  return config;
+}
+
+std::string ChimedHelp() {
+  std::string out =
+      "chimed: the chime server (durable timers over gRPC).\n\n"
+      "usage: chimed --data-dir DIR [flags]\n\n"
+      "Every flag can also be set with an environment variable (shown) or in the --config "
+      "file\n(`key = value` lines, keys as the flag names); precedence: flag > environment > "
+      "file > default.\n\n";
+  for (const SettingSpec& spec : ChimedSettings()) {
+    absl::StrAppend(&out, "  --", spec.name, " ", spec.value_name, "   (", EnvName(spec.name),
+                    ")\n      ", spec.help, "\n      default: ",
+                    spec.default_value.empty() ? "none" : "\"" + spec.default_value + "\"", "\n");
+  }
+  return out;
+}
+
+}  // namespace chime::admin

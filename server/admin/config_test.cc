@@ -1,0 +1,118 @@
+#include "server/admin/config.h"
+
+#include <map>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+namespace chime::admin {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Fixture {
+  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> files;
+
+  absl::StatusOr<ChimedConfig> Load(const std::vector<std::string>& args) {
+    return LoadChimedConfig(
+        args,
+        [this](const std::string& name) -> std::optional<std::string> {
+          auto it = env.find(name);
+          if (it == env.end()) return std::nullopt;
+          return it->second;
+        },
+        [this](const std::string& path) -> absl::StatusOr<std::string> {
+          auto it = files.find(path);
+          if (it == files.end()) return absl::NotFoundError("no such file");
+          return it->second;
+        });
+  }
+};
+
+TEST(ConfigTest, DefaultsWithOnlyTheDataDir) {
+  Fixture f;
+  ASSERT_OK_AND_ASSIGN(ChimedConfig c, f.Load({"--data-dir", "/d"}));
+  EXPECT_EQ(c.data_dir, "/d");
+  EXPECT_EQ(c.listen, "0.0.0.0:7070");
+  EXPECT_EQ(c.http_listen, "0.0.0.0:9090");
+  EXPECT_EQ(c.shards, 0);
+  EXPECT_TRUE(c.fsync);
+  EXPECT_EQ(c.log_format, log::Format::kText);
+  EXPECT_EQ(c.log_level, log::Level::kInfo);
+  EXPECT_EQ(c.effective["data-dir"].source, "flag");
+  EXPECT_EQ(c.effective["listen"].source, "default");
+}
+
+TEST(ConfigTest, FlagBeatsEnvBeatsFileBeatsDefault) {
+  Fixture f;
+  f.files["/etc/chime.conf"] =
+      "# chimed settings\n"
+      "data_dir = /from/file\n"
+      "listen = 127.0.0.1:1\n"
+      "http-listen = \"\"   # no HTTP\n"
+      "shards = 4\n"
+      "\n"
+      "log-level = debug\n";
+  f.env["CHIME_CONFIG"] = "/etc/chime.conf";
+  f.env["CHIME_LISTEN"] = "127.0.0.1:2";
+  f.env["CHIME_SHARDS"] = "8";
+  f.env["CHIME_LOG_FORMAT"] = "json";
+  ASSERT_OK_AND_ASSIGN(ChimedConfig c, f.Load({"--shards=2", "--fsync", "never"}));
+  EXPECT_EQ(c.data_dir, "/from/file");
+  EXPECT_EQ(c.listen, "127.0.0.1:2");
+  EXPECT_EQ(c.http_listen, "");
+  EXPECT_EQ(c.shards, 2);
+  EXPECT_FALSE(c.fsync);
+  EXPECT_EQ(c.log_format, log::Format::kJson);
+  EXPECT_EQ(c.log_level, log::Level::kDebug);
+  EXPECT_EQ(c.config_file, "/etc/chime.conf");
+  EXPECT_EQ(c.effective["data-dir"].source, "file /etc/chime.conf:2");
+  EXPECT_EQ(c.effective["listen"].source, "env CHIME_LISTEN");
+  EXPECT_EQ(c.effective["shards"].source, "flag");
+}
+
+TEST(ConfigTest, InvalidSettingsNameTheValueAndItsSource) {
+  Fixture f;
+  f.env["CHIME_SHARDS"] = "many";
+  EXPECT_THAT(f.Load({"--data-dir=/d"}).status().message(),
+              HasSubstr("invalid --shards \"many\" (from env CHIME_SHARDS): must be a whole"));
+  f.env.clear();
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--fsync=sometimes"}).status().message(),
+              HasSubstr("invalid --fsync \"sometimes\" (from flag): must be always or never"));
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--listen=nowhere"}).status().message(),
+              HasSubstr("invalid --listen \"nowhere\""));
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--log-level=loud"}).status().message(),
+              HasSubstr("invalid --log-level \"loud\""));
+  EXPECT_THAT(f.Load({}).status().message(), HasSubstr("--data-dir is required"));
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--colour=red"}).status().message(),
+              HasSubstr("unknown flag --colour"));
+  EXPECT_THAT(f.Load({"--data-dir=/d", "stray"}).status().message(),
+              HasSubstr("unexpected argument \"stray\""));
+  EXPECT_THAT(f.Load({"--data-dir"}).status().message(), HasSubstr("needs a value"));
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--config=/missing"}).status().message(),
+              HasSubstr("--config /missing (from flag)"));
+  f.files["/c"] = "shards = 1\ncolour = red\n";
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--config=/c"}).status().message(),
+              HasSubstr("/c:2: unknown setting \"colour\""));
+  f.files["/c"] = "just words\n";
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--config=/c"}).status().message(),
+              HasSubstr("/c:1: expected `key = value`"));
+}
+
+TEST(ConfigTest, HelpListsEverySettingWithEnvAndDefault) {
+  Fixture f;
+  ASSERT_OK_AND_ASSIGN(ChimedConfig c, f.Load({"--help"}));
+  EXPECT_TRUE(c.help);
+  const std::string help = ChimedHelp();
+  for (const SettingSpec& spec : ChimedSettings()) {
+    EXPECT_THAT(help, HasSubstr("--" + spec.name)) << spec.name;
+    EXPECT_THAT(help, HasSubstr(EnvName(spec.name))) << spec.name;
+  }
+  EXPECT_THAT(help, HasSubstr("default: \"0.0.0.0:9090\""));
+  EXPECT_EQ(EnvName("http-listen"), "CHIME_HTTP_LISTEN");
+}
+
+}  // namespace
+}  // namespace chime::admin

@@ -1,0 +1,197 @@
+#include "server/api/timer_service.h"
+
+#include <utility>
+
+#include "server/api/status_convert.h"
+#include "server/api/validation.h"
+#include "server/delivery/subscribe_reactor.h"
+
+namespace chime::api {
+namespace {
+
+grpc::Status Busy() {
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "server busy: too many reads queued");
+}
+
+}  // namespace
+
+TimerService::TimerService(engine::Engine* engine, delivery::DeliveryManager* delivery,
+                           ReadPool* reads)
+    : engine_(engine), delivery_(delivery), reads_(reads) {}
+
+grpc::ServerUnaryReactor* TimerService::CreateTimer(grpc::CallbackServerContext* context,
+                                                    const v1::CreateTimerRequest* request,
+                                                    v1::CreateTimerResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<engine::CreateSpec> spec = ValidateCreate(*request, engine_->clock()->Now());
+  if (!spec.ok()) {
+    reactor->Finish(ToGrpcStatus(spec.status()));
+    return reactor;
+  }
+  engine_->Create(*std::move(spec),
+                  [reactor, response](absl::StatusOr<engine::CreateResult> result) {
+                    if (result.ok()) {
+                      *response->mutable_timer() = std::move(result->timer);
+                      response->set_created(result->created);
+                    }
+                    reactor->Finish(ToGrpcStatus(result.status()));
+                  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TimerService::GetTimer(grpc::CallbackServerContext* context,
+                                                 const v1::GetTimerRequest* request,
+                                                 v1::Timer* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<TimerRef> ref = ValidateGet(*request);
+  if (!ref.ok()) {
+    reactor->Finish(ToGrpcStatus(ref.status()));
+    return reactor;
+  }
+  if (!reads_->Run([this, reactor, response, ref = *std::move(ref)] {
+        absl::StatusOr<v1::Timer> timer = engine_->Get(ref.ns, ref.timer_id);
+        if (timer.ok()) *response = *std::move(timer);
+        reactor->Finish(ToGrpcStatus(timer.status()));
+      })) {
+    reactor->Finish(Busy());
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TimerService::CancelTimer(grpc::CallbackServerContext* context,
+                                                    const v1::CancelTimerRequest* request,
+                                                    v1::Timer* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<TimerRef> ref = ValidateCancel(*request);
+  if (!ref.ok()) {
+    reactor->Finish(ToGrpcStatus(ref.status()));
+    return reactor;
+  }
+  engine_->Cancel(std::move(ref->ns), std::move(ref->timer_id),
+                  [reactor, response](absl::StatusOr<v1::Timer> timer) {
+                    if (timer.ok()) *response = *std::move(timer);
+                    reactor->Finish(ToGrpcStatus(timer.status()));
+                  });
+  return reactor;
+}
+
+// Pause, resume and update of recurring schedules: validated, then one engine transaction.
+grpc::ServerUnaryReactor* TimerService::PauseTimer(grpc::CallbackServerContext* context,
+                                                   const v1::PauseTimerRequest* request,
+                                                   v1::Timer* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<TimerRef> ref = ValidatePause(*request);
+  if (!ref.ok()) {
+    reactor->Finish(ToGrpcStatus(ref.status()));
+    return reactor;
+  }
+  engine_->Pause(std::move(ref->ns), std::move(ref->timer_id),
+                 [reactor, response](absl::StatusOr<v1::Timer> timer) {
+                   if (timer.ok()) *response = *std::move(timer);
+                   reactor->Finish(ToGrpcStatus(timer.status()));
+                 });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TimerService::ResumeTimer(grpc::CallbackServerContext* context,
+                                                    const v1::ResumeTimerRequest* request,
+                                                    v1::Timer* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<TimerRef> ref = ValidateResume(*request);
+  if (!ref.ok()) {
+    reactor->Finish(ToGrpcStatus(ref.status()));
+    return reactor;
+  }
+  engine_->Resume(std::move(ref->ns), std::move(ref->timer_id),
+                  [reactor, response](absl::StatusOr<v1::Timer> timer) {
+                    if (timer.ok()) *response = *std::move(timer);
+                    reactor->Finish(ToGrpcStatus(timer.status()));
+                  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TimerService::UpdateTimer(grpc::CallbackServerContext* context,
+                                                    const v1::UpdateTimerRequest* request,
+                                                    v1::Timer* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<v1::UpdateTimerRequest> update = ValidateUpdate(*request, engine_->clock()->Now());
+  if (!update.ok()) {
+    reactor->Finish(ToGrpcStatus(update.status()));
+    return reactor;
+  }
+  engine_->Update(*std::move(update), [reactor, response](absl::StatusOr<v1::Timer> timer) {
+    if (timer.ok()) *response = *std::move(timer);
+    reactor->Finish(ToGrpcStatus(timer.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TimerService::ListTimers(grpc::CallbackServerContext* context,
+                                                   const v1::ListTimersRequest* request,
+                                                   v1::ListTimersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<v1::ListTimersRequest> list = ValidateList(*request);
+  if (!list.ok()) {
+    reactor->Finish(ToGrpcStatus(list.status()));
+    return reactor;
+  }
+  if (!reads_->Run([this, reactor, response, list = *std::move(list)] {
+        absl::StatusOr<v1::ListTimersResponse> page = engine_->List(list);
+        if (page.ok()) *response = *std::move(page);
+        reactor->Finish(ToGrpcStatus(page.status()));
+      })) {
+    reactor->Finish(Busy());
+  }
+  return reactor;
+}
+
+grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>* TimerService::Subscribe(
+    grpc::CallbackServerContext* /*context*/) {
+  return delivery::SubscribeReactor::Start(delivery_);
+}
+
+grpc::ServerUnaryReactor* TimerService::ListDeadLetters(grpc::CallbackServerContext* context,
+                                                        const v1::ListDeadLettersRequest* request,
+                                                        v1::ListDeadLettersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!reads_->Run([this, reactor, request, response] {
+        absl::StatusOr<v1::ListDeadLettersResponse> page = delivery_->ListDeadLetters(*request);
+        if (page.ok()) *response = *std::move(page);
+        reactor->Finish(ToGrpcStatus(page.status()));
+      })) {
+    reactor->Finish(Busy());
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TimerService::ReplayDeadLetter(grpc::CallbackServerContext* context,
+                                                         const v1::ReplayDeadLetterRequest* request,
+                                                         v1::DeadLetter* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!reads_->Run([this, reactor, request, response] {
+        absl::StatusOr<v1::DeadLetter> dead =
+            delivery_->ReplayDeadLetter(request->namespace_(), request->fire_id());
+        if (dead.ok()) *response = *std::move(dead);
+        reactor->Finish(ToGrpcStatus(dead.status()));
+      })) {
+    reactor->Finish(Busy());
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TimerService::PurgeDeadLetter(grpc::CallbackServerContext* context,
+                                                        const v1::PurgeDeadLetterRequest* request,
+                                                        v1::DeadLetter* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!reads_->Run([this, reactor, request, response] {
+        absl::StatusOr<v1::DeadLetter> dead =
+            delivery_->PurgeDeadLetter(request->namespace_(), request->fire_id());
+        if (dead.ok()) *response = *std::move(dead);
+        reactor->Finish(ToGrpcStatus(dead.status()));
+      })) {
+    reactor->Finish(Busy());
+  }
+  return reactor;
+}
+
+}  // namespace chime::api

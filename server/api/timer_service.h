@@ -1,0 +1,66 @@
+// The gRPC TimerService (callback API): each handler validates its request, hands it to the
+// engine (creates, cancels: asynchronous transactions) or to the read pool (gets, lists), and
+// finishes the call from that callback, so no gRPC thread waits on storage. Subscribe
+// returns a SubscribeReactor bound to the DeliveryManager.
+//
+// Thread-safe.
+#ifndef CHIME_SERVER_API_TIMER_SERVICE_H_
+#define CHIME_SERVER_API_TIMER_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "chime/v1/timer.grpc.pb.h"
+#include "server/api/read_pool.h"
+#include "server/delivery/delivery_manager.h"
+#include "server/engine/engine.h"
+
+namespace chime::api {
+
+class TimerService final : public v1::TimerService::CallbackService {
+ public:
+  // All three must outlive the service (and the gRPC server it is registered with).
+  TimerService(engine::Engine* engine, delivery::DeliveryManager* delivery, ReadPool* reads);
+
+  grpc::ServerUnaryReactor* CreateTimer(grpc::CallbackServerContext* context,
+                                        const v1::CreateTimerRequest* request,
+                                        v1::CreateTimerResponse* response) override;
+  grpc::ServerUnaryReactor* GetTimer(grpc::CallbackServerContext* context,
+                                     const v1::GetTimerRequest* request,
+                                     v1::Timer* response) override;
+  grpc::ServerUnaryReactor* CancelTimer(grpc::CallbackServerContext* context,
+                                        const v1::CancelTimerRequest* request,
+                                        v1::Timer* response) override;
+  grpc::ServerUnaryReactor* PauseTimer(grpc::CallbackServerContext* context,
+                                       const v1::PauseTimerRequest* request,
+                                       v1::Timer* response) override;
+  grpc::ServerUnaryReactor* ResumeTimer(grpc::CallbackServerContext* context,
+                                        const v1::ResumeTimerRequest* request,
+                                        v1::Timer* response) override;
+  grpc::ServerUnaryReactor* UpdateTimer(grpc::CallbackServerContext* context,
+                                        const v1::UpdateTimerRequest* request,
+                                        v1::Timer* response) override;
+  grpc::ServerUnaryReactor* ListTimers(grpc::CallbackServerContext* context,
+                                       const v1::ListTimersRequest* request,
+                                       v1::ListTimersResponse* response) override;
+  grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>* Subscribe(
+      grpc::CallbackServerContext* context) override;
+  // Dead letters: run on the read pool (they wait for storage).
+  grpc::ServerUnaryReactor* ListDeadLetters(grpc::CallbackServerContext* context,
+                                            const v1::ListDeadLettersRequest* request,
+                                            v1::ListDeadLettersResponse* response) override;
+  grpc::ServerUnaryReactor* ReplayDeadLetter(grpc::CallbackServerContext* context,
+                                             const v1::ReplayDeadLetterRequest* request,
+                                             v1::DeadLetter* response) override;
+  grpc::ServerUnaryReactor* PurgeDeadLetter(grpc::CallbackServerContext* context,
+                                            const v1::PurgeDeadLetterRequest* request,
+                                            v1::DeadLetter* response) override;
+
+ private:
+  engine::Engine* const engine_;
+  delivery::DeliveryManager* const delivery_;
+  ReadPool* const reads_;
+};
+
+}  // namespace chime::api
+
+#endif  // CHIME_SERVER_API_TIMER_SERVICE_H_

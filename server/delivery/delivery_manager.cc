@@ -1,0 +1,824 @@
+#include "server/delivery/delivery_manager.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/proto_time.h"
+
+namespace chime::delivery {
+
+using internal::DeliveryRecord;
+
+// Storage work for one topic, prepared under the lock, run without it, merged under it.
+struct DeliveryManager::LoadJob {
+  TopicKey key;
+  uint64_t incarnation = 0;
+  // Fires handed over by OnFires: only their policy is missing.
+  std::vector<Incoming> incoming;
+  // Whether to refill from disk, and with how many fires at most.
+  bool scan = false;
+  size_t room = 0;
+  uint64_t disk_generation = 0;
+  absl::flat_hash_set<std::string> known;  // fire ids already in memory
+
+  // Results.
+  std::vector<Incoming> loaded;              // scanned, then incoming
+  std::vector<v1::DeliveryPolicy> policies;  // parallel to `loaded`
+  bool more_visible = false;  // the scan stopped before the end of what is visible now
+  absl::Time next_visible = absl::InfiniteFuture();
+  absl::Status status;
+};
+
+DeliveryManager::DeliveryManager(storage::Store* store, DeliveryOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      clock_(options_.clock),
+      metrics_(options_.metrics) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+DeliveryManager::~DeliveryManager() { Stop(); }
+
+void DeliveryManager::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  FlushOrdered();  // releases queued by the last CloseAll/Unsubscribe
+  // Transaction callbacks touch this object: wait until the last one has run.
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pending_txns_ == 0; };
+  mu_.Await(absl::Condition(&idle));
+}
+
+// ---- Producers: engine, subscribers, acks. Short critical sections, then wake the thread.
+
+void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
+  absl::MutexLock lock(&mu_);
+  for (DeliveryRecord& record : fires) {
+    const v1::Fire& fire = record.fire();
+    if (fire.topic().empty()) continue;  // not a topic target
+    Topic* topic = FindTopicLocked({fire.namespace_(), fire.topic()});
+    if (topic == nullptr) continue;  // nobody subscribes: it waits on disk
+    // With a backlog on disk, the next scan finds this fire in visibility order; keeping a
+    // second copy in memory could deliver it twice.
+    if (topic->backlog_on_disk ||
+        topic->ready.size() + topic->incoming.size() >= options_.max_ready_per_topic) {
+      MarkBacklogLocked(*topic);
+      continue;
+    }
+    topic->incoming.push_back(Incoming{shard, std::move(record)});
+    work_ = true;
+  }
+}
+
+absl::StatusOr<SubscriberId> DeliveryManager::Subscribe(const std::string& ns,
+                                                        const std::string& topic_name,
+                                                        uint32_t max_outstanding,
+                                                        std::shared_ptr<SubscriberSink> sink) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return absl::UnavailableError("server shutting down, reconnect");
+  const SubscriberId id = next_subscriber_id_++;
+  TopicKey key{ns, topic_name};
+  auto [it, created] = topics_.try_emplace(key);
+  if (created) {
+    // Whatever is pending for this topic is on disk only: scan it now.
+    it->second.incarnation = next_incarnation_++;
+    it->second.backlog_on_disk = true;
+    it->second.next_disk_visible = absl::InfinitePast();
+  }
+  it->second.subscribers.push_back(id);
+  subscribers_[id] = Subscriber{std::move(key), max_outstanding, 0, std::move(sink)};
+  work_ = true;
+  return id;
+}
+
+void DeliveryManager::Unsubscribe(SubscriberId id) {
+  absl::MutexLock lock(&mu_);
+  ShardUpdates releases;
+  if (RemoveSubscriberLocked(id, &releases) == nullptr) return;
+  QueueUpdatesLocked(std::move(releases));
+  work_ = true;
+}
+
+void DeliveryManager::CloseAll(const absl::Status& status) {
+  std::vector<std::shared_ptr<SubscriberSink>> sinks;
+  ShardUpdates releases;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    std::vector<SubscriberId> ids;
+    for (const auto& [id, sub] : subscribers_) ids.push_back(id);
+    for (SubscriberId id : ids) sinks.push_back(RemoveSubscriberLocked(id, &releases));
+    QueueUpdatesLocked(std::move(releases));
+    work_ = true;
+  }
+  for (auto& sink : sinks) sink->Close(status);
+}
+
+void DeliveryManager::Ack(SubscriberId id, const std::vector<std::string>& fire_ids) {
+  SettleFires(id, fire_ids, Settle::kAck, absl::ZeroDuration());
+}
+
+void DeliveryManager::Nack(SubscriberId id, const std::vector<std::string>& fire_ids,
+                           std::optional<absl::Duration> delay) {
+  SettleFires(id, fire_ids, Settle::kNack, delay.value_or(absl::ZeroDuration()));
+}
+
+std::optional<TopicStats> DeliveryManager::GetTopicStats(const std::string& ns,
+                                                         const std::string& topic_name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = topics_.find({ns, topic_name});
+  if (it == topics_.end()) return std::nullopt;
+  const Topic& topic = it->second;
+  TopicStats stats;
+  stats.subscribers = topic.subscribers.size();
+  stats.ready = topic.ready.size();
+  stats.in_flight = topic.deadlines.size();
+  stats.backlog_on_disk = topic.backlog_on_disk;
+  return stats;
+}
+
+std::map<std::pair<std::string, std::string>, TopicStats> DeliveryManager::AllTopicStats() const {
+  absl::MutexLock lock(&mu_);
+  std::map<std::pair<std::string, std::string>, TopicStats> all;
+  for (const auto& [key, topic] : topics_) {
+    TopicStats& stats = all[key];
+    stats.subscribers = topic.subscribers.size();
+    stats.ready = topic.ready.size();
+    stats.in_flight = topic.deadlines.size();
+    stats.backlog_on_disk = topic.backlog_on_disk;
+  }
+  return all;
+}
+
+// ---- Settling: acks and nacks.
+
+void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string>& fire_ids,
+                                  Settle kind, absl::Duration nack_delay) {
+  // Route each id to its timer's shard before taking the lock; malformed ids are unknown.
+  std::vector<v1::AckResult> unknown;
+  std::map<int, std::vector<std::string>> by_shard;
+  std::string ns;
+  std::string topic_name;
+  std::shared_ptr<SubscriberSink> sink;
+  uint64_t incarnation = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    Subscriber* sub = FindSubscriberLocked(id);
+    if (sub == nullptr) return;
+    ns = sub->topic.first;
+    topic_name = sub->topic.second;
+    sink = sub->sink;
+  }
+  std::vector<std::string> routable;
+  for (const std::string& fire_id : fire_ids) {
+    std::string timer_id;
+    uint64_t occurrence = 0;
+    if (!engine::ParseFireId(fire_id, &timer_id, &occurrence)) {
+      v1::AckResult& r = unknown.emplace_back();
+      r.set_fire_id(fire_id);
+      r.set_outcome(v1::ACK_OUTCOME_UNKNOWN);
+      continue;
+    }
+    by_shard[store_->ShardFor(ns, timer_id)].push_back(fire_id);
+    routable.push_back(fire_id);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    Topic* topic = FindTopicLocked({ns, topic_name});
+    if (topic == nullptr) return;  // the subscriber left meanwhile
+    incarnation = topic->incarnation;
+    for (const std::string& fire_id : routable) SettleLocked(*topic, fire_id);
+    work_ = true;  // credit was freed
+  }
+  if (!unknown.empty()) sink->SendAckResults(std::move(unknown));
+
+  // One instant for the stored record and the in-memory wake-up.
+  const absl::Time nack_visible = clock_->Now() + nack_delay;
+  const int64_t visible_us = absl::ToUnixMicros(nack_visible);
+  for (auto& [shard, ids] : by_shard) {
+    auto results = std::make_shared<std::vector<v1::AckResult>>();
+    auto shard_ids = std::make_shared<std::vector<std::string>>(std::move(ids));
+    storage::TxnFn fn = [=](storage::ShardTxn& txn) -> absl::Status {
+      results->clear();
+      for (const std::string& fire_id : *shard_ids) {
+        v1::AckResult& r = results->emplace_back();
+        r.set_fire_id(fire_id);
+        r.set_outcome(v1::ACK_OUTCOME_UNKNOWN);
+        absl::StatusOr<std::optional<DeliveryRecord>> record = txn.GetDelivery(ns, fire_id);
+        if (!record.ok()) return record.status();
+        // Pending on another topic of the namespace: not this subscriber's to settle.
+        if (!record->has_value() || (*record)->fire().topic() != topic_name) continue;
+        if (kind == Settle::kAck) {
+          if (absl::Status s = txn.DeleteDelivery(ns, fire_id); !s.ok()) return s;
+          if (absl::Status s = engine::RecordDeliveryEnded(txn, ns, fire_id, /*acked=*/true);
+              !s.ok()) {
+            return s;
+          }
+          r.set_outcome(v1::ACK_OUTCOME_ACKED);
+        } else {
+          (*record)->set_visible_at_us(visible_us);
+          (*record)->set_last_error("nacked");
+          if (absl::Status s = txn.PutDelivery(**record); !s.ok()) return s;
+          r.set_outcome(v1::ACK_OUTCOME_NACKED);
+        }
+      }
+      return absl::OkStatus();
+    };
+    storage::TxnDone done = [=, this](absl::Status status) {
+      FinishSettle({ns, topic_name}, incarnation, id, kind, nack_delay, nack_visible, status,
+                   *shard_ids, std::move(*results));
+    };
+    if (kind == Settle::kAck) {
+      // Acks commute with the other writes of a fire (each re-reads the record): submit now.
+      SubmitTracked(shard, std::move(fn), std::move(done));
+    } else {
+      // A nack's visible_at must not be overtaken by an earlier attempt's write.
+      absl::MutexLock lock(&mu_);
+      ordered_.push_back(OrderedTxn{shard, std::move(fn), std::move(done)});
+      work_ = true;
+    }
+  }
+}
+
+void DeliveryManager::FinishSettle(const TopicKey& key, uint64_t incarnation, SubscriberId id,
+                                   Settle kind, absl::Duration nack_delay, absl::Time nack_visible,
+                                   const absl::Status& status,
+                                   const std::vector<std::string>& fire_ids,
+                                   std::vector<v1::AckResult> results) {
+  std::shared_ptr<SubscriberSink> sink;
+  ShardUpdates releases;
+  bool close = false;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_->Now();
+    Topic* topic = FindTopicLocked(key);
+    if (topic != nullptr && topic->incarnation == incarnation) {
+      for (size_t i = 0; i < fire_ids.size(); ++i) {
+        const v1::AckOutcome outcome =
+            status.ok() && i < results.size() ? results[i].outcome() : v1::ACK_OUTCOME_UNKNOWN;
+        auto it = topic->entries.find(fire_ids[i]);
+        if (it == topic->entries.end() || it->second.state != Entry::State::kSettling) {
+          if (status.ok()) metrics_.Settled(outcome, absl::InfinitePast(), now);
+          continue;
+        }
+        Entry& entry = it->second;
+        const bool has_record = entry.record.has_fire();
+        if (status.ok()) {
+          metrics_.Settled(
+              outcome,
+              has_record ? FromProto(entry.record.fire().scheduled_time()) : absl::InfinitePast(),
+              now);
+        }
+        if (status.ok() && topic->loading) topic->settled_while_loading.insert(fire_ids[i]);
+        if (!status.ok()) {
+          // Still pending on disk, unchanged: read it back later.
+          topic->entries.erase(it);
+          MarkBacklogLocked(*topic, now + absl::Seconds(1));
+        } else if (outcome == v1::ACK_OUTCOME_NACKED && nack_delay <= absl::ZeroDuration() &&
+                   has_record) {
+          entry.state = Entry::State::kReady;
+          topic->ready.push_front(fire_ids[i]);
+        } else {
+          topic->entries.erase(it);
+          if (outcome == v1::ACK_OUTCOME_NACKED) MarkBacklogLocked(*topic, nack_visible);
+        }
+      }
+      work_ = true;
+    }
+    if (!status.ok()) {
+      sink = RemoveSubscriberLocked(id, &releases);
+      QueueUpdatesLocked(std::move(releases));
+      close = true;
+    } else if (Subscriber* sub = FindSubscriberLocked(id); sub != nullptr) {
+      sink = sub->sink;
+    }
+  }
+  if (!status.ok()) {
+    CHIME_LOG(kError, kind == Settle::kAck ? "recording acks failed" : "recording nacks failed",
+              {{"error", status.ToString()}});
+  }
+  if (sink == nullptr) return;
+  if (close) {
+    sink->Close(absl::UnavailableError(
+        absl::StrCat("could not record acks (", status.message(), "); reconnect and ack again")));
+  } else if (!results.empty()) {
+    sink->SendAckResults(std::move(results));
+  }
+}
+
+void DeliveryManager::SettleLocked(Topic& topic, const std::string& fire_id) {
+  auto [it, inserted] = topic.entries.try_emplace(fire_id);
+  Entry& entry = it->second;
+  if (inserted) {
+    // Not in memory (e.g. delivered before a restart): a placeholder keeps a concurrent
+    // scan from loading it while the ack is written.
+    entry.state = Entry::State::kSettling;
+    return;
+  }
+  if (entry.state == Entry::State::kInFlight) {
+    topic.deadlines.erase({entry.deadline, fire_id});
+    if (Subscriber* owner = FindSubscriberLocked(entry.owner); owner != nullptr) {
+      --owner->outstanding;
+    }
+  } else if (entry.state == Entry::State::kReady) {
+    topic.ready.erase(std::find(topic.ready.begin(), topic.ready.end(), fire_id));
+  }
+  entry.state = Entry::State::kSettling;
+}
+
+// ---- Subscribers.
+
+std::shared_ptr<SubscriberSink> DeliveryManager::RemoveSubscriberLocked(SubscriberId id,
+                                                                        ShardUpdates* releases) {
+  auto sub_it = subscribers_.find(id);
+  if (sub_it == subscribers_.end()) return nullptr;
+  std::shared_ptr<SubscriberSink> sink = std::move(sub_it->second.sink);
+  const TopicKey key = sub_it->second.topic;
+  subscribers_.erase(sub_it);
+  auto topic_it = topics_.find(key);
+  if (topic_it == topics_.end()) return sink;
+  Topic& topic = topic_it->second;
+  const int64_t now_us = absl::ToUnixMicros(clock_->Now());
+  for (auto& [fire_id, entry] : topic.entries) {
+    if (entry.state != Entry::State::kInFlight || entry.owner != id) continue;
+    // Back to the queue at once, for any subscriber; on disk too, so a restart or a later
+    // subscriber need not wait for the old deadline.
+    topic.deadlines.erase({entry.deadline, fire_id});
+    entry.state = Entry::State::kReady;
+    entry.owner = 0;
+    topic.ready.push_front(fire_id);
+    (*releases)[entry.shard].push_back(
+        RecordUpdate{key.first, fire_id, entry.record.fire().attempt(), now_us, std::nullopt});
+  }
+  topic.subscribers.erase(std::find(topic.subscribers.begin(), topic.subscribers.end(), id));
+  if (topic.subscribers.empty()) {
+    // Nothing is lost: every fire of the topic is pending on disk.
+    topics_.erase(topic_it);
+  } else if (topic.next_subscriber >= topic.subscribers.size()) {
+    topic.next_subscriber = 0;
+  }
+  return sink;
+}
+
+DeliveryManager::Subscriber* DeliveryManager::FindSubscriberLocked(SubscriberId id) {
+  auto it = subscribers_.find(id);
+  return it == subscribers_.end() ? nullptr : &it->second;
+}
+
+DeliveryManager::Topic* DeliveryManager::FindTopicLocked(const TopicKey& key) {
+  auto it = topics_.find(key);
+  return it == topics_.end() ? nullptr : &it->second;
+}
+
+void DeliveryManager::MarkBacklogLocked(Topic& topic, absl::Time visible_at) {
+  topic.backlog_on_disk = true;
+  ++topic.disk_generation;
+  topic.next_disk_visible = std::min(topic.next_disk_visible, visible_at);
+  work_ = true;
+}
+
+// ---- The delivery thread.
+
+void DeliveryManager::Run() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    work_ = false;
+    RunOnceLocked();
+    if (stopping_ || work_) continue;
+    clock_->AwaitWithDeadline(&mu_, absl::Condition(this, &DeliveryManager::WorkOrStop),
+                              NextWakeLocked());
+  }
+}
+
+size_t DeliveryManager::CreditLocked(const Topic& topic) const {
+  size_t credit = 0;
+  for (SubscriberId id : topic.subscribers) {
+    auto it = subscribers_.find(id);
+    if (it != subscribers_.end()) credit += it->second.max_outstanding - it->second.outstanding;
+  }
+  return credit;
+}
+
+bool DeliveryManager::WantsScanLocked(const Topic& topic) const {
+  if (!topic.backlog_on_disk) return false;
+  const size_t want = std::min(CreditLocked(topic), options_.max_ready_per_topic);
+  return topic.ready.size() + topic.incoming.size() < want;
+}
+
+absl::Time DeliveryManager::NextWakeLocked() const {
+  absl::Time wake = absl::InfiniteFuture();
+  for (const auto& [key, topic] : topics_) {
+    if (!topic.deadlines.empty()) wake = std::min(wake, topic.deadlines.begin()->first);
+    if (WantsScanLocked(topic)) wake = std::min(wake, topic.next_disk_visible);
+  }
+  return wake;
+}
+
+void DeliveryManager::RunOnceLocked() {
+  absl::Time now = clock_->Now();
+  ExpireLocked(now);
+
+  std::vector<LoadJob> jobs = CollectLoadJobsLocked(now);
+  if (!jobs.empty()) {
+    mu_.Unlock();
+    for (LoadJob& job : jobs) RunLoadJob(job, absl::ToUnixMicros(now));
+    mu_.Lock();
+    for (LoadJob& job : jobs) MergeLoadJobLocked(job);
+    now = clock_->Now();
+  }
+
+  std::vector<SinkCall> calls;
+  ShardUpdates updates;
+  for (auto& [key, topic] : topics_) DispatchLocked(key, topic, now, &calls, &updates);
+  QueueUpdatesLocked(std::move(updates));
+  if (calls.empty() && ordered_.empty()) return;
+  mu_.Unlock();
+  // Persisting the attempt need not precede the send (see the class comment).
+  for (SinkCall& call : calls) call.first->SendFires(std::move(call.second));
+  FlushOrdered();
+  mu_.Lock();
+}
+
+void DeliveryManager::ExpireLocked(absl::Time now) {
+  for (auto& [key, topic] : topics_) {
+    while (!topic.deadlines.empty() && topic.deadlines.begin()->first <= now) {
+      const std::string fire_id = topic.deadlines.begin()->second;
+      topic.deadlines.erase(topic.deadlines.begin());
+      auto it = topic.entries.find(fire_id);
+      if (it == topic.entries.end() || it->second.state != Entry::State::kInFlight) continue;
+      AttemptExpiredLocked(key, topic, fire_id, it->second, now);
+    }
+  }
+}
+
+void DeliveryManager::AttemptExpiredLocked(const TopicKey& key, Topic& topic,
+                                           const std::string& fire_id, Entry& entry,
+                                           absl::Time now) {
+  if (Subscriber* owner = FindSubscriberLocked(entry.owner); owner != nullptr) {
+    --owner->outstanding;
+  }
+  entry.owner = 0;
+  metrics_.Expired();
+  const uint32_t attempt = entry.record.fire().attempt();
+  if (attempt >= MaxAttempts(entry)) {
+    DeadLetterLocked(key, topic, fire_id, entry,
+                     absl::StrCat("ack deadline exceeded after ", attempt, " attempts"));
+    return;
+  }
+  entry.record.set_last_error(absl::StrCat("ack deadline exceeded (attempt ", attempt, ")"));
+  const absl::Duration backoff = BackoffLocked(entry, attempt);
+  if (backoff <= absl::ZeroDuration()) {
+    // The stored visible_at (the old deadline) is already in the past: no write is needed.
+    entry.state = Entry::State::kReady;
+    topic.ready.push_front(fire_id);
+    return;
+  }
+  // Wait on disk, like a delayed nack: the persisted visible_at survives a restart.
+  const absl::Time visible = now + backoff;
+  ShardUpdates updates;
+  updates[entry.shard].push_back(RecordUpdate{key.first, fire_id, attempt,
+                                              absl::ToUnixMicros(visible), std::nullopt,
+                                              /*delay=*/true});
+  if (topic.loading) topic.settled_while_loading.insert(fire_id);
+  topic.entries.erase(fire_id);
+  QueueUpdatesLocked(std::move(updates));
+  MarkBacklogLocked(topic, visible);
+}
+
+uint32_t DeliveryManager::MaxAttempts(const Entry& entry) const {
+  const uint32_t n = entry.policy.max_attempts();
+  return n > 0 ? n : std::max<uint32_t>(1, options_.default_max_attempts);
+}
+
+absl::Duration DeliveryManager::BackoffLocked(const Entry& entry, uint32_t attempt) {
+  const absl::Duration lo = entry.policy.has_min_backoff() ? FromProto(entry.policy.min_backoff())
+                                                           : options_.default_min_backoff;
+  const absl::Duration hi =
+      std::max(lo, entry.policy.has_max_backoff() ? FromProto(entry.policy.max_backoff())
+                                                  : options_.default_max_backoff);
+  // Cap = lo * 2^(attempt - 1), bounded by hi; full jitter draws uniformly below the cap,
+  // but never under lo, so the minimum is honoured and retries of many fires spread out.
+  absl::Duration cap = lo;
+  for (uint32_t i = 1; i < attempt && cap < hi; ++i) cap *= 2;
+  cap = std::min(cap, hi);
+  if (cap <= lo) return lo;
+  const double f = absl::Uniform(bitgen_, 0.0, 1.0);
+  return lo + (cap - lo) * f;
+}
+
+void DeliveryManager::DeadLetterLocked(const TopicKey& key, Topic& topic,
+                                       const std::string& fire_id, Entry& entry,
+                                       const std::string& error) {
+  const std::string ns = key.first;
+  const std::string topic_name = key.second;
+  const uint32_t attempt = entry.record.fire().attempt();
+  const int shard = entry.shard;
+  if (topic.loading) topic.settled_while_loading.insert(fire_id);
+  topic.entries.erase(fire_id);
+  storage::TxnFn fn = [=](storage::ShardTxn& txn) -> absl::Status {
+    absl::StatusOr<std::optional<DeliveryRecord>> record = txn.GetDelivery(ns, fire_id);
+    if (!record.ok()) return record.status();
+    // Acked meanwhile, or a newer attempt was recorded: nothing to dead-letter.
+    if (!record->has_value() || (*record)->fire().topic() != topic_name ||
+        (*record)->fire().attempt() > attempt) {
+      return absl::OkStatus();
+    }
+    DeliveryRecord& r = **record;
+    r.mutable_fire()->set_attempt(attempt);
+    r.set_last_error(error);
+    if (absl::Status s = txn.DeleteDelivery(ns, fire_id); !s.ok()) return s;
+    txn.PutDeadLetter(r);
+    return engine::RecordDeliveryEnded(txn, ns, fire_id, /*acked=*/false);
+  };
+  storage::TxnDone done = [=, this](absl::Status status) {
+    if (status.ok()) {
+      CHIME_LOG(kWarn, "fire dead-lettered",
+                {{"namespace", ns}, {"topic", topic_name}, {"fire_id", fire_id}, {"error", error}});
+      return;
+    }
+    CHIME_LOG(kError, "dead-lettering a fire failed; retrying",
+              {{"fire_id", fire_id}, {"error", status.ToString()}});
+    absl::MutexLock lock(&mu_);
+    if (Topic* t = FindTopicLocked({ns, topic_name}); t != nullptr) {
+      MarkBacklogLocked(*t, clock_->Now() + absl::Seconds(1));
+    }
+  };
+  ordered_.push_back(OrderedTxn{shard, std::move(fn), std::move(done)});
+  work_ = true;
+}
+
+std::vector<DeliveryManager::LoadJob> DeliveryManager::CollectLoadJobsLocked(absl::Time now) {
+  std::vector<LoadJob> jobs;
+  for (auto& [key, topic] : topics_) {
+    const bool scan = WantsScanLocked(topic) && topic.next_disk_visible <= now;
+    if (!scan && topic.incoming.empty()) continue;
+    LoadJob& job = jobs.emplace_back();
+    topic.loading = true;
+    job.key = key;
+    job.incarnation = topic.incarnation;
+    job.incoming = std::move(topic.incoming);
+    topic.incoming.clear();
+    if (scan) {
+      job.scan = true;
+      job.disk_generation = topic.disk_generation;
+      const size_t limit =
+          options_.max_ready_per_topic - std::min(options_.max_ready_per_topic, topic.ready.size());
+      job.room = std::min(limit, CreditLocked(topic) + options_.scan_batch);
+      for (const auto& [fire_id, entry] : topic.entries) job.known.insert(fire_id);
+      for (const Incoming& in : job.incoming) job.known.insert(in.record.fire().fire_id());
+    }
+  }
+  return jobs;
+}
+
+void DeliveryManager::RunLoadJob(LoadJob& job, int64_t now_us) {
+  const std::string& ns = job.key.first;
+  const std::string& topic = job.key.second;
+  if (job.scan && job.room > 0) {
+    const int shards = store_->shard_count();
+    const size_t per_shard =
+        std::max<size_t>(16, std::min(options_.scan_batch, job.room / shards + 1));
+    std::vector<Incoming> scanned;
+    for (int s = 0; s < shards && job.status.ok(); ++s) {
+      storage::ShardStore* shard = store_->shard(s);
+      storage::QueueCursor cursor;
+      size_t taken = 0;
+      bool exhausted = false;
+      std::vector<DeliveryRecord> batch;
+      while (taken < per_shard) {
+        job.status = shard->ScanQueue(ns, topic, now_us, cursor, per_shard, &batch);
+        if (!job.status.ok()) break;
+        for (DeliveryRecord& record : batch) {
+          cursor.visible_at_us = record.visible_at_us();
+          cursor.fire_id = record.fire().fire_id();
+          // In memory already (ready, in flight whose new deadline is not yet written, or
+          // being acked): skip.
+          if (job.known.contains(record.fire().fire_id())) continue;
+          scanned.push_back(Incoming{s, std::move(record)});
+          ++taken;
+        }
+        if (batch.size() < per_shard) {
+          exhausted = true;
+          break;
+        }
+      }
+      if (!job.status.ok()) break;
+      if (!exhausted) {
+        job.more_visible = true;
+        continue;
+      }
+      // Everything visible now is taken: when does the next fire not in memory become
+      // visible? In-flight fires (persisted deadlines) come first; look past a few of them.
+      // If all looked at are in memory, the last one's time is an early, safe guess.
+      constexpr size_t kPeek = 16;
+      job.status = shard->ScanQueue(ns, topic, INT64_MAX, cursor, kPeek, &batch);
+      if (!job.status.ok()) break;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (!job.known.contains(batch[i].fire().fire_id()) || i + 1 == kPeek) {
+          job.next_visible =
+              std::min(job.next_visible, absl::FromUnixMicros(batch[i].visible_at_us()));
+          break;
+        }
+      }
+    }
+    // Oldest visible first across shards; the rest stays on disk for the next refill.
+    std::stable_sort(scanned.begin(), scanned.end(), [](const Incoming& a, const Incoming& b) {
+      return a.record.visible_at_us() < b.record.visible_at_us();
+    });
+    if (scanned.size() > job.room) {
+      scanned.resize(job.room);
+      job.more_visible = true;
+    }
+    job.loaded = std::move(scanned);
+  }
+  for (Incoming& in : job.incoming) job.loaded.push_back(std::move(in));
+  job.incoming.clear();
+
+  // The ack deadline (and, for issue 3, the retry policy) live in the timer record.
+  absl::flat_hash_map<std::string, v1::DeliveryPolicy> cache;
+  job.policies.reserve(job.loaded.size());
+  for (const Incoming& in : job.loaded) {
+    const std::string& timer_id = in.record.fire().timer_id();
+    auto it = cache.find(timer_id);
+    if (it == cache.end()) {
+      v1::DeliveryPolicy policy;
+      auto timer = store_->shard(in.shard)->GetTimer(ns, timer_id);
+      if (timer.ok() && timer->has_value()) policy = (*timer)->timer().delivery_policy();
+      it = cache.emplace(timer_id, std::move(policy)).first;
+    }
+    job.policies.push_back(it->second);
+  }
+}
+
+void DeliveryManager::MergeLoadJobLocked(LoadJob& job) {
+  Topic* topic = FindTopicLocked(job.key);
+  // The topic lost its last subscriber meanwhile: everything stays on disk.
+  if (topic == nullptr || topic->incarnation != job.incarnation) return;
+  const absl::Time now = clock_->Now();
+  if (!job.status.ok()) {
+    CHIME_LOG(kError, "loading pending fires failed; retrying",
+              {{"namespace", job.key.first},
+               {"topic", job.key.second},
+               {"error", job.status.ToString()}});
+    MarkBacklogLocked(*topic, now + absl::Seconds(1));
+  } else if (job.scan && topic->disk_generation == job.disk_generation) {
+    // Nothing was added to the backlog since the scan started: its result is current.
+    if (job.more_visible) {
+      topic->next_disk_visible = absl::InfinitePast();
+    } else {
+      topic->next_disk_visible = job.next_visible;
+      topic->backlog_on_disk = job.next_visible != absl::InfiniteFuture();
+    }
+  }
+  for (size_t i = 0; i < job.loaded.size(); ++i) {
+    Incoming& in = job.loaded[i];
+    const std::string& fire_id = in.record.fire().fire_id();
+    // In memory already, or acked/nacked while the job read an older copy.
+    if (topic->entries.contains(fire_id) || topic->settled_while_loading.contains(fire_id)) {
+      continue;
+    }
+    if (topic->ready.size() >= options_.max_ready_per_topic) {
+      MarkBacklogLocked(*topic);
+      continue;
+    }
+    Entry& entry = topic->entries[fire_id];
+    entry.state = Entry::State::kReady;
+    entry.shard = in.shard;
+    entry.record = std::move(in.record);
+    entry.policy = std::move(job.policies[i]);
+    topic->ready.push_back(fire_id);
+  }
+  topic->loading = false;
+  topic->settled_while_loading.clear();
+}
+
+void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Time now,
+                                     std::vector<SinkCall>* calls, ShardUpdates* updates) {
+  if (topic.ready.empty() || topic.subscribers.empty()) return;
+  std::map<SubscriberId, std::vector<v1::Fire>> batches;
+  const size_t n = topic.subscribers.size();
+  while (!topic.ready.empty()) {
+    // Round robin over the subscribers that have credit.
+    Subscriber* sub = nullptr;
+    SubscriberId sub_id = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const size_t idx = (topic.next_subscriber + i) % n;
+      Subscriber* candidate = FindSubscriberLocked(topic.subscribers[idx]);
+      if (candidate != nullptr && candidate->outstanding < candidate->max_outstanding) {
+        sub = candidate;
+        sub_id = topic.subscribers[idx];
+        topic.next_subscriber = (idx + 1) % n;
+        break;
+      }
+    }
+    if (sub == nullptr) break;
+    const std::string fire_id = std::move(topic.ready.front());
+    topic.ready.pop_front();
+    Entry& entry = topic.entries[fire_id];
+    if (entry.record.fire().attempt() >= MaxAttempts(entry)) {
+      // Attempts used up before a restart, or by nacks: no further send.
+      const std::string error = entry.record.last_error().empty()
+                                    ? absl::StrCat("ack deadline exceeded after ",
+                                                   entry.record.fire().attempt(), " attempts")
+                                    : absl::StrCat(entry.record.last_error(), " (",
+                                                   entry.record.fire().attempt(), " attempts)");
+      DeadLetterLocked(key, topic, fire_id, entry, error);
+      continue;
+    }
+    v1::Fire* fire = entry.record.mutable_fire();
+    fire->set_attempt(fire->attempt() + 1);
+    const absl::Duration ack_deadline = entry.policy.has_ack_deadline()
+                                            ? FromProto(entry.policy.ack_deadline())
+                                            : options_.default_ack_deadline;
+    entry.deadline = now + ack_deadline;
+    *fire->mutable_ack_deadline() = ToProtoTimestamp(entry.deadline);
+    entry.record.set_visible_at_us(absl::ToUnixMicros(entry.deadline));
+    entry.state = Entry::State::kInFlight;
+    entry.owner = sub_id;
+    ++sub->outstanding;
+    topic.deadlines.insert({entry.deadline, fire_id});
+    metrics_.Sent(fire->attempt());
+    batches[sub_id].push_back(*fire);
+    (*updates)[entry.shard].push_back(RecordUpdate{
+        key.first, fire_id, fire->attempt(), entry.record.visible_at_us(), fire->ack_deadline()});
+  }
+  for (auto& [sub_id, fires] : batches) {
+    calls->emplace_back(subscribers_[sub_id].sink, std::move(fires));
+  }
+}
+
+// ---- Writes.
+
+void DeliveryManager::QueueUpdatesLocked(ShardUpdates updates) {
+  for (auto& [shard, list] : updates) {
+    auto items = std::make_shared<std::vector<RecordUpdate>>(std::move(list));
+    storage::TxnFn fn = [items](storage::ShardTxn& txn) -> absl::Status {
+      for (const RecordUpdate& u : *items) {
+        absl::StatusOr<std::optional<DeliveryRecord>> record = txn.GetDelivery(u.ns, u.fire_id);
+        if (!record.ok()) return record.status();
+        // Acked meanwhile: never bring it back.
+        if (!record->has_value()) continue;
+        DeliveryRecord& r = **record;
+        if (u.ack_deadline.has_value()) {
+          r.mutable_fire()->set_attempt(u.attempt);
+          *r.mutable_fire()->mutable_ack_deadline() = *u.ack_deadline;
+          r.set_visible_at_us(u.visible_at_us);
+        } else if (u.delay) {
+          // A backoff: only if no later attempt was recorded meanwhile.
+          if (r.fire().attempt() != u.attempt) continue;
+          r.set_visible_at_us(u.visible_at_us);
+        } else {
+          // A release: only if no later attempt was recorded meanwhile.
+          if (r.fire().attempt() != u.attempt || r.visible_at_us() <= u.visible_at_us) continue;
+          r.set_visible_at_us(u.visible_at_us);
+        }
+        if (absl::Status s = txn.PutDelivery(r); !s.ok()) return s;
+      }
+      return absl::OkStatus();
+    };
+    storage::TxnDone done = [](absl::Status status) {
+      // Lost updates only make a fire visible earlier than planned.
+      if (!status.ok()) {
+        CHIME_LOG(kError, "recording delivery attempts failed", {{"error", status.ToString()}});
+      }
+    };
+    ordered_.push_back(OrderedTxn{shard, std::move(fn), std::move(done)});
+  }
+  if (!updates.empty()) work_ = true;
+}
+
+void DeliveryManager::FlushOrdered() {
+  std::vector<OrderedTxn> batch;
+  {
+    absl::MutexLock lock(&mu_);
+    batch.swap(ordered_);
+  }
+  // Only the delivery thread (or Stop, after it) flushes, so submission order is the order
+  // in which the writes were decided, and the shard's writer keeps it.
+  for (OrderedTxn& t : batch) SubmitTracked(t.shard, std::move(t.fn), std::move(t.done));
+}
+
+void DeliveryManager::SubmitTracked(int shard, storage::TxnFn fn, storage::TxnDone done) {
+  TxnStarted();
+  store_->shard(shard)->Submit(std::move(fn), [this, done = std::move(done)](absl::Status s) {
+    done(std::move(s));
+    TxnFinished();  // last: `this` may be gone after it
+  });
+}
+
+void DeliveryManager::TxnStarted() {
+  absl::MutexLock lock(&mu_);
+  ++pending_txns_;
+}
+
+void DeliveryManager::TxnFinished() {
+  absl::MutexLock lock(&mu_);
+  --pending_txns_;
+}
+
+}  // namespace chime::delivery

@@ -1,0 +1,282 @@
+// Delivers fires to the streaming subscribers of each (namespace, topic), at least once.
+//
+// A topic is a work queue: its subscribers compete, each fire goes to one of them at a time.
+// Per topic the manager keeps, in memory, a bounded ready queue and the fires in flight (sent,
+// not yet acked, each with an ack deadline). Fires that do not fit — or arrive for a topic
+// nobody subscribes to — are not kept: pending deliveries are durable in the shards, so the
+// topic is marked "backlog on disk" and the ready queue is refilled later with
+// ShardStore::ScanQueue. After a restart everything pending is on disk, so a topic's first
+// subscriber always triggers a scan. Memory is bounded by the ready queues plus the
+// subscribers' flow-control windows, not by the number of pending fires.
+//
+// Sending: a subscriber has credit = max_outstanding - outstanding. Ready fires go to
+// subscribers with credit in round-robin order with attempt + 1 and ack deadline = now +
+// the timer's ack deadline; the attempt and visible_at_us = deadline are persisted with an
+// asynchronous transaction (if that write is lost in a crash the fire is only visible
+// earlier, which at-least-once permits). A fire whose deadline passes, or whose subscriber
+// disconnects, goes back to the ready queue for any subscriber.
+//
+// Acks: one transaction per shard deletes the pending delivery and completes the timer
+// (engine::RecordDeliveryEnded); the ACKED/UNKNOWN outcome is sent after it is durable.
+//
+// Threads: one delivery thread does all storage reads (queue scans, timer policies),
+// assignment to subscribers and deadline expiry, waiting on the injected clock. OnFires,
+// Subscribe, Ack and transaction callbacks only update state under a short lock and wake it,
+// so neither gRPC reactors nor the engine's writer threads ever wait for I/O.
+//
+// Thread-safe.
+#ifndef CHIME_SERVER_DELIVERY_DELIVERY_MANAGER_H_
+#define CHIME_SERVER_DELIVERY_DELIVERY_MANAGER_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/random/random.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "chime/internal/storage.pb.h"
+#include "chime/v1/timer.pb.h"
+#include "common/clock.h"
+#include "metrics/registry.h"
+#include "server/delivery/delivery_metrics.h"
+#include "server/delivery/sink.h"
+#include "server/engine/engine.h"
+#include "storage/store.h"
+
+namespace chime::delivery {
+
+struct DeliveryOptions {
+  Clock* clock = Clock::Real();
+  // Used when a timer's delivery policy leaves ack_deadline unset (the engine's default).
+  absl::Duration default_ack_deadline = absl::Seconds(30);
+  // Used when a timer's policy leaves them unset: attempts before a fire is dead-lettered,
+  // and the bounds of the exponential, fully jittered backoff before a redelivery.
+  uint32_t default_max_attempts = 5;
+  absl::Duration default_min_backoff = absl::Seconds(1);
+  absl::Duration default_max_backoff = absl::Minutes(5);
+  // Most fires held ready (not in flight) in memory per topic; the rest wait on disk.
+  size_t max_ready_per_topic = 10'000;
+  // Most pending deliveries read from one shard per queue scan.
+  size_t scan_batch = 512;
+  // Where delivery metrics are registered; nullptr for none. Must outlive the manager.
+  metrics::Registry* metrics = nullptr;
+};
+
+using SubscriberId = uint64_t;
+
+// Figures for status output and tests.
+struct TopicStats {
+  size_t subscribers = 0;
+  size_t ready = 0;
+  size_t in_flight = 0;
+  bool backlog_on_disk = false;
+};
+
+class DeliveryManager : public engine::FireListener {
+ public:
+  // Starts the delivery thread. `store` must outlive the manager.
+  DeliveryManager(storage::Store* store, DeliveryOptions options);
+  ~DeliveryManager() override;  // Stop()
+
+  // engine::FireListener: called on a shard writer thread; only queues and wakes.
+  void OnFires(int shard, std::vector<internal::DeliveryRecord> fires) override;
+
+  // Registers a subscriber of (ns, topic) that holds at most `max_outstanding` unacked
+  // fires. UNAVAILABLE after CloseAll(). Arguments are validated by the caller.
+  absl::StatusOr<SubscriberId> Subscribe(const std::string& ns, const std::string& topic,
+                                         uint32_t max_outstanding,
+                                         std::shared_ptr<SubscriberSink> sink);
+  // Its in-flight fires go back to the ready queue at once. After return the manager makes
+  // no new call to the sink. Idempotent; unknown ids are ignored.
+  void Unsubscribe(SubscriberId id);
+  // Acks from any subscriber of the topic count. Malformed or unknown ids are answered
+  // ACK_OUTCOME_UNKNOWN.
+  void Ack(SubscriberId id, const std::vector<std::string>& fire_ids);
+  // Puts the fires back for redelivery now, or after `delay` (they then wait on disk).
+  // Answered ACK_OUTCOME_NACKED (or UNKNOWN) once durable.
+  void Nack(SubscriberId id, const std::vector<std::string>& fire_ids,
+            std::optional<absl::Duration> delay);
+
+  // Dead letters. These read or write storage and wait: call them off gRPC threads (the
+  // read pool). The namespace defaults like the other RPCs; fire ids are checked here.
+  absl::StatusOr<v1::ListDeadLettersResponse> ListDeadLetters(
+      const v1::ListDeadLettersRequest& request) const;
+  // Back to the pending deliveries (attempt 0, visible now, its timer FIRED again) and
+  // handed to the topic's subscribers. NOT_FOUND when not a dead letter.
+  absl::StatusOr<v1::DeadLetter> ReplayDeadLetter(const std::string& ns,
+                                                  const std::string& fire_id);
+  absl::StatusOr<v1::DeadLetter> PurgeDeadLetter(const std::string& ns, const std::string& fire_id);
+
+  // Refuses new subscribers and closes every stream with `status` (shutdown).
+  void CloseAll(const absl::Status& status);
+  // Stops the delivery thread and waits for the transactions it submitted. The store must
+  // still be open. Idempotent.
+  void Stop();
+
+  std::optional<TopicStats> GetTopicStats(const std::string& ns, const std::string& topic) const;
+  // Every topic with subscribers, keyed by (namespace, topic), for status and metrics.
+  std::map<std::pair<std::string, std::string>, TopicStats> AllTopicStats() const;
+
+ private:
+  using TopicKey = std::pair<std::string, std::string>;  // (namespace, topic)
+
+  // A fire held in memory for a subscribed topic.
+  struct Entry {
+    enum class State { kReady, kInFlight, kSettling };  // settling: ack/nack being written
+    State state = State::kReady;
+    int shard = 0;
+    internal::DeliveryRecord record;  // fire().attempt() = attempts sent so far
+    v1::DeliveryPolicy policy;        // from the timer record
+    SubscriberId owner = 0;           // while in flight
+    absl::Time deadline;              // while in flight
+  };
+
+  struct Subscriber {
+    TopicKey topic;
+    uint32_t max_outstanding = 0;
+    uint32_t outstanding = 0;
+    std::shared_ptr<SubscriberSink> sink;
+  };
+
+  // Fires that reached the manager but have no policy loaded yet.
+  struct Incoming {
+    int shard = 0;
+    internal::DeliveryRecord record;
+  };
+
+  struct Topic {
+    std::vector<SubscriberId> subscribers;  // round-robin order
+    size_t next_subscriber = 0;
+    absl::flat_hash_map<std::string, Entry> entries;         // by fire_id
+    std::deque<std::string> ready;                           // fire ids in state kReady, FIFO
+    std::set<std::pair<absl::Time, std::string>> deadlines;  // in-flight fires
+    std::vector<Incoming> incoming;
+    // Pending deliveries may exist on disk that are not in `entries`.
+    bool backlog_on_disk = true;
+    // Bumped whenever backlog_on_disk is set, so a scan that raced with it does not clear it.
+    uint64_t disk_generation = 0;
+    // When a fire on disk becomes visible next (a nack delay, a persisted deadline).
+    absl::Time next_disk_visible = absl::InfinitePast();
+    // A load job (scan or policy reads) for this topic is running outside the lock. Fires
+    // settled meanwhile are remembered so the job's (older) copies are not merged back in.
+    bool loading = false;
+    absl::flat_hash_set<std::string> settled_while_loading;
+    // Distinguishes this incarnation from a later one under the same key.
+    uint64_t incarnation = 0;
+  };
+
+  // Work the delivery thread does outside the lock for one topic.
+  struct LoadJob;
+  // A write of one fire's delivery record, done outside the lock.
+  struct RecordUpdate {
+    std::string ns;
+    std::string fire_id;
+    uint32_t attempt = 0;
+    int64_t visible_at_us = 0;
+    // Set for a send: the fire's new ack deadline. Unset for a release: only lower
+    // visible_at, and only if the stored attempt is still `attempt`.
+    std::optional<google::protobuf::Timestamp> ack_deadline;
+    // With no ack_deadline: set visible_at even if later (a backoff), if the attempt matches.
+    bool delay = false;
+  };
+  using ShardUpdates = std::map<int, std::vector<RecordUpdate>>;
+  using SinkCall = std::pair<std::shared_ptr<SubscriberSink>, std::vector<v1::Fire>>;
+
+  void Run();
+  bool WorkOrStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return work_ || stopping_; }
+  absl::Time NextWakeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One pass of the delivery thread. Releases mu_ around storage reads and sink calls.
+  void RunOnceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExpireLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The attempt in flight for `fire_id` passed its deadline.
+  void AttemptExpiredLocked(const TopicKey& key, Topic& topic, const std::string& fire_id,
+                            Entry& entry, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the fire (sent `entry.record.fire().attempt()` times) to the dead letters with
+  // `error`, in one transaction that also ends the timer's delivery; drops the entry.
+  void DeadLetterLocked(const TopicKey& key, Topic& topic, const std::string& fire_id, Entry& entry,
+                        const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The effective retry policy of an entry (its timer's, else the server defaults).
+  uint32_t MaxAttempts(const Entry& entry) const;
+  // Backoff before attempt `attempt` + 1: exponential from the minimum, full jitter, capped.
+  absl::Duration BackoffLocked(const Entry& entry, uint32_t attempt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<LoadJob> CollectLoadJobsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RunLoadJob(LoadJob& job, int64_t now_us) ABSL_LOCKS_EXCLUDED(mu_);
+  void MergeLoadJobLocked(LoadJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DispatchLocked(const TopicKey& key, Topic& topic, absl::Time now,
+                      std::vector<SinkCall>* calls, ShardUpdates* updates)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records that pending fires of `topic` are on disk only, visible from `visible_at`.
+  void MarkBacklogLocked(Topic& topic, absl::Time visible_at = absl::InfinitePast())
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Free places in the windows of the topic's subscribers.
+  size_t CreditLocked(const Topic& topic) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the ready queue should be refilled from disk.
+  bool WantsScanLocked(const Topic& topic) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes `fire_id` out of the ready queue or out of flight (freeing its owner's credit).
+  void SettleLocked(Topic& topic, const std::string& fire_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the subscriber; its in-flight fires become ready and are added to `releases`.
+  std::shared_ptr<SubscriberSink> RemoveSubscriberLocked(SubscriberId id, ShardUpdates* releases)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Subscriber* FindSubscriberLocked(SubscriberId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Topic* FindTopicLocked(const TopicKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Writes of delivery records whose relative order matters (a send's attempt and deadline,
+  // a release, a nack) are queued here in the order they are decided and submitted by the
+  // delivery thread alone, so a later decision never lands before an earlier one.
+  struct OrderedTxn {
+    int shard = 0;
+    storage::TxnFn fn;
+    storage::TxnDone done;
+  };
+  // Queues the record updates, one transaction per shard.
+  void QueueUpdatesLocked(ShardUpdates updates) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Submits what is queued. Delivery thread only (and Stop after joining it).
+  void FlushOrdered() ABSL_LOCKS_EXCLUDED(mu_);
+  // Submits with pending_txns_ accounting. Not under mu_: the store may run `done` inline.
+  void SubmitTracked(int shard, storage::TxnFn fn, storage::TxnDone done) ABSL_LOCKS_EXCLUDED(mu_);
+  enum class Settle { kAck, kNack };
+  void SettleFires(SubscriberId id, const std::vector<std::string>& fire_ids, Settle kind,
+                   absl::Duration nack_delay) ABSL_LOCKS_EXCLUDED(mu_);
+  // `results` is parallel to `fire_ids` when `status` is OK.
+  void FinishSettle(const TopicKey& key, uint64_t incarnation, SubscriberId id, Settle kind,
+                    absl::Duration nack_delay, absl::Time nack_visible, const absl::Status& status,
+                    const std::vector<std::string>& fire_ids, std::vector<v1::AckResult> results)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void TxnStarted() ABSL_LOCKS_EXCLUDED(mu_);
+  void TxnFinished() ABSL_LOCKS_EXCLUDED(mu_);
+
+  storage::Store* const store_;
+  const DeliveryOptions options_;
+  Clock* const clock_;
+  const DeliveryMetrics metrics_;
+
+  mutable absl::Mutex mu_;
+  std::map<TopicKey, Topic> topics_ ABSL_GUARDED_BY(mu_);  // only topics with subscribers
+  absl::flat_hash_map<SubscriberId, Subscriber> subscribers_ ABSL_GUARDED_BY(mu_);
+  SubscriberId next_subscriber_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_incarnation_ ABSL_GUARDED_BY(mu_) = 1;
+  bool work_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int pending_txns_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<OrderedTxn> ordered_ ABSL_GUARDED_BY(mu_);
+  absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);  // backoff jitter
+  std::thread thread_;
+};
+
+}  // namespace chime::delivery
+
+#endif  // CHIME_SERVER_DELIVERY_DELIVERY_MANAGER_H_

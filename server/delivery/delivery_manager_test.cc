@@ -1,0 +1,398 @@
+// DeliveryManager against a real Store on a fake clock, with in-memory sinks (no gRPC):
+// memory stays bounded while a backlog waits on disk, every fire is delivered and acked
+// exactly once, deadlines redeliver, and a leaving subscriber's fires go to another.
+#include "server/delivery/delivery_manager.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/fake_clock.h"
+#include "common/proto_time.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace chime::delivery {
+namespace {
+
+using internal::DeliveryRecord;
+
+// Collects what the manager sends; the test thread waits on it with a real-time bound.
+class RecordingSink : public SubscriberSink {
+ public:
+  void SendFires(std::vector<v1::Fire> fires) override {
+    absl::MutexLock lock(&mu_);
+    for (auto& f : fires) fires_.push_back(std::move(f));
+  }
+  void SendAckResults(std::vector<v1::AckResult> results) override {
+    absl::MutexLock lock(&mu_);
+    for (auto& r : results) outcomes_[r.fire_id()] = r.outcome();
+  }
+  void Close(const absl::Status& status) override {
+    absl::MutexLock lock(&mu_);
+    closed_ = status;
+  }
+
+  // Waits for the next fire not yet taken.
+  std::optional<v1::Fire> Next() {
+    absl::MutexLock lock(&mu_);
+    auto have = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return taken_ < fires_.size(); };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&have), absl::Seconds(30))) return std::nullopt;
+    return fires_[taken_++];
+  }
+  v1::AckOutcome WaitOutcome(const std::string& fire_id) {
+    absl::MutexLock lock(&mu_);
+    auto have = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return outcomes_.count(fire_id) > 0; };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&have), absl::Seconds(30))) {
+      return v1::ACK_OUTCOME_UNSPECIFIED;
+    }
+    return outcomes_[fire_id];
+  }
+  size_t received() {
+    absl::MutexLock lock(&mu_);
+    return fires_.size();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<v1::Fire> fires_ ABSL_GUARDED_BY(mu_);
+  size_t taken_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, v1::AckOutcome> outcomes_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> closed_ ABSL_GUARDED_BY(mu_);
+};
+
+class DeliveryManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage::StoreOptions options;
+    options.data_dir = dir_.path() + "/data";
+    options.shard_count = 4;
+    options.fsync = false;
+    ASSERT_OK_AND_ASSIGN(store_, storage::Store::Open(options));
+  }
+  void TearDown() override {
+    if (manager_) manager_->Stop();
+    manager_.reset();
+    store_.reset();
+  }
+  void StartManager(size_t max_ready, uint32_t max_attempts = 5) {
+    DeliveryOptions options;
+    options.default_max_attempts = max_attempts;
+    options.clock = &clock_;
+    options.max_ready_per_topic = max_ready;
+    options.scan_batch = 4;
+    manager_ = std::make_unique<DeliveryManager>(store_.get(), options);
+  }
+
+  // A pending delivery as the engine would record it; returns (shard, record).
+  std::pair<int, DeliveryRecord> Pending(const std::string& timer_id, const std::string& topic) {
+    DeliveryRecord record;
+    v1::Fire* fire = record.mutable_fire();
+    fire->set_fire_id(absl::StrCat(timer_id, "@1"));
+    fire->set_namespace_("ns");
+    fire->set_timer_id(timer_id);
+    fire->set_topic(topic);
+    *fire->mutable_scheduled_time() = ToProtoTimestamp(clock_.Now());
+    record.set_visible_at_us(absl::ToUnixMicros(clock_.Now()));
+    const int shard = store_->ShardFor("ns", timer_id);
+    EXPECT_OK(store_->shard(shard)->SubmitAndWait(
+        [&](storage::ShardTxn& txn) { return txn.PutDelivery(record); }));
+    return {shard, record};
+  }
+
+  // Waits (real time, bounded) until `n` fires of the topic are in flight.
+  void WaitInFlight(const std::string& topic, size_t n) {
+    const absl::Time limit = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < limit) {
+      auto stats = manager_->GetTopicStats("ns", topic);
+      if (stats.has_value() && stats->in_flight == n) return;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    FAIL() << "in flight never reached " << n;
+  }
+  std::optional<DeliveryRecord> StoredDelivery(const std::string& timer_id, bool dead) {
+    storage::ShardStore* shard = store_->shard(store_->ShardFor("ns", timer_id));
+    const std::string fire_id = timer_id + "@1";
+    if (!dead) {
+      auto r = shard->GetDelivery("ns", fire_id);
+      EXPECT_OK(r.status());
+      return r.ok() ? *r : std::nullopt;
+    }
+    std::optional<DeliveryRecord> found;
+    EXPECT_OK(shard->ScanDeadLetters("ns", "", [&](const DeliveryRecord& r) {
+      if (r.fire().fire_id() == fire_id) found = r;
+      return !found.has_value();
+    }));
+    return found;
+  }
+
+  size_t StoredDeliveries() {
+    size_t n = 0;
+    for (int s = 0; s < store_->shard_count(); ++s) {
+      EXPECT_OK(store_->shard(s)->ScanAllDeliveries([&](const DeliveryRecord&) {
+        ++n;
+        return true;
+      }));
+    }
+    return n;
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(1'800'000'000)};
+  testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<DeliveryManager> manager_;
+};
+
+TEST_F(DeliveryManagerTest, BacklogOnDiskIsDeliveredWithBoundedMemory) {
+  // 60 fires pending before anyone subscribes (as after a restart).
+  for (int i = 0; i < 60; ++i) Pending(absl::StrCat("t", i), "jobs");
+  StartManager(/*max_ready=*/5);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "jobs", 3, sink));
+
+  // More fires arrive live while the queue is full: they overflow to disk, not to memory.
+  std::vector<DeliveryRecord> live;
+  for (int i = 0; i < 20; ++i) live.push_back(Pending(absl::StrCat("live", i), "jobs").second);
+  manager_->OnFires(0, live);  // the shard index only matters for writes; all are re-read
+
+  std::set<std::string> seen;
+  while (seen.size() < 80) {
+    std::optional<v1::Fire> fire = sink->Next();
+    ASSERT_TRUE(fire.has_value()) << "stalled after " << seen.size();
+    EXPECT_TRUE(seen.insert(fire->fire_id()).second) << "delivered twice: " << fire->fire_id();
+    EXPECT_EQ(fire->attempt(), 1u);
+    auto stats = manager_->GetTopicStats("ns", "jobs");
+    ASSERT_TRUE(stats.has_value());
+    EXPECT_LE(stats->ready, 5u + 3u);  // the bound (+ fires returned from flight)
+    EXPECT_LE(stats->in_flight, 3u);
+    manager_->Ack(id, {fire->fire_id()});
+    EXPECT_EQ(sink->WaitOutcome(fire->fire_id()), v1::ACK_OUTCOME_ACKED);
+  }
+  EXPECT_EQ(StoredDeliveries(), 0u);
+  manager_->Unsubscribe(id);
+}
+
+TEST_F(DeliveryManagerTest, NobodySubscribedKeepsNothingInMemory) {
+  StartManager(/*max_ready=*/100);
+  std::vector<DeliveryRecord> fires;
+  for (int i = 0; i < 10; ++i) fires.push_back(Pending(absl::StrCat("t", i), "idle").second);
+  manager_->OnFires(0, fires);
+  EXPECT_FALSE(manager_->GetTopicStats("ns", "idle").has_value());
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "idle", 100, sink));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(sink->Next().has_value());
+  manager_->Unsubscribe(id);
+}
+
+TEST_F(DeliveryManagerTest, DeadlineAndDisconnectRedeliverWithTheNextAttempt) {
+  Pending("t1", "q");
+  StartManager(/*max_ready=*/100);
+  auto a = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId a_id, manager_->Subscribe("ns", "q", 1, a));
+  std::optional<v1::Fire> first = a->Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->attempt(), 1u);
+  EXPECT_EQ(FromProto(first->ack_deadline()), clock_.Now() + absl::Seconds(30));
+
+  clock_.Advance(absl::Seconds(30));
+  WaitInFlight("q", 0);
+  clock_.Advance(absl::Seconds(1));  // the first backoff is the minimum, 1 s
+  std::optional<v1::Fire> second = a->Next();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->fire_id(), first->fire_id());
+  EXPECT_EQ(second->attempt(), 2u);
+
+  // A second subscriber gets it at once when the first leaves.
+  auto b = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId b_id, manager_->Subscribe("ns", "q", 1, b));
+  manager_->Unsubscribe(a_id);
+  std::optional<v1::Fire> third = b->Next();
+  ASSERT_TRUE(third.has_value());
+  EXPECT_EQ(third->attempt(), 3u);
+  EXPECT_EQ(a->received(), 2u);
+
+  // The attempt was persisted (the manager's writes are flushed by Stop).
+  manager_->Unsubscribe(b_id);
+  manager_->Stop();
+  ASSERT_OK_AND_ASSIGN(auto stored,
+                       store_->shard(store_->ShardFor("ns", "t1"))->GetDelivery("ns", "t1@1"));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->fire().attempt(), 3u);
+  // Released on unsubscribe: visible again now, not at the old deadline.
+  EXPECT_EQ(stored->visible_at_us(), absl::ToUnixMicros(clock_.Now()));
+}
+
+TEST_F(DeliveryManagerTest, ExpiredAttemptsBackOffExponentiallyThenDeadLetter) {
+  Pending("t1", "q");
+  StartManager(/*max_ready=*/100, /*max_attempts=*/3);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 1, sink));
+  ASSERT_TRUE(sink->Next().has_value());
+
+  // Attempt 1 expires: backoff exactly the 1 s minimum, persisted as visible_at.
+  clock_.Advance(absl::Seconds(30));
+  WaitInFlight("q", 0);
+  const absl::Time expired1 = clock_.Now();
+  clock_.Advance(absl::Milliseconds(999));
+  EXPECT_EQ(sink->received(), 1u);  // not before the backoff
+  clock_.Advance(absl::Milliseconds(1));
+  std::optional<v1::Fire> second = sink->Next();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->attempt(), 2u);
+  EXPECT_EQ(clock_.Now(), expired1 + absl::Seconds(1));
+
+  // Attempt 2 expires: backoff drawn in [1 s, 2 s] (cap doubles); stored before it is due.
+  clock_.Advance(absl::Seconds(30));
+  WaitInFlight("q", 0);
+  const absl::Time expired2 = clock_.Now();
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  int64_t visible_us = 0;
+  while (absl::Now() < limit) {
+    std::optional<DeliveryRecord> r = StoredDelivery("t1", /*dead=*/false);
+    ASSERT_TRUE(r.has_value());
+    if (r->visible_at_us() >= absl::ToUnixMicros(expired2)) {
+      visible_us = r->visible_at_us();
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_GE(visible_us, absl::ToUnixMicros(expired2 + absl::Seconds(1)));
+  EXPECT_LE(visible_us, absl::ToUnixMicros(expired2 + absl::Seconds(2)));
+  clock_.Advance(absl::Seconds(2));
+  std::optional<v1::Fire> third = sink->Next();
+  ASSERT_TRUE(third.has_value());
+  EXPECT_EQ(third->attempt(), 3u);
+
+  // The last attempt expires: dead-lettered in one transaction, never sent again.
+  clock_.Advance(absl::Seconds(30));
+  WaitInFlight("q", 0);
+  const absl::Time dl_limit = absl::Now() + absl::Seconds(30);
+  while (StoredDelivery("t1", /*dead=*/false).has_value() && absl::Now() < dl_limit) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_FALSE(StoredDelivery("t1", /*dead=*/false).has_value());
+  std::optional<DeliveryRecord> dead = StoredDelivery("t1", /*dead=*/true);
+  ASSERT_TRUE(dead.has_value());
+  EXPECT_EQ(dead->fire().attempt(), 3u);
+  EXPECT_EQ(dead->last_error(), "ack deadline exceeded after 3 attempts");
+  clock_.Advance(absl::Minutes(10));
+  EXPECT_EQ(sink->received(), 3u);
+  // A late ack of the dead-lettered fire is harmless.
+  manager_->Ack(id, {third->fire_id()});
+  EXPECT_EQ(sink->WaitOutcome(third->fire_id()), v1::ACK_OUTCOME_UNKNOWN);
+  manager_->Unsubscribe(id);
+}
+
+TEST_F(DeliveryManagerTest, AttemptsUsedUpBeforeARestartDeadLetterWithoutASend) {
+  // As a crash leaves it: attempt 2 of 2 sent, its deadline passed, nacked by the last one.
+  DeliveryRecord record = Pending("t1", "q").second;
+  record.mutable_fire()->set_attempt(2);
+  record.set_last_error("nacked");
+  ASSERT_OK(store_->shard(store_->ShardFor("ns", "t1"))->SubmitAndWait([&](storage::ShardTxn& txn) {
+    return txn.PutDelivery(record);
+  }));
+  StartManager(/*max_ready=*/100, /*max_attempts=*/2);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 5, sink));
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  while (!StoredDelivery("t1", /*dead=*/true).has_value() && absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  std::optional<DeliveryRecord> dead = StoredDelivery("t1", /*dead=*/true);
+  ASSERT_TRUE(dead.has_value());
+  EXPECT_EQ(dead->last_error(), "nacked (2 attempts)");
+  EXPECT_FALSE(StoredDelivery("t1", /*dead=*/false).has_value());
+  EXPECT_EQ(sink->received(), 0u);
+  manager_->Unsubscribe(id);
+}
+
+TEST_F(DeliveryManagerTest, DeadLettersAreListedReplayedAndPurged) {
+  for (const char* id : {"a", "b", "c"}) {
+    DeliveryRecord record = Pending(id, std::string(id) == "c" ? "other" : "q").second;
+    record.mutable_fire()->set_attempt(1);
+    ASSERT_OK(store_->shard(store_->ShardFor("ns", id))->SubmitAndWait([&](storage::ShardTxn& txn) {
+      return txn.PutDelivery(record);
+    }));
+  }
+  StartManager(/*max_ready=*/100, /*max_attempts=*/1);
+  auto sink = std::make_shared<RecordingSink>();
+  auto other = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 5, sink));
+  ASSERT_OK_AND_ASSIGN(SubscriberId other_id, manager_->Subscribe("ns", "other", 5, other));
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  v1::ListDeadLettersRequest all;
+  all.set_namespace_("ns");
+  while (absl::Now() < limit) {
+    ASSERT_OK_AND_ASSIGN(v1::ListDeadLettersResponse page, manager_->ListDeadLetters(all));
+    if (page.dead_letters_size() == 3) break;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  // Paged in fire_id order, with a topic filter.
+  v1::ListDeadLettersRequest req = all;
+  req.set_page_size(2);
+  ASSERT_OK_AND_ASSIGN(v1::ListDeadLettersResponse first, manager_->ListDeadLetters(req));
+  ASSERT_EQ(first.dead_letters_size(), 2);
+  EXPECT_EQ(first.dead_letters(0).fire().fire_id(), "a@1");
+  EXPECT_EQ(first.dead_letters(1).fire().fire_id(), "b@1");
+  EXPECT_EQ(first.dead_letters(0).last_error(), "ack deadline exceeded after 1 attempts");
+  req.set_page_token(first.next_page_token());
+  ASSERT_OK_AND_ASSIGN(v1::ListDeadLettersResponse second, manager_->ListDeadLetters(req));
+  ASSERT_EQ(second.dead_letters_size(), 1);
+  EXPECT_EQ(second.dead_letters(0).fire().fire_id(), "c@1");
+  EXPECT_TRUE(second.next_page_token().empty());
+  req = all;
+  req.set_topic("other");
+  ASSERT_OK_AND_ASSIGN(v1::ListDeadLettersResponse filtered, manager_->ListDeadLetters(req));
+  ASSERT_EQ(filtered.dead_letters_size(), 1);
+  EXPECT_EQ(filtered.dead_letters(0).fire().timer_id(), "c");
+
+  // Replay: pending again, attempt reset, delivered now to the topic's subscriber.
+  ASSERT_OK_AND_ASSIGN(v1::DeadLetter replayed, manager_->ReplayDeadLetter("ns", "a@1"));
+  EXPECT_EQ(replayed.fire().attempt(), 0u);
+  std::optional<v1::Fire> again = sink->Next();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->fire_id(), "a@1");
+  EXPECT_EQ(again->attempt(), 1u);
+  manager_->Ack(id, {"a@1"});
+  EXPECT_EQ(sink->WaitOutcome("a@1"), v1::ACK_OUTCOME_ACKED);
+  EXPECT_THAT(manager_->ReplayDeadLetter("ns", "a@1"),
+              testing::StatusIs(absl::StatusCode::kNotFound));
+
+  // Purge: gone for good.
+  ASSERT_OK(manager_->PurgeDeadLetter("ns", "b@1").status());
+  EXPECT_THAT(manager_->PurgeDeadLetter("ns", "b@1"),
+              testing::StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(manager_->PurgeDeadLetter("ns", "not-a-fire-id"),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK_AND_ASSIGN(v1::ListDeadLettersResponse rest, manager_->ListDeadLetters(all));
+  ASSERT_EQ(rest.dead_letters_size(), 1);
+  EXPECT_EQ(rest.dead_letters(0).fire().fire_id(), "c@1");
+  manager_->Unsubscribe(id);
+  manager_->Unsubscribe(other_id);
+}
+
+TEST_F(DeliveryManagerTest, AcksOfUnknownMalformedAndOtherTopicsFiresAreUnknown) {
+  Pending("other", "elsewhere");
+  StartManager(/*max_ready=*/100);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "mine", 10, sink));
+  manager_->Ack(id, {"nope@1", "garbage", "other@1"});
+  EXPECT_EQ(sink->WaitOutcome("nope@1"), v1::ACK_OUTCOME_UNKNOWN);
+  EXPECT_EQ(sink->WaitOutcome("garbage"), v1::ACK_OUTCOME_UNKNOWN);
+  EXPECT_EQ(sink->WaitOutcome("other@1"), v1::ACK_OUTCOME_UNKNOWN);
+  EXPECT_EQ(StoredDeliveries(), 1u);  // the other topic's fire is untouched
+  manager_->Unsubscribe(id);
+}
+
+TEST_F(DeliveryManagerTest, CloseAllEndsStreamsAndRefusesNewOnes) {
+  StartManager(/*max_ready=*/100);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK(manager_->Subscribe("ns", "t", 10, sink).status());
+  manager_->CloseAll(absl::UnavailableError("server shutting down, reconnect"));
+  EXPECT_FALSE(manager_->GetTopicStats("ns", "t").has_value());
+  EXPECT_THAT(manager_->Subscribe("ns", "t", 10, sink),
+              testing::StatusIs(absl::StatusCode::kUnavailable));
+}
+
+}  // namespace
+}  // namespace chime::delivery

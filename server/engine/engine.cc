@@ -1,0 +1,456 @@
+// Engine: routes requests to shards by (namespace, timer id) and runs the create, cancel,
+// get and list operations; firing lives in ShardEngine.
+#include "server/engine/engine.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/limits.h"
+#include "common/proto_time.h"
+#include "common/status_macros.h"
+#include "server/engine/next_due.h"
+#include "server/engine/schedule_change.h"
+#include "server/engine/shard_engine.h"
+#include "server/engine/timer_id.h"
+
+namespace chime::engine {
+
+using storage::ShardTxn;
+
+namespace {
+
+constexpr absl::string_view kPageTokenPrefix = "after:";
+
+std::string EncodePageToken(absl::string_view last_id) {
+  std::string token;
+  absl::WebSafeBase64Escape(absl::StrCat(kPageTokenPrefix, last_id), &token);
+  return token;
+}
+
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token) {
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw) || !absl::StartsWith(raw, kPageTokenPrefix) ||
+      raw.size() == kPageTokenPrefix.size() ||
+      raw.size() > kPageTokenPrefix.size() + limits::kMaxTimerIdLength) {
+    return absl::InvalidArgumentError("page_token is malformed");
+  }
+  return raw.substr(kPageTokenPrefix.size());
+}
+
+std::string StateName(v1::TimerState state) {
+  std::string name = v1::TimerState_Name(state);
+  constexpr absl::string_view kPrefix = "TIMER_STATE_";
+  if (absl::StartsWith(name, kPrefix)) name.erase(0, kPrefix.size());
+  return name;
+}
+
+std::string NamespaceOrDefault(absl::string_view ns) {
+  return ns.empty() ? std::string(limits::kDefaultNamespace) : std::string(ns);
+}
+
+absl::Status NotFound(absl::string_view ns, absl::string_view timer_id) {
+  return absl::NotFoundError(absl::StrCat("timer ", timer_id, " not found in namespace ", ns));
+}
+
+// State shared by the steps and callbacks of one create.
+struct CreateOp {
+  CreateSpec spec;
+  std::string ns;
+  std::string id;
+  int64_t due_us = 0;
+  int64_t nominal_us = 0;  // due_us before jitter/spread
+  absl::Time now;
+  std::function<void(absl::StatusOr<CreateResult>)> done;
+  // Set by the timer step.
+  bool timer_step_ran = false;
+  bool inserted = false;
+  CreateResult result;
+};
+
+// Step 1 of a create with an idempotency key, on the key's shard: claims the key for op.id,
+// or adopts the timer id of an earlier claim by the same request.
+absl::Status ClaimKey(ShardTxn& txn, CreateOp& op) {
+  const std::string& key = op.spec.idempotency_key;
+  CHIME_ASSIGN_OR_RETURN(std::optional<internal::IdempotencyRecord> claim,
+                         txn.GetIdempotency(op.ns, key));
+  if (claim.has_value()) {
+    if (claim->request_fingerprint() != op.spec.request_fingerprint) {
+      return absl::AlreadyExistsError(absl::StrCat("idempotency key ", key,
+                                                   " was used by a different request (timer ",
+                                                   claim->timer_id(), ")"));
+    }
+    op.id = claim->timer_id();
+    return absl::OkStatus();
+  }
+  internal::IdempotencyRecord record;
+  record.set_timer_id(op.id);
+  record.set_request_fingerprint(op.spec.request_fingerprint);
+  record.set_create_time_us(absl::ToUnixMicros(op.now));
+  txn.PutIdempotency(op.ns, key, record);
+  return absl::OkStatus();
+}
+
+// Step 2, on the timer's shard: writes the timer and its time-index entry, or returns the
+// existing timer when it was made by the same request.
+absl::Status InsertTimer(ShardTxn& txn, CreateOp& op) {
+  op.timer_step_ran = true;
+  op.inserted = false;
+  CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> existing, txn.GetTimer(op.ns, op.id));
+  if (existing.has_value()) {
+    if (existing->request_fingerprint() != op.spec.request_fingerprint) {
+      return absl::AlreadyExistsError(absl::StrCat("timer ", op.id, " already exists"));
+    }
+    op.result = CreateResult{existing->timer(), false};
+    return absl::OkStatus();
+  }
+  internal::TimerRecord record;
+  v1::Timer& timer = *record.mutable_timer();
+  timer = op.spec.timer;
+  timer.set_namespace_(op.ns);
+  timer.set_timer_id(op.id);
+  timer.set_state(v1::TIMER_STATE_SCHEDULED);
+  timer.set_version(1);
+  *timer.mutable_create_time() = ToProtoTimestamp(op.now);
+  *timer.mutable_next_fire_time() = MicrosToProto(op.due_us);
+  timer.set_fire_count(0);
+  timer.clear_cancel_time();
+  timer.clear_last_fire_time();
+  timer.set_idempotency_key(op.spec.idempotency_key);
+  record.set_request_fingerprint(op.spec.request_fingerprint);
+  record.set_due_us(op.due_us);
+  if (!IsOneShot(timer)) record.set_nominal_us(op.nominal_us);
+  txn.PutTimer(record);
+  txn.PutDue(op.due_us, op.ns, op.id);
+  op.result = CreateResult{timer, true};
+  op.inserted = true;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  Impl(storage::Store* store, const EngineOptions& options, FireListener* listener)
+      : store_(store), options_(options), clock_(options.clock) {
+    for (int i = 0; i < store->shard_count(); ++i) {
+      shards_.push_back(std::make_unique<ShardEngine>(i, store->shard(i), options, listener));
+    }
+  }
+
+  ~Impl() {
+    for (auto& shard : shards_) shard->Stop();
+    // Callbacks of creates and cancels in flight still reference this object.
+    absl::MutexLock lock(&ops_mu_);
+    ops_mu_.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &ops_in_flight_));
+  }
+
+  void Start() {
+    for (auto& shard : shards_) shard->Start();
+  }
+
+  void Create(CreateSpec spec, std::function<void(absl::StatusOr<CreateResult>)> done) {
+    BeginOp();
+    auto op = std::make_shared<CreateOp>();
+    op->spec = std::move(spec);
+    op->done = std::move(done);
+    op->now = clock_->Now();
+    op->ns = NamespaceOrDefault(op->spec.timer.namespace_());
+    absl::StatusOr<int64_t> due = FirstDueUs(op->spec.timer, absl::ToUnixMicros(op->now));
+    if (!due.ok()) return FinishCreate(*op, due.status());
+    op->id = op->spec.timer.timer_id();
+    if (op->id.empty()) op->id = NewTimerId();
+    // The spread offset hashes the final (namespace, id).
+    v1::Timer named = op->spec.timer;
+    named.set_namespace_(op->ns);
+    named.set_timer_id(op->id);
+    op->nominal_us = *due;
+    op->due_us = *due + DueOffsetUs(named);
+    if (op->spec.idempotency_key.empty()) return SubmitInsert(op);
+
+    // The claim lives in the key's shard; when the timer's shard is the same one, both
+    // steps are one transaction.
+    const int key_shard = store_->ShardFor(op->ns, op->spec.idempotency_key);
+    store_->shard(key_shard)->Submit(
+        [this, op, key_shard](ShardTxn& txn) -> absl::Status {
+          op->timer_step_ran = false;
+          CHIME_RETURN_IF_ERROR(ClaimKey(txn, *op));
+          if (store_->ShardFor(op->ns, op->id) != key_shard) return absl::OkStatus();
+          return InsertTimer(txn, *op);
+        },
+        [this, op](absl::Status status) {
+          if (!status.ok()) return FinishCreate(*op, status);
+          if (op->timer_step_ran) return InsertCommitted(*op);
+          // A crash here leaves a claim; the client's retry adopts its id and completes.
+          SubmitInsert(op);
+        });
+  }
+
+  void Cancel(std::string ns_in, std::string timer_id,
+              std::function<void(absl::StatusOr<v1::Timer>)> done) {
+    BeginOp();
+    struct CancelOp {
+      std::string ns;
+      std::string id;
+      absl::Time now;
+      v1::Timer result;
+    };
+    auto op = std::make_shared<CancelOp>();
+    op->ns = NamespaceOrDefault(ns_in);
+    op->id = std::move(timer_id);
+    op->now = clock_->Now();
+    store_->shard(store_->ShardFor(op->ns, op->id))
+        ->Submit(
+            [op](ShardTxn& txn) -> absl::Status {
+              CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> record,
+                                     txn.GetTimer(op->ns, op->id));
+              if (!record.has_value()) return NotFound(op->ns, op->id);
+              v1::Timer& timer = *record->mutable_timer();
+              if (timer.state() != v1::TIMER_STATE_SCHEDULED &&
+                  timer.state() != v1::TIMER_STATE_PAUSED) {
+                return absl::FailedPreconditionError(
+                    absl::StrCat("timer ", op->id, " is ", StateName(timer.state()),
+                                 "; only scheduled timers can be cancelled"));
+              }
+              timer.set_state(v1::TIMER_STATE_CANCELLED);
+              *timer.mutable_cancel_time() = ToProtoTimestamp(op->now);
+              timer.set_version(timer.version() + 1);
+              timer.clear_next_fire_time();
+              if (record->due_us() != 0) txn.DeleteDue(record->due_us(), op->ns, op->id);
+              record->set_due_us(0);
+              txn.PutTimer(*record);
+              // The heap entry, if any, is now stale and skipped when popped.
+              op->result = timer;
+              return absl::OkStatus();
+            },
+            [this, op, done = std::move(done)](absl::Status status) {
+              if (status.ok()) {
+                done(std::move(op->result));
+              } else {
+                done(status);
+              }
+              EndOp();
+            });
+  }
+
+  // Runs `change` on the timer's record in its shard's transaction; when the timer is
+  // scheduled afterwards, its (new) index entry goes to the shard's heap.
+  void Modify(std::string ns_in, std::string timer_id,
+              std::function<absl::Status(ShardTxn&, internal::TimerRecord&, absl::Time)> change,
+              std::function<void(absl::StatusOr<v1::Timer>)> done) {
+    BeginOp();
+    struct ModifyOp {
+      std::string ns;
+      std::string id;
+      absl::Time now;
+      internal::TimerRecord result;
+    };
+    auto op = std::make_shared<ModifyOp>();
+    op->ns = NamespaceOrDefault(ns_in);
+    op->id = std::move(timer_id);
+    op->now = clock_->Now();
+    const int shard = store_->ShardFor(op->ns, op->id);
+    store_->shard(shard)->Submit(
+        [op, change = std::move(change)](ShardTxn& txn) -> absl::Status {
+          CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> record,
+                                 txn.GetTimer(op->ns, op->id));
+          if (!record.has_value()) return NotFound(op->ns, op->id);
+          CHIME_RETURN_IF_ERROR(change(txn, *record, op->now));
+          op->result = std::move(*record);
+          return absl::OkStatus();
+        },
+        [this, op, shard, done = std::move(done)](absl::Status status) {
+          if (status.ok()) {
+            const internal::TimerRecord& r = op->result;
+            if (r.timer().state() == v1::TIMER_STATE_SCHEDULED && r.due_us() != 0) {
+              shards_[shard]->OnScheduled(
+                  HeapEntry{r.due_us(), r.timer().version(), op->ns, op->id});
+            }
+            done(op->result.timer());
+          } else {
+            done(status);
+          }
+          EndOp();
+        });
+  }
+
+  absl::StatusOr<v1::Timer> Get(absl::string_view ns_in, absl::string_view timer_id) const {
+    const std::string ns = NamespaceOrDefault(ns_in);
+    CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> record,
+                           store_->shard(store_->ShardFor(ns, timer_id))->GetTimer(ns, timer_id));
+    if (!record.has_value()) return NotFound(ns, timer_id);
+    v1::Timer& timer = *record->mutable_timer();
+    if (!IsOneShot(timer) && timer.state() == v1::TIMER_STATE_SCHEDULED && record->due_us() != 0) {
+      const int64_t nominal = record->nominal_us() != 0 ? record->nominal_us() : record->due_us();
+      for (int64_t us : UpcomingDueUs(timer, nominal, limits::kUpcomingFireTimes)) {
+        *timer.add_upcoming_fire_times() = MicrosToProto(us);
+      }
+    }
+    return std::move(timer);
+  }
+
+  absl::StatusOr<v1::ListTimersResponse> List(const v1::ListTimersRequest& request) const {
+    const std::string ns = NamespaceOrDefault(request.namespace_());
+    const size_t page_size = request.page_size() == 0
+                                 ? limits::kDefaultPageSize
+                                 : std::min<size_t>(request.page_size(), limits::kMaxPageSize);
+    std::string after_id;
+    if (!request.page_token().empty()) {
+      CHIME_ASSIGN_OR_RETURN(after_id, DecodePageToken(request.page_token()));
+    }
+    // Merge of the shards' id-ordered scans: keep the page_size + 1 smallest matching ids
+    // (one more than the page, to know whether another page follows). A shard's scan stops
+    // once its ids cannot enter the kept set.
+    const size_t keep = page_size + 1;
+    std::vector<v1::Timer> best;
+    best.reserve(keep + 1);
+    auto by_id = [](const v1::Timer& a, const v1::Timer& b) { return a.timer_id() < b.timer_id(); };
+    for (const auto& shard : shards_) {
+      CHIME_RETURN_IF_ERROR(
+          store_->shard(shard->index())
+              ->ScanTimers(ns, after_id, [&](const internal::TimerRecord& record) {
+                const v1::Timer& timer = record.timer();
+                if (best.size() == keep && timer.timer_id() >= best.back().timer_id()) {
+                  return false;
+                }
+                if (!request.topic().empty() && timer.target().topic() != request.topic()) {
+                  return true;
+                }
+                if (request.state() != v1::TIMER_STATE_UNSPECIFIED &&
+                    timer.state() != request.state()) {
+                  return true;
+                }
+                best.insert(std::upper_bound(best.begin(), best.end(), timer, by_id), timer);
+                if (best.size() > keep) best.pop_back();
+                return true;
+              }));
+    }
+    v1::ListTimersResponse response;
+    const bool more = best.size() > page_size;
+    if (more) best.resize(page_size);
+    for (v1::Timer& timer : best) *response.add_timers() = std::move(timer);
+    if (more) response.set_next_page_token(EncodePageToken(response.timers().rbegin()->timer_id()));
+    return response;
+  }
+
+  std::vector<ShardStats> Stats() const {
+    std::vector<ShardStats> stats;
+    for (const auto& shard : shards_) stats.push_back(shard->Stats());
+    return stats;
+  }
+
+  Clock* clock() const { return clock_; }
+  storage::Store* store() const { return store_; }
+
+ private:
+  void BeginOp() {
+    absl::MutexLock lock(&ops_mu_);
+    ++ops_in_flight_;
+  }
+  void EndOp() {
+    absl::MutexLock lock(&ops_mu_);
+    --ops_in_flight_;
+  }
+
+  void SubmitInsert(std::shared_ptr<CreateOp> op) {
+    store_->shard(store_->ShardFor(op->ns, op->id))
+        ->Submit([op](ShardTxn& txn) { return InsertTimer(txn, *op); },
+                 [this, op](absl::Status status) {
+                   if (!status.ok()) return FinishCreate(*op, status);
+                   InsertCommitted(*op);
+                 });
+  }
+
+  // On the writer thread, after the timer's transaction committed.
+  void InsertCommitted(CreateOp& op) {
+    if (op.inserted) {
+      shards_[store_->ShardFor(op.ns, op.id)]->OnScheduled(
+          HeapEntry{op.due_us, op.result.timer.version(), op.ns, op.id});
+    }
+    FinishCreate(op, std::move(op.result));
+  }
+
+  void FinishCreate(CreateOp& op, absl::StatusOr<CreateResult> result) {
+    auto done = std::move(op.done);
+    done(std::move(result));
+    EndOp();
+  }
+
+  storage::Store* const store_;
+  const EngineOptions options_;
+  Clock* const clock_;
+  std::vector<std::unique_ptr<ShardEngine>> shards_;
+
+  absl::Mutex ops_mu_;
+  int ops_in_flight_ ABSL_GUARDED_BY(ops_mu_) = 0;
+};
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(storage::Store* store,
+                                                      const EngineOptions& options,
+                                                      FireListener* listener) {
+  if (store == nullptr) return absl::InvalidArgumentError("engine needs a store");
+  if (options.window <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("engine window must be positive");
+  }
+  EngineOptions resolved = options;
+  if (resolved.clock == nullptr) resolved.clock = Clock::Real();
+  auto impl = std::make_unique<Impl>(store, resolved, listener);
+  impl->Start();
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+void Engine::Create(CreateSpec spec, std::function<void(absl::StatusOr<CreateResult>)> done) {
+  impl_->Create(std::move(spec), std::move(done));
+}
+void Engine::Cancel(std::string ns, std::string timer_id,
+                    std::function<void(absl::StatusOr<v1::Timer>)> done) {
+  impl_->Cancel(std::move(ns), std::move(timer_id), std::move(done));
+}
+void Engine::Pause(std::string ns, std::string timer_id,
+                   std::function<void(absl::StatusOr<v1::Timer>)> done) {
+  impl_->Modify(
+      std::move(ns), std::move(timer_id),
+      [](ShardTxn& txn, internal::TimerRecord& r, absl::Time) { return PauseRecord(txn, r); },
+      std::move(done));
+}
+
+void Engine::Resume(std::string ns, std::string timer_id,
+                    std::function<void(absl::StatusOr<v1::Timer>)> done) {
+  impl_->Modify(
+      std::move(ns), std::move(timer_id),
+      [](ShardTxn& txn, internal::TimerRecord& r, absl::Time) { return ResumeRecord(txn, r); },
+      std::move(done));
+}
+
+void Engine::Update(v1::UpdateTimerRequest update,
+                    std::function<void(absl::StatusOr<v1::Timer>)> done) {
+  std::string ns = update.namespace_();
+  std::string id = update.timer_id();
+  impl_->Modify(
+      std::move(ns), std::move(id),
+      [update = std::move(update)](ShardTxn& txn, internal::TimerRecord& r, absl::Time now) {
+        return UpdateRecord(txn, r, update, now);
+      },
+      std::move(done));
+}
+
+absl::StatusOr<v1::Timer> Engine::Get(absl::string_view ns, absl::string_view timer_id) const {
+  return impl_->Get(ns, timer_id);
+}
+absl::StatusOr<v1::ListTimersResponse> Engine::List(const v1::ListTimersRequest& request) const {
+  return impl_->List(request);
+}
+std::vector<ShardStats> Engine::Stats() const { return impl_->Stats(); }
+Clock* Engine::clock() const { return impl_->clock(); }
+storage::Store* Engine::store() const { return impl_->store(); }
+
+}  // namespace chime::engine

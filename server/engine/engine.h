@@ -1,0 +1,134 @@
+// The timer engine: creates, cancels and fires timers over the shards of a Store.
+//
+// Each shard keeps an in-memory min-heap of the timers due inside a moving window (default
+// the next 60 s), loaded incrementally from the shard's time index; later timers stay on
+// disk. A dispatcher thread per shard waits for the earliest due time on the injected clock,
+// fires every due timer in batches (one transaction per batch: the timer record is updated,
+// its time-index entry removed, a pending delivery added, and for recurring timers the next
+// index entry added), and hands the committed fires to the FireListener.
+//
+// Heap entries carry the record version they were made from; the fire transaction
+// re-reads the record and skips entries that are stale (cancelled or changed).
+//
+// Thread-safe. Callbacks run on shard writer threads and must not block.
+#ifndef CHIME_SERVER_ENGINE_ENGINE_H_
+#define CHIME_SERVER_ENGINE_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "chime/internal/storage.pb.h"
+#include "chime/v1/timer.pb.h"
+#include "common/clock.h"
+#include "storage/store.h"
+
+namespace chime::engine {
+
+// Receives fires after they are durable as pending deliveries. Called on a shard's writer
+// thread; must not block.
+class FireListener {
+ public:
+  virtual ~FireListener() = default;
+  virtual void OnFires(int shard, std::vector<internal::DeliveryRecord> fires) = 0;
+};
+
+struct EngineOptions {
+  Clock* clock = Clock::Real();
+  // Timers due within this much of now are kept in memory.
+  absl::Duration window = absl::Seconds(60);
+  // Bound on heap entries per shard; when the window holds more, it shrinks to what fits.
+  size_t max_heap_entries_per_shard = 200'000;
+  // Most timers fired in one transaction.
+  size_t max_fire_batch = 2'000;
+  // Applied where a timer's delivery policy leaves a field unset.
+  absl::Duration default_ack_deadline = absl::Seconds(30);
+};
+
+// A create request after validation: namespace defaulted, delay resolved to fire_at.
+struct CreateSpec {
+  // namespace_, timer_id (empty: generate), schedule, target, payload, labels,
+  // delivery_policy are taken from here; state and bookkeeping fields are ignored.
+  v1::Timer timer;
+  std::string idempotency_key;
+  // Hash of the original request (before delay resolution), to tell a retry from a
+  // different request under the same idempotency key.
+  uint64_t request_fingerprint = 0;
+};
+
+struct CreateResult {
+  v1::Timer timer;
+  bool created = false;  // false: an idempotent retry returned the existing timer
+};
+
+// Per-shard figures for status and metrics.
+struct ShardStats {
+  int shard = 0;
+  size_t heap_entries = 0;
+  // Most heap entries held at once since start (never above max_heap_entries_per_shard).
+  size_t heap_high_water = 0;
+  int64_t window_end_us = 0;
+  uint64_t fired_total = 0;
+  // Lateness of the last fire batch: dispatch time - due time.
+  absl::Duration last_dispatch_lateness;
+};
+
+class Engine {
+ public:
+  // Starts one dispatcher per shard. Recovery is lazy: each shard loads only its first window.
+  static absl::StatusOr<std::unique_ptr<Engine>> Start(storage::Store* store,
+                                                       const EngineOptions& options,
+                                                       FireListener* listener);
+  ~Engine();  // stops the dispatchers; pending work stays on disk
+
+  // `done` gets the timer (ALREADY_EXISTS for a taken id or an idempotency key reused by a
+  // different request; INVALID_ARGUMENT never: the spec is validated by the caller).
+  void Create(CreateSpec spec, std::function<void(absl::StatusOr<CreateResult>)> done);
+  // NOT_FOUND for an unknown timer; FAILED_PRECONDITION if it already fired or was cancelled.
+  void Cancel(std::string ns, std::string timer_id,
+              std::function<void(absl::StatusOr<v1::Timer>)> done);
+
+  // Recurring schedules (see schedule_change.h). NOT_FOUND for an unknown timer;
+  // FAILED_PRECONDITION from a state that does not allow the change.
+  void Pause(std::string ns, std::string timer_id,
+             std::function<void(absl::StatusOr<v1::Timer>)> done);
+  void Resume(std::string ns, std::string timer_id,
+              std::function<void(absl::StatusOr<v1::Timer>)> done);
+  // `update` is validated (interval start defaulted).
+  void Update(v1::UpdateTimerRequest update, std::function<void(absl::StatusOr<v1::Timer>)> done);
+
+  absl::StatusOr<v1::Timer> Get(absl::string_view ns, absl::string_view timer_id) const;
+  // Filters by topic and state; pages in timer_id order across shards. The page token is
+  // opaque to clients.
+  absl::StatusOr<v1::ListTimersResponse> List(const v1::ListTimersRequest& request) const;
+
+  std::vector<ShardStats> Stats() const;
+  Clock* clock() const;
+  storage::Store* store() const;
+
+ private:
+  class Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Updates the timer record behind a fire whose delivery ended — acknowledged (`acked`) or
+// dead-lettered — inside the caller's transaction, so the delivery record and the timer
+// change in one write: a one-shot timer becomes COMPLETED or DEAD_LETTERED. A missing timer
+// (e.g. purged) is not an error.
+absl::Status RecordDeliveryEnded(storage::ShardTxn& txn, absl::string_view ns,
+                                 absl::string_view fire_id, bool acked);
+
+// Builds a fire_id from a timer id and the occurrence number; the inverse finds the timer,
+// so an ack can be routed to the timer's shard from the fire_id alone.
+std::string MakeFireId(absl::string_view timer_id, uint64_t occurrence);
+// Returns false when `fire_id` was not made by MakeFireId.
+bool ParseFireId(absl::string_view fire_id, std::string* timer_id, uint64_t* occurrence);
+
+}  // namespace chime::engine
+
+#endif  // CHIME_SERVER_ENGINE_ENGINE_H_

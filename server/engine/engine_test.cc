@@ -1,0 +1,665 @@
+// Engine tests on a fake clock over a real store (RocksDB in a temp dir, fsync off). Nothing
+// sleeps to let time pass: the test moves the clock and waits for the fires it expects.
+#include "server/engine/engine.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/fake_clock.h"
+#include "common/proto_time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/store.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace chime::engine {
+namespace {
+
+using ::chime::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWaitBound = absl::Seconds(60);  // real time; generous
+const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
+
+// Records every fire; lets a test wait for a number of them.
+class RecordingListener : public FireListener {
+ public:
+  void OnFires(int shard, std::vector<internal::DeliveryRecord> fires) override {
+    absl::MutexLock lock(&mu_);
+    for (auto& fire : fires) {
+      shards_.push_back(shard);
+      fires_.push_back(std::move(fire));
+    }
+  }
+
+  // True once at least n fires arrived (false after kWaitBound of real time).
+  bool WaitForCount(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return fires_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kWaitBound);
+  }
+  size_t count() const {
+    absl::MutexLock lock(&mu_);
+    return fires_.size();
+  }
+  std::vector<v1::Fire> fires() const {
+    absl::MutexLock lock(&mu_);
+    std::vector<v1::Fire> out;
+    for (const auto& d : fires_) out.push_back(d.fire());
+    return out;
+  }
+  std::vector<internal::DeliveryRecord> records() const {
+    absl::MutexLock lock(&mu_);
+    return fires_;
+  }
+  std::map<std::string, int> CountByTimer() const {
+    absl::MutexLock lock(&mu_);
+    std::map<std::string, int> out;
+    for (const auto& d : fires_) ++out[d.fire().timer_id()];
+    return out;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<internal::DeliveryRecord> fires_ ABSL_GUARDED_BY(mu_);
+  std::vector<int> shards_ ABSL_GUARDED_BY(mu_);
+};
+
+// Polls `pred` (for state with no event to wait on, e.g. the heap after a window load).
+template <typename Pred>
+bool Eventually(Pred pred) {
+  const absl::Time deadline = absl::Now() + kWaitBound;
+  while (!pred()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
+
+CreateSpec OneShot(std::string id, absl::Time at, std::string topic = "demo",
+                   uint64_t fingerprint = 0) {
+  CreateSpec spec;
+  spec.timer.set_namespace_("default");
+  spec.timer.set_timer_id(std::move(id));
+  *spec.timer.mutable_schedule()->mutable_fire_at() = ToProtoTimestamp(at);
+  spec.timer.mutable_target()->set_topic(std::move(topic));
+  spec.request_fingerprint = fingerprint;
+  return spec;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void Open(int shards = 1, EngineOptions options = {}) {
+    storage::StoreOptions store_options;
+    store_options.data_dir = dir_.path();
+    store_options.shard_count = shards;
+    store_options.fsync = false;
+    auto store = storage::Store::Open(store_options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    options.clock = &clock_;
+    auto engine = Engine::Start(store_.get(), options, &listener_);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = std::move(*engine);
+  }
+  void Close() {
+    engine_.reset();
+    store_.reset();
+  }
+  void TearDown() override { Close(); }
+
+  absl::StatusOr<CreateResult> Create(CreateSpec spec) {
+    absl::Notification done;
+    absl::StatusOr<CreateResult> result = absl::UnknownError("no callback");
+    engine_->Create(std::move(spec), [&](absl::StatusOr<CreateResult> r) {
+      result = std::move(r);
+      done.Notify();
+    });
+    if (!done.WaitForNotificationWithTimeout(kWaitBound)) return absl::DeadlineExceededError("");
+    return result;
+  }
+  // Submits all creates at once (they share group commits) and waits for every one.
+  void CreateAll(std::vector<CreateSpec> specs) {
+    absl::Mutex mu;
+    size_t left = specs.size();
+    std::vector<absl::Status> failures;
+    for (CreateSpec& spec : specs) {
+      engine_->Create(std::move(spec), [&](absl::StatusOr<CreateResult> r) {
+        absl::MutexLock lock(&mu);
+        if (!r.ok()) failures.push_back(r.status());
+        --left;
+      });
+    }
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                        +[](size_t* n) { return *n == 0; }, &left),
+                                    kWaitBound));
+    ASSERT_TRUE(failures.empty()) << failures.front();
+  }
+  absl::StatusOr<v1::Timer> Cancel(std::string id, std::string ns = "default") {
+    absl::Notification done;
+    absl::StatusOr<v1::Timer> result = absl::UnknownError("no callback");
+    engine_->Cancel(std::move(ns), std::move(id), [&](absl::StatusOr<v1::Timer> r) {
+      result = std::move(r);
+      done.Notify();
+    });
+    if (!done.WaitForNotificationWithTimeout(kWaitBound)) return absl::DeadlineExceededError("");
+    return result;
+  }
+  size_t HeapEntries() const {
+    size_t n = 0;
+    for (const ShardStats& s : engine_->Stats()) n += s.heap_entries;
+    return n;
+  }
+
+  FakeClock clock_{kStart};
+  chime::testing::TempDir dir_;
+  RecordingListener listener_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, FiresOnceAtItsDueTimeWithTheTimersFields) {
+  Open();
+  CreateSpec spec = OneShot("t1", kStart + absl::Seconds(5));
+  spec.timer.set_payload("hello");
+  (*spec.timer.mutable_labels())["team"] = "billing";
+  spec.idempotency_key = "";
+  ASSERT_OK_AND_ASSIGN(CreateResult created, Create(spec));
+  EXPECT_TRUE(created.created);
+  EXPECT_EQ(created.timer.timer_id(), "t1");
+  EXPECT_EQ(created.timer.state(), v1::TIMER_STATE_SCHEDULED);
+  EXPECT_EQ(created.timer.version(), 1u);
+  EXPECT_EQ(FromProto(created.timer.create_time()), kStart);
+  EXPECT_EQ(FromProto(created.timer.next_fire_time()), kStart + absl::Seconds(5));
+
+  // A sentinel in the same (only) shard due at +4.9 s: once it fired, the dispatcher has
+  // looked at the heap at +4.9 s, and t1 must still be scheduled.
+  ASSERT_OK(Create(OneShot("sentinel", kStart + absl::Milliseconds(4900))));
+  clock_.Advance(absl::Milliseconds(4900));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  EXPECT_EQ(listener_.fires()[0].timer_id(), "sentinel");
+  ASSERT_OK_AND_ASSIGN(v1::Timer before, engine_->Get("default", "t1"));
+  EXPECT_EQ(before.state(), v1::TIMER_STATE_SCHEDULED);
+
+  clock_.Advance(absl::Milliseconds(100));
+  ASSERT_TRUE(listener_.WaitForCount(2));
+  const internal::DeliveryRecord record = listener_.records()[1];
+  const v1::Fire& fire = record.fire();
+  EXPECT_EQ(fire.fire_id(), "t1@0");
+  EXPECT_EQ(fire.namespace_(), "default");
+  EXPECT_EQ(fire.timer_id(), "t1");
+  EXPECT_EQ(fire.topic(), "demo");
+  EXPECT_EQ(FromProto(fire.scheduled_time()), kStart + absl::Seconds(5));
+  EXPECT_EQ(FromProto(fire.fire_time()), kStart + absl::Seconds(5));
+  EXPECT_EQ(fire.attempt(), 0u);
+  EXPECT_EQ(fire.payload(), "hello");
+  EXPECT_EQ(fire.labels().at("team"), "billing");
+  EXPECT_EQ(record.visible_at_us(), absl::ToUnixMicros(kStart + absl::Seconds(5)));
+
+  // The fire is durable as a pending delivery, and the timer record moved on.
+  const int shard = store_->ShardFor("default", "t1");
+  ASSERT_OK_AND_ASSIGN(auto stored, store_->shard(shard)->GetDelivery("default", "t1@0"));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->fire().timer_id(), "t1");
+  ASSERT_OK_AND_ASSIGN(v1::Timer fired, engine_->Get("default", "t1"));
+  EXPECT_EQ(fired.state(), v1::TIMER_STATE_FIRED);
+  EXPECT_EQ(fired.fire_count(), 1u);
+  EXPECT_EQ(fired.version(), 2u);
+  EXPECT_EQ(FromProto(fired.last_fire_time()), kStart + absl::Seconds(5));
+  EXPECT_FALSE(fired.has_next_fire_time());
+
+  // Later passes do not fire it again.
+  ASSERT_OK(Create(OneShot("sentinel2", kStart + absl::Seconds(30))));
+  clock_.Advance(absl::Seconds(25));
+  ASSERT_TRUE(listener_.WaitForCount(3));
+  EXPECT_EQ(listener_.fires()[2].timer_id(), "sentinel2");
+  EXPECT_EQ(listener_.CountByTimer().at("t1"), 1);
+  uint64_t fired_total = 0;
+  for (const ShardStats& s : engine_->Stats()) fired_total += s.fired_total;
+  EXPECT_EQ(fired_total, 3u);
+}
+
+TEST_F(EngineTest, CancelledTimerNeverFires) {
+  Open();
+  ASSERT_OK(Create(OneShot("t1", kStart + absl::Seconds(5))));
+  ASSERT_OK(Create(OneShot("sentinel", kStart + absl::Seconds(6))));
+  ASSERT_OK_AND_ASSIGN(v1::Timer cancelled, Cancel("t1"));
+  EXPECT_EQ(cancelled.state(), v1::TIMER_STATE_CANCELLED);
+  EXPECT_EQ(cancelled.version(), 2u);
+  EXPECT_EQ(FromProto(cancelled.cancel_time()), kStart);
+  EXPECT_FALSE(cancelled.has_next_fire_time());
+  EXPECT_EQ(engine_->Get("default", "t1")->state(), v1::TIMER_STATE_CANCELLED);
+
+  absl::StatusOr<v1::Timer> again = Cancel("t1");
+  EXPECT_THAT(again, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(std::string(again.status().message()), HasSubstr("is CANCELLED"));
+
+  // The sentinel is due after t1 in the same shard: when it fires, t1's heap entry was seen.
+  clock_.Advance(absl::Seconds(6));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  EXPECT_EQ(listener_.count(), 1u);
+  EXPECT_EQ(listener_.fires()[0].timer_id(), "sentinel");
+
+  absl::StatusOr<v1::Timer> late = Cancel("sentinel");
+  EXPECT_THAT(late, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(late.status().message(),
+            "timer sentinel is FIRED; only scheduled timers can be cancelled");
+  absl::StatusOr<v1::Timer> missing = Cancel("nope");
+  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(missing.status().message(), "timer nope not found in namespace default");
+  EXPECT_THAT(engine_->Get("default", "nope"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(EngineTest, PastFireAtFiresAtOnce) {
+  Open();
+  ASSERT_OK(Create(OneShot("late", kStart - absl::Seconds(10))));
+  ASSERT_TRUE(listener_.WaitForCount(1));  // no clock movement needed
+  const v1::Fire fire = listener_.fires()[0];
+  EXPECT_EQ(FromProto(fire.scheduled_time()), kStart - absl::Seconds(10));
+  EXPECT_EQ(FromProto(fire.fire_time()), kStart);
+  EXPECT_EQ(engine_->Stats()[0].last_dispatch_lateness, absl::Seconds(10));
+}
+
+TEST_F(EngineTest, ThousandTimersFireInDueOrderEachOnce) {
+  Open(/*shards=*/4);
+  std::mt19937_64 rng(7);
+  std::vector<CreateSpec> specs;
+  std::map<std::string, absl::Time> due_of;
+  std::vector<absl::Time> dues;
+  for (int i = 0; i < 1000; ++i) {
+    // 200 distinct due times over 100 s (beyond the 60 s window), so ties are common.
+    const absl::Time due = kStart + absl::Milliseconds(500 * (1 + rng() % 200));
+    const std::string id = "timer-" + std::to_string(i);
+    due_of[id] = due;
+    dues.push_back(due);
+    specs.push_back(OneShot(id, due));
+  }
+  CreateAll(std::move(specs));
+  std::sort(dues.begin(), dues.end());
+
+  // Step the clock through each due time and wait for exactly what became due.
+  size_t expected = 0;
+  while (expected < dues.size()) {
+    const absl::Time now = dues[expected];
+    while (expected < dues.size() && dues[expected] == now) ++expected;
+    clock_.Set(now);
+    ASSERT_TRUE(listener_.WaitForCount(expected)) << "at " << now;
+    ASSERT_EQ(listener_.count(), expected) << "fired early at " << now;
+  }
+
+  const std::vector<v1::Fire> fires = listener_.fires();
+  ASSERT_EQ(fires.size(), 1000u);
+  std::set<std::string> seen;
+  for (size_t i = 0; i < fires.size(); ++i) {
+    const v1::Fire& f = fires[i];
+    ASSERT_TRUE(seen.insert(f.timer_id()).second) << "fired twice: " << f.timer_id();
+    EXPECT_EQ(FromProto(f.scheduled_time()), due_of.at(f.timer_id()));
+    EXPECT_EQ(FromProto(f.fire_time()), due_of.at(f.timer_id()));
+    if (i > 0) {
+      EXPECT_LE(FromProto(fires[i - 1].scheduled_time()), FromProto(f.scheduled_time()));
+    }
+  }
+  for (const ShardStats& s : engine_->Stats()) {
+    EXPECT_EQ(s.heap_entries, 0u) << "shard " << s.shard;
+    EXPECT_GT(s.fired_total, 0u) << "shard " << s.shard;
+  }
+}
+
+TEST_F(EngineTest, WindowKeepsLaterTimersOnDiskUntilTheyApproach) {
+  EngineOptions options;
+  options.window = absl::Seconds(60);
+  Open(1, options);
+  ASSERT_OK(Create(OneShot("far", kStart + absl::Minutes(10))));
+  auto window_end = [&] { return absl::FromUnixMicros(engine_->Stats()[0].window_end_us); };
+  ASSERT_TRUE(Eventually([&] { return window_end() >= kStart + absl::Seconds(60); }));
+  EXPECT_EQ(HeapEntries(), 0u);
+
+  // The window moves with time, but +10 min is still outside it at +5 min.
+  clock_.Set(kStart + absl::Minutes(5));
+  ASSERT_TRUE(Eventually([&] { return window_end() >= kStart + absl::Minutes(6); }));
+  EXPECT_EQ(HeapEntries(), 0u);
+
+  // At +9.5 min the window reaches it: it is loaded but not fired.
+  clock_.Set(kStart + absl::Seconds(570));
+  ASSERT_TRUE(Eventually([&] { return HeapEntries() == 1; }));
+  EXPECT_EQ(listener_.count(), 0u);
+
+  clock_.Set(kStart + absl::Minutes(10));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  EXPECT_EQ(FromProto(listener_.fires()[0].fire_time()), kStart + absl::Minutes(10));
+}
+
+TEST_F(EngineTest, HeapStaysWithinItsBoundWhenManyAreDueTogether) {
+  EngineOptions options;
+  options.max_heap_entries_per_shard = 10;
+  options.max_fire_batch = 4;
+  Open(1, options);
+  std::vector<CreateSpec> specs;
+  for (int i = 0; i < 1000; ++i) {
+    specs.push_back(
+        OneShot("t" + std::to_string(i), kStart + absl::Seconds(1) + absl::Microseconds(i % 97)));
+  }
+  CreateAll(std::move(specs));
+  EXPECT_LE(HeapEntries(), 10u);
+
+  clock_.Advance(absl::Seconds(2));
+  ASSERT_TRUE(listener_.WaitForCount(1000));
+  const std::map<std::string, int> by_timer = listener_.CountByTimer();
+  EXPECT_EQ(by_timer.size(), 1000u);
+  for (const auto& [id, n] : by_timer) EXPECT_EQ(n, 1) << id;
+  const ShardStats stats = engine_->Stats()[0];
+  EXPECT_LE(stats.heap_high_water, 10u);
+  EXPECT_GT(stats.heap_high_water, 0u);
+  EXPECT_EQ(stats.fired_total, 1000u);
+}
+
+TEST_F(EngineTest, TimerDueSoonIsNotStuckBehindAFullHeapOfLaterOnes) {
+  EngineOptions options;
+  options.max_heap_entries_per_shard = 10;
+  Open(1, options);
+  std::vector<CreateSpec> specs;
+  for (int i = 0; i < 30; ++i) {
+    specs.push_back(OneShot("later" + std::to_string(i), kStart + absl::Seconds(50)));
+  }
+  CreateAll(std::move(specs));
+  ASSERT_TRUE(Eventually([&] { return HeapEntries() == 10; }));
+  ASSERT_OK_AND_ASSIGN(CreateResult soon, Create(OneShot("soon", kStart + absl::Seconds(1))));
+  EXPECT_LE(HeapEntries(), 10u);
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  EXPECT_EQ(listener_.fires()[0].timer_id(), "soon");
+  EXPECT_EQ(FromProto(listener_.fires()[0].fire_time()), kStart + absl::Seconds(1));
+  clock_.Advance(absl::Seconds(49));
+  ASSERT_TRUE(listener_.WaitForCount(31));
+  EXPECT_EQ(listener_.CountByTimer().size(), 31u);
+  EXPECT_LE(engine_->Stats()[0].heap_high_water, 10u);
+}
+
+TEST_F(EngineTest, TimersSurviveARestart) {
+  EngineOptions options;
+  options.max_heap_entries_per_shard = 8;  // recovery also honours the bound
+  Open(4, options);
+  std::vector<CreateSpec> specs;
+  for (int i = 0; i < 60; ++i) {
+    specs.push_back(OneShot("t" + std::to_string(i), kStart + absl::Seconds(1 + i)));
+  }
+  specs.push_back(OneShot("later", kStart + absl::Hours(2)));
+  CreateAll(std::move(specs));
+  clock_.Advance(absl::Seconds(10));  // t0..t9 fire before the restart
+  ASSERT_TRUE(listener_.WaitForCount(10));
+  Close();
+  EXPECT_EQ(listener_.count(), 10u);
+
+  Open(4, options);
+  clock_.Advance(absl::Seconds(60));
+  ASSERT_TRUE(listener_.WaitForCount(60));
+  clock_.Advance(absl::Hours(2));
+  ASSERT_TRUE(listener_.WaitForCount(61));
+  const std::map<std::string, int> by_timer = listener_.CountByTimer();
+  EXPECT_EQ(by_timer.size(), 61u);
+  for (const auto& [id, n] : by_timer) EXPECT_EQ(n, 1) << id;
+  for (const ShardStats& s : engine_->Stats()) EXPECT_LE(s.heap_high_water, 8u);
+}
+
+TEST_F(EngineTest, IdempotencyKeyReturnsTheFirstTimer) {
+  Open(4);
+  int same_shard = 0;
+  int cross_shard = 0;
+  std::map<std::string, std::string> id_of_key;
+  for (int i = 0; i < 40; ++i) {
+    const std::string key = "key-" + std::to_string(i);
+    CreateSpec spec = OneShot("", kStart + absl::Hours(1));
+    spec.idempotency_key = key;
+    spec.request_fingerprint = 1000 + i;
+    ASSERT_OK_AND_ASSIGN(CreateResult first, Create(spec));
+    EXPECT_TRUE(first.created);
+    EXPECT_EQ(first.timer.idempotency_key(), key);
+    ASSERT_OK_AND_ASSIGN(CreateResult second, Create(spec));
+    EXPECT_FALSE(second.created);
+    EXPECT_EQ(second.timer.timer_id(), first.timer.timer_id());
+    id_of_key[key] = first.timer.timer_id();
+    (store_->ShardFor("default", key) == store_->ShardFor("default", first.timer.timer_id())
+         ? same_shard
+         : cross_shard)++;
+
+    spec.request_fingerprint = 1;  // a different request under the same key
+    absl::StatusOr<CreateResult> conflict = Create(spec);
+    EXPECT_THAT(conflict, StatusIs(absl::StatusCode::kAlreadyExists));
+    EXPECT_EQ(conflict.status().message(), "idempotency key " + key +
+                                               " was used by a different request (timer " +
+                                               first.timer.timer_id() + ")");
+  }
+  EXPECT_GT(same_shard, 0);  // both the one-transaction and the two-step path ran
+  EXPECT_GT(cross_shard, 0);
+
+  Close();
+  Open(4);
+  for (const auto& [key, id] : id_of_key) {
+    CreateSpec spec = OneShot("", kStart + absl::Hours(1));
+    spec.idempotency_key = key;
+    spec.request_fingerprint = 1000 + std::stoi(key.substr(4));
+    ASSERT_OK_AND_ASSIGN(CreateResult again, Create(spec));
+    EXPECT_FALSE(again.created);
+    EXPECT_EQ(again.timer.timer_id(), id);
+  }
+  ASSERT_OK_AND_ASSIGN(v1::ListTimersResponse all, engine_->List(v1::ListTimersRequest()));
+  EXPECT_EQ(all.timers_size(), 40);
+}
+
+TEST_F(EngineTest, ClaimLeftByACrashIsCompletedByTheRetry) {
+  Open(4);
+  // Step 1 of a create committed, then the server died before step 2.
+  internal::IdempotencyRecord claim;
+  claim.set_timer_id("t_claimed");
+  claim.set_request_fingerprint(77);
+  const int key_shard = store_->ShardFor("default", "k");
+  ASSERT_OK(store_->shard(key_shard)->SubmitAndWait([&](storage::ShardTxn& txn) {
+    txn.PutIdempotency("default", "k", claim);
+    return absl::OkStatus();
+  }));
+  CreateSpec spec = OneShot("", kStart + absl::Seconds(1));
+  spec.idempotency_key = "k";
+  spec.request_fingerprint = 77;
+  ASSERT_OK_AND_ASSIGN(CreateResult result, Create(spec));
+  EXPECT_TRUE(result.created);
+  EXPECT_EQ(result.timer.timer_id(), "t_claimed");
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  EXPECT_EQ(listener_.fires()[0].timer_id(), "t_claimed");
+}
+
+TEST_F(EngineTest, ExplicitIdsAreUniquePerNamespace) {
+  Open(4);
+  ASSERT_OK_AND_ASSIGN(CreateResult first, Create(OneShot("order-1", kStart + absl::Hours(1),
+                                                          "demo", /*fingerprint=*/5)));
+  EXPECT_TRUE(first.created);
+  // The same request again (a client retry) returns the timer.
+  ASSERT_OK_AND_ASSIGN(CreateResult retry, Create(OneShot("order-1", kStart + absl::Hours(1),
+                                                          "demo", /*fingerprint=*/5)));
+  EXPECT_FALSE(retry.created);
+  EXPECT_EQ(retry.timer.create_time().seconds(), first.timer.create_time().seconds());
+  // A different request with the same id is refused.
+  absl::StatusOr<CreateResult> dup =
+      Create(OneShot("order-1", kStart + absl::Hours(2), "demo", /*fingerprint=*/6));
+  EXPECT_THAT(dup, StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(dup.status().message(), "timer order-1 already exists");
+  // Another namespace has its own ids.
+  CreateSpec other = OneShot("order-1", kStart + absl::Hours(1), "demo", 6);
+  other.timer.set_namespace_("tenant-b");
+  ASSERT_OK_AND_ASSIGN(CreateResult in_b, Create(other));
+  EXPECT_TRUE(in_b.created);
+  EXPECT_EQ(in_b.timer.namespace_(), "tenant-b");
+  EXPECT_EQ(engine_->Get("default", "order-1")->schedule().fire_at().seconds(),
+            absl::ToUnixSeconds(kStart + absl::Hours(1)));
+}
+
+TEST_F(EngineTest, ListPagesAcrossShardsInIdOrderAndFilters) {
+  Open(4);
+  std::vector<CreateSpec> specs;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 57; ++i) {
+    char id[16];
+    snprintf(id, sizeof(id), "id-%03d", i);
+    ids.push_back(id);
+    specs.push_back(OneShot(id, kStart + absl::Hours(1), i % 2 == 0 ? "even" : "odd"));
+  }
+  CreateSpec elsewhere = OneShot("id-000", kStart + absl::Hours(1));
+  elsewhere.timer.set_namespace_("other");
+  specs.push_back(elsewhere);
+  CreateAll(std::move(specs));
+  for (int i = 0; i < 57; i += 5) ASSERT_OK(Cancel(ids[i]));
+
+  std::set<int> shards_used;
+  for (const std::string& id : ids) shards_used.insert(store_->ShardFor("default", id));
+  EXPECT_GT(shards_used.size(), 1u);
+
+  // Pages of 10 return every id once, in order.
+  std::vector<std::string> listed;
+  v1::ListTimersRequest request;
+  request.set_page_size(10);
+  int pages = 0;
+  do {
+    ASSERT_OK_AND_ASSIGN(v1::ListTimersResponse page, engine_->List(request));
+    EXPECT_LE(page.timers_size(), 10);
+    for (const v1::Timer& t : page.timers()) {
+      EXPECT_EQ(t.namespace_(), "default");
+      listed.push_back(t.timer_id());
+    }
+    request.set_page_token(page.next_page_token());
+    ++pages;
+  } while (!request.page_token().empty() && pages < 100);
+  EXPECT_EQ(listed, ids);
+  EXPECT_EQ(pages, 6);
+
+  // Default page size holds everything: no token.
+  ASSERT_OK_AND_ASSIGN(v1::ListTimersResponse all, engine_->List(v1::ListTimersRequest()));
+  EXPECT_EQ(all.timers_size(), 57);
+  EXPECT_TRUE(all.next_page_token().empty());
+
+  // Filters, also across pages.
+  auto list_all = [&](v1::ListTimersRequest r) {
+    std::vector<std::string> out;
+    r.set_page_size(4);
+    for (int guard = 0; guard < 100; ++guard) {
+      absl::StatusOr<v1::ListTimersResponse> page = engine_->List(r);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      for (const v1::Timer& t : page->timers()) out.push_back(t.timer_id());
+      if (page->next_page_token().empty()) break;
+      r.set_page_token(page->next_page_token());
+    }
+    return out;
+  };
+  std::vector<std::string> even, cancelled, even_scheduled;
+  for (int i = 0; i < 57; ++i) {
+    if (i % 2 == 0) even.push_back(ids[i]);
+    if (i % 5 == 0) cancelled.push_back(ids[i]);
+    if (i % 2 == 0 && i % 5 != 0) even_scheduled.push_back(ids[i]);
+  }
+  v1::ListTimersRequest by_topic;
+  by_topic.set_topic("even");
+  EXPECT_EQ(list_all(by_topic), even);
+  v1::ListTimersRequest by_state;
+  by_state.set_state(v1::TIMER_STATE_CANCELLED);
+  EXPECT_EQ(list_all(by_state), cancelled);
+  v1::ListTimersRequest both = by_topic;
+  both.set_state(v1::TIMER_STATE_SCHEDULED);
+  EXPECT_EQ(list_all(both), even_scheduled);
+  v1::ListTimersRequest other_ns;
+  other_ns.set_namespace_("other");
+  EXPECT_EQ(list_all(other_ns), std::vector<std::string>{"id-000"});
+
+  v1::ListTimersRequest bad;
+  bad.set_page_token("not a token");
+  absl::StatusOr<v1::ListTimersResponse> bad_page = engine_->List(bad);
+  EXPECT_THAT(bad_page, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(bad_page.status().message(), "page_token is malformed");
+}
+
+TEST_F(EngineTest, WallClockStepBackDoesNotFireEarly) {
+  Open();
+  ASSERT_OK(Create(OneShot("t1", kStart + absl::Seconds(5))));
+  clock_.Set(kStart - absl::Hours(1));
+  // A timer due just after the stepped-back time: when it has fired, the dispatcher has
+  // run at the new time, and t1 (due later in the same heap) must not have fired.
+  ASSERT_OK(Create(OneShot("sentinel", kStart - absl::Hours(1) + absl::Seconds(1))));
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  EXPECT_EQ(listener_.fires()[0].timer_id(), "sentinel");
+  EXPECT_EQ(engine_->Get("default", "t1")->state(), v1::TIMER_STATE_SCHEDULED);
+
+  clock_.Set(kStart + absl::Seconds(5));
+  ASSERT_TRUE(listener_.WaitForCount(2));
+  EXPECT_EQ(listener_.fires()[1].timer_id(), "t1");
+  EXPECT_EQ(FromProto(listener_.fires()[1].fire_time()), kStart + absl::Seconds(5));
+}
+
+TEST_F(EngineTest, WallClockStepForwardFiresWhatBecameDue) {
+  Open(2);
+  ASSERT_OK(Create(OneShot("soon", kStart + absl::Minutes(1))));
+  ASSERT_OK(Create(OneShot("two-hours", kStart + absl::Hours(2))));
+  ASSERT_OK(Create(OneShot("three-hours", kStart + absl::Hours(3))));
+  clock_.Set(kStart + absl::Minutes(150));
+  ASSERT_TRUE(listener_.WaitForCount(2));
+  std::map<std::string, int> by_timer = listener_.CountByTimer();
+  EXPECT_EQ(by_timer.count("soon"), 1u);
+  EXPECT_EQ(by_timer.count("two-hours"), 1u);
+  for (const v1::Fire& f : listener_.fires()) {
+    EXPECT_EQ(FromProto(f.fire_time()), kStart + absl::Minutes(150));
+  }
+  EXPECT_EQ(engine_->Get("default", "three-hours")->state(), v1::TIMER_STATE_SCHEDULED);
+  clock_.Set(kStart + absl::Hours(3));
+  ASSERT_TRUE(listener_.WaitForCount(3));
+  EXPECT_EQ(listener_.fires()[2].timer_id(), "three-hours");
+  EXPECT_EQ(listener_.count(), 3u);
+}
+
+TEST_F(EngineTest, DeliveryEndedCompletesOrDeadLettersTheTimer) {
+  Open();
+  ASSERT_OK(Create(OneShot("acked", kStart)));
+  ASSERT_OK(Create(OneShot("dead", kStart)));
+  ASSERT_OK(Create(OneShot("waiting", kStart + absl::Hours(1))));
+  ASSERT_TRUE(listener_.WaitForCount(2));
+  storage::ShardStore* shard = store_->shard(0);
+  ASSERT_OK(shard->SubmitAndWait([](storage::ShardTxn& txn) -> absl::Status {
+    if (auto s = RecordDeliveryEnded(txn, "default", "acked@0", true); !s.ok()) return s;
+    if (auto s = RecordDeliveryEnded(txn, "default", "dead@0", false); !s.ok()) return s;
+    // A scheduled timer is untouched, a missing one is no error.
+    if (auto s = RecordDeliveryEnded(txn, "default", "waiting@0", true); !s.ok()) return s;
+    return RecordDeliveryEnded(txn, "default", "purged@0", true);
+  }));
+  ASSERT_OK_AND_ASSIGN(v1::Timer acked, engine_->Get("default", "acked"));
+  EXPECT_EQ(acked.state(), v1::TIMER_STATE_COMPLETED);
+  EXPECT_EQ(acked.version(), 3u);
+  EXPECT_EQ(engine_->Get("default", "dead")->state(), v1::TIMER_STATE_DEAD_LETTERED);
+  ASSERT_OK_AND_ASSIGN(v1::Timer waiting, engine_->Get("default", "waiting"));
+  EXPECT_EQ(waiting.state(), v1::TIMER_STATE_SCHEDULED);
+  EXPECT_EQ(waiting.version(), 1u);
+  EXPECT_THAT(shard->SubmitAndWait([](storage::ShardTxn& txn) {
+    return RecordDeliveryEnded(txn, "default", "no-at-sign", true);
+  }),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(EngineTest, StatsHaveOneEntryPerShard) {
+  Open(3);
+  const std::vector<ShardStats> stats = engine_->Stats();
+  ASSERT_EQ(stats.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(stats[i].shard, i);
+  EXPECT_EQ(engine_->clock(), &clock_);
+  EXPECT_EQ(engine_->store(), store_.get());
+}
+
+}  // namespace
+}  // namespace chime::engine

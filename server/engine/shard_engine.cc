@@ -1,0 +1,349 @@
+#include "server/engine/shard_engine.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/proto_time.h"
+#include "common/status_macros.h"
+#include "server/engine/next_due.h"
+#include "server/engine/recurrence.h"
+
+namespace chime::engine {
+
+using storage::DueEntry;
+using storage::ShardTxn;
+
+// A popped batch: shared by the fire transaction (which fills `fires` and `rescheduled`) and
+// its done callback.
+struct ShardEngine::FireBatch {
+  std::vector<HeapEntry> entries;
+  absl::Time now;
+  std::vector<internal::DeliveryRecord> fires;
+  std::vector<HeapEntry> rescheduled;
+};
+
+namespace {
+
+size_t MaxHeap(const EngineOptions& options) {
+  return std::max<size_t>(1, options.max_heap_entries_per_shard);
+}
+
+bool KeyLess(const DueEntry& a, const DueEntry& b) {
+  return std::tie(a.due_us, a.ns, a.timer_id) < std::tie(b.due_us, b.ns, b.timer_id);
+}
+
+// A heap entry is fired only if the record still says it is due then; anything else means
+// the entry is stale (cancelled, fired through a duplicate entry, rescheduled).
+bool StillDue(const internal::TimerRecord& record, const HeapEntry& entry) {
+  if (record.timer().state() != v1::TIMER_STATE_SCHEDULED) return false;
+  if (record.due_us() != entry.due_us) return false;
+  return entry.version == 0 || record.timer().version() == entry.version;
+}
+
+// Fires the occurrence of `record` due at `due_us`: the pending delivery, the updated timer
+// and the time-index change go into the same transaction.
+absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us, absl::Time now,
+                     std::vector<internal::DeliveryRecord>* fires,
+                     std::vector<HeapEntry>* rescheduled) {
+  v1::Timer& timer = *record.mutable_timer();
+  const uint64_t occurrence = timer.fire_count();
+  OccurrencePlan plan;  // a one-shot timer fires and ends
+  plan.nominal_us = due_us;
+  if (!IsOneShot(timer)) {
+    CHIME_ASSIGN_OR_RETURN(plan, PlanOccurrence(txn, record, due_us, now));
+  }
+
+  txn.DeleteDue(due_us, timer.namespace_(), timer.timer_id());
+  if (plan.next_nominal_us.has_value()) {
+    // A recurring timer: the next occurrence is written in this same transaction.
+    const int64_t next = *plan.next_nominal_us + DueOffsetUs(timer);
+    *timer.mutable_next_fire_time() = MicrosToProto(next);
+    record.set_due_us(next);
+    record.set_nominal_us(*plan.next_nominal_us);
+    record.set_catch_up_fires(plan.catch_up_fires);
+    txn.PutDue(next, timer.namespace_(), timer.timer_id());
+  }
+  if (!plan.fire) {
+    timer.set_version(timer.version() + 1);
+    if (plan.next_nominal_us.has_value()) {
+      rescheduled->push_back(
+          HeapEntry{record.due_us(), timer.version(), timer.namespace_(), timer.timer_id()});
+    } else {
+      // The schedule ended on a skipped occurrence: done unless the last fire is pending.
+      CHIME_ASSIGN_OR_RETURN(
+          std::optional<internal::DeliveryRecord> last,
+          txn.GetDelivery(timer.namespace_(),
+                          MakeFireId(timer.timer_id(), occurrence == 0 ? 0 : occurrence - 1)));
+      timer.set_state(last.has_value() ? v1::TIMER_STATE_FIRED : v1::TIMER_STATE_COMPLETED);
+      timer.clear_next_fire_time();
+      record.set_due_us(0);
+    }
+    txn.PutTimer(record);
+    return absl::OkStatus();
+  }
+  if (plan.replace_fire_id.has_value()) {
+    CHIME_RETURN_IF_ERROR(txn.DeleteDelivery(timer.namespace_(), *plan.replace_fire_id));
+  }
+
+  internal::DeliveryRecord delivery;
+  v1::Fire& fire = *delivery.mutable_fire();
+  fire.set_fire_id(MakeFireId(timer.timer_id(), occurrence));
+  fire.set_namespace_(timer.namespace_());
+  fire.set_timer_id(timer.timer_id());
+  fire.set_topic(timer.target().topic());
+  *fire.mutable_scheduled_time() = MicrosToProto(plan.nominal_us);  // nominal, before offsets
+  *fire.mutable_fire_time() = ToProtoTimestamp(now);
+  fire.set_attempt(0);  // delivery counts attempts from its first send
+  fire.set_payload(timer.payload());
+  *fire.mutable_labels() = timer.labels();
+  delivery.set_visible_at_us(absl::ToUnixMicros(now));
+
+  timer.set_fire_count(occurrence + 1);
+  *timer.mutable_last_fire_time() = ToProtoTimestamp(now);
+  timer.set_version(timer.version() + 1);
+  if (plan.next_nominal_us.has_value()) {
+    rescheduled->push_back(
+        HeapEntry{record.due_us(), timer.version(), timer.namespace_(), timer.timer_id()});
+  } else {
+    timer.set_state(v1::TIMER_STATE_FIRED);
+    timer.clear_next_fire_time();
+    record.set_due_us(0);
+  }
+  txn.PutTimer(record);
+  CHIME_RETURN_IF_ERROR(txn.PutDelivery(delivery));
+  fires->push_back(std::move(delivery));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+ShardEngine::ShardEngine(int index, storage::ShardStore* store, const EngineOptions& options,
+                         FireListener* listener)
+    : index_(index),
+      store_(store),
+      options_(options),
+      listener_(listener),
+      clock_(options.clock != nullptr ? options.clock : Clock::Real()) {}
+
+ShardEngine::~ShardEngine() { Stop(); }
+
+void ShardEngine::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ShardEngine::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    wakeup_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* in_flight) { return *in_flight == 0; }, &fires_in_flight_));
+}
+
+void ShardEngine::OnScheduled(HeapEntry entry) {
+  absl::MutexLock lock(&mu_);
+  PushOrUncoverLocked(std::move(entry));
+}
+
+ShardStats ShardEngine::Stats() const {
+  absl::MutexLock lock(&mu_);
+  ShardStats stats;
+  stats.shard = index_;
+  stats.heap_entries = heap_.size();
+  stats.heap_high_water = heap_high_water_;
+  stats.window_end_us = WindowEndUsLocked();
+  stats.fired_total = fired_total_;
+  stats.last_dispatch_lateness = last_lateness_;
+  return stats;
+}
+
+int64_t ShardEngine::WindowEndUsLocked() const {
+  return cursor_.has_value() ? cursor_->due_us : 0;  // 0: nothing loaded yet
+}
+
+void ShardEngine::PushOrUncoverLocked(HeapEntry entry) {
+  const bool covered = (cursor_.has_value() && entry.due_us <= cursor_->due_us) ||
+                       (loading_ && entry.due_us <= loading_until_us_);
+  if (!covered) return;  // a later load reads it from the time index
+  if (heap_.size() < MaxHeap(options_)) {
+    const bool earliest = heap_.empty() || EarlierThan(entry, heap_.Top());
+    heap_.Push(std::move(entry));
+    heap_high_water_ = std::max(heap_high_water_, heap_.size());
+    if (earliest) wakeup_ = true;
+    return;
+  }
+  // No room: the latest of the heap and the new entry stays out (on disk only), and the
+  // window stops before it so a later load reads it again. Keeping the earlier one in memory
+  // matters: a timer due soon must not wait behind a full heap of later ones.
+  const bool earliest = EarlierThan(entry, heap_.Top());
+  HeapEntry left_out = heap_.ExchangeLatest(std::move(entry));
+  if (earliest) wakeup_ = true;
+  // (due, "", "") sorts before every real key at that due time: namespaces are never empty.
+  const DueEntry before{left_out.due_us, "", ""};
+  if (cursor_.has_value() && KeyLess(before, *cursor_)) cursor_ = before;
+  if (loading_ && (!retract_.has_value() || KeyLess(before, *retract_))) retract_ = before;
+}
+
+bool ShardEngine::NeedsLoadLocked(absl::Time now) const {
+  if (heap_.size() >= MaxHeap(options_) || now < load_retry_at_) return false;
+  if (!cursor_.has_value()) return true;
+  return now + options_.window / 2 >= absl::FromUnixMicros(cursor_->due_us);
+}
+
+void ShardEngine::LoadLocked(absl::Time now) {
+  const size_t max = MaxHeap(options_);
+  const size_t room = max - heap_.size();
+  const int64_t until_us = absl::ToUnixMicros(now + options_.window);
+  const std::optional<DueEntry> after = cursor_;
+  loading_ = true;
+  loading_until_us_ = until_us;
+  retract_.reset();
+
+  // The scan runs without mu_ so commit callbacks (OnScheduled) never wait for disk reads.
+  std::vector<DueEntry> loaded;
+  bool more = false;
+  mu_.Unlock();
+  const absl::Status status = store_->ScanDue(after, until_us, room, &loaded, &more);
+  mu_.Lock();
+  loading_ = false;
+
+  std::optional<DueEntry> next = after;
+  if (!status.ok()) {
+    CHIME_LOG(kError, "loading the time index failed; retrying",
+              {{"shard", index_}, {"error", status.ToString()}});
+    load_retry_at_ = now + kRetryBackoff;
+  } else {
+    // Timers committed during the scan may have filled the heap: keep what fits, in order.
+    bool truncated = more;
+    size_t pushed = 0;
+    for (DueEntry& e : loaded) {
+      if (heap_.size() >= max) {
+        truncated = true;
+        break;
+      }
+      next = e;
+      heap_.Push(HeapEntry{e.due_us, 0, std::move(e.ns), std::move(e.timer_id)});
+      ++pushed;
+    }
+    heap_high_water_ = std::max(heap_high_water_, heap_.size());
+    if (!truncated) {
+      // Everything due up to until_us is covered: the next load starts after it. (After a
+      // wall-clock step back until_us can be behind the cursor, which then stays.)
+      DueEntry covered{until_us + 1, "", ""};
+      if (!next.has_value() || KeyLess(*next, covered)) next = std::move(covered);
+    } else if (pushed == 0 && heap_.size() < max) {
+      load_retry_at_ = now + kRetryBackoff;  // no progress: do not spin
+    }
+  }
+  if (retract_.has_value() && (!next.has_value() || KeyLess(*retract_, *next))) next = retract_;
+  retract_.reset();
+  cursor_ = std::move(next);
+}
+
+bool ShardEngine::CanFireLocked(absl::Time now, int64_t now_us) const {
+  return !heap_.empty() && heap_.Top().due_us <= now_us && fires_in_flight_ < kMaxFiresInFlight &&
+         now >= fire_retry_at_;
+}
+
+absl::Time ShardEngine::NextWakeLocked() const {
+  absl::Time wake = absl::InfiniteFuture();
+  if (!heap_.empty() && fires_in_flight_ < kMaxFiresInFlight) {
+    wake = std::max(absl::FromUnixMicros(heap_.Top().due_us), fire_retry_at_);
+  }
+  if (heap_.size() < MaxHeap(options_)) {
+    const absl::Time load_at = cursor_.has_value()
+                                   ? absl::FromUnixMicros(cursor_->due_us) - options_.window / 2
+                                   : absl::InfinitePast();
+    wake = std::min(wake, std::max(load_at, load_retry_at_));
+  }
+  return wake;
+}
+
+void ShardEngine::Run() {
+  absl::MutexLock lock(&mu_);
+  while (!stop_) {
+    wakeup_ = false;
+    // The wall clock is re-read on every wake: a step forward fires what became due, a step
+    // back fires nothing early.
+    const absl::Time now = clock_->Now();
+    const int64_t now_us = absl::ToUnixMicros(now);
+    if (NeedsLoadLocked(now)) {
+      LoadLocked(now);
+      continue;
+    }
+    if (CanFireLocked(now, now_us)) {
+      FireDueLocked(now, now_us);
+      continue;
+    }
+    clock_->AwaitWithDeadline(&mu_, absl::Condition(this, &ShardEngine::WakeupOrStop),
+                              NextWakeLocked());
+  }
+}
+
+void ShardEngine::FireDueLocked(absl::Time now, int64_t now_us) {
+  auto batch = std::make_shared<FireBatch>();
+  batch->now = now;
+  heap_.PopDue(now_us, std::max<size_t>(1, options_.max_fire_batch), &batch->entries);
+  last_lateness_ = now - absl::FromUnixMicros(batch->entries.front().due_us);
+  ++fires_in_flight_;
+
+  auto fn = [batch](ShardTxn& txn) -> absl::Status {
+    batch->fires.clear();
+    batch->rescheduled.clear();
+    // A timer can be in the batch twice (duplicate heap entries): fire it once. Only an entry
+    // that is still due counts, so a stale entry (e.g. from before an update) does not hide
+    // the timer's current one.
+    absl::flat_hash_set<std::string> seen;
+    for (const HeapEntry& entry : batch->entries) {
+      CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> record,
+                             txn.GetTimer(entry.ns, entry.timer_id));
+      if (!record.has_value() || !StillDue(*record, entry)) continue;
+      if (!seen.insert(absl::StrCat(entry.ns, std::string(1, '\0'), entry.timer_id)).second) {
+        continue;
+      }
+      CHIME_RETURN_IF_ERROR(FireOne(txn, std::move(*record), entry.due_us, batch->now,
+                                    &batch->fires, &batch->rescheduled));
+    }
+    return absl::OkStatus();
+  };
+  auto done = [this, batch](absl::Status status) { FireDone(batch.get(), std::move(status)); };
+
+  // Submit without mu_: commit callbacks of this shard's writer take mu_.
+  mu_.Unlock();
+  store_->Submit(std::move(fn), std::move(done));
+  mu_.Lock();
+}
+
+void ShardEngine::FireDone(FireBatch* batch, absl::Status status) {
+  if (status.ok()) {
+    std::vector<internal::DeliveryRecord> fires = std::move(batch->fires);
+    {
+      absl::MutexLock lock(&mu_);
+      fired_total_ += fires.size();
+      for (HeapEntry& entry : batch->rescheduled) PushOrUncoverLocked(std::move(entry));
+    }
+    if (listener_ != nullptr && !fires.empty()) listener_->OnFires(index_, std::move(fires));
+  } else {
+    // Nothing of the batch was written: it goes back into the heap and is retried.
+    CHIME_LOG(kError, "fire transaction failed; retrying",
+              {{"shard", index_}, {"timers", batch->entries.size()}, {"error", status.ToString()}});
+    absl::MutexLock lock(&mu_);
+    for (HeapEntry& entry : batch->entries) PushOrUncoverLocked(std::move(entry));
+    fire_retry_at_ = clock_->Now() + kRetryBackoff;
+  }
+  // Last: Stop() waits for this count, after which the shard engine may be destroyed.
+  absl::MutexLock lock(&mu_);
+  --fires_in_flight_;
+  wakeup_ = true;
+}
+
+}  // namespace chime::engine

@@ -1,0 +1,112 @@
+// One shard of the engine: the window over the shard's time index, the heap of timers due
+// inside it, and the dispatcher thread that fires them.
+//
+// Window. `cursor_` marks how far the time index has been read into memory: every index
+// entry at or before it (in (due, ns, id) order) is in the heap, being fired, or already
+// gone. A load reads the entries after the cursor up to now + window, at most as many as the
+// heap has room for; when that limit cuts the load short the cursor stops at the last entry
+// read, so memory is bounded by max_heap_entries, not by the number of pending timers. A
+// timer committed at or before the window end is pushed by OnScheduled; when the heap is
+// full, the later of it and the heap's latest entry is left on disk and the cursor moves back
+// before that one, so a later load reads it again.
+// Entries may be in the heap twice (a create racing a load, a cursor moved back): the fire
+// transaction re-reads the record, so a duplicate never fires twice.
+//
+// Dispatch. The thread waits on the injected clock for the earliest due time (or the next
+// load), re-reads the wall clock on every wake, pops what is due and submits one fire
+// transaction per batch without waiting for it, up to kMaxFiresInFlight transactions, so a
+// slow disk backs up into the heap and not into memory. Committed fires go to the listener;
+// a failed batch goes back into the heap and is retried after a short backoff.
+//
+// Thread-safe.
+#ifndef CHIME_SERVER_ENGINE_SHARD_ENGINE_H_
+#define CHIME_SERVER_ENGINE_SHARD_ENGINE_H_
+
+#include <cstdint>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/engine/engine.h"
+#include "server/engine/timer_heap.h"
+#include "storage/shard_store.h"
+
+namespace chime::engine {
+
+class ShardEngine {
+ public:
+  static constexpr int kMaxFiresInFlight = 4;
+  // Wait before retrying a failed fire transaction or time-index scan.
+  static constexpr absl::Duration kRetryBackoff = absl::Milliseconds(200);
+
+  ShardEngine(int index, storage::ShardStore* store, const EngineOptions& options,
+              FireListener* listener);
+  ShardEngine(const ShardEngine&) = delete;
+  ShardEngine& operator=(const ShardEngine&) = delete;
+  ~ShardEngine();  // Stop()
+
+  // Starts the dispatcher; its first pass loads the first window.
+  void Start();
+  // Stops the dispatcher and waits for the fire transactions in flight to finish (the
+  // shard's writer completes them). Idempotent.
+  void Stop();
+
+  // A timer's time-index entry was committed: keeps it in the heap if the window covers it.
+  // Called from commit callbacks (writer thread); does not block on I/O.
+  void OnScheduled(HeapEntry entry);
+
+  ShardStats Stats() const;
+  int index() const { return index_; }
+
+ private:
+  struct FireBatch;
+
+  void Run();
+  bool WakeupOrStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wakeup_ || stop_; }
+  bool NeedsLoadLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reads the next part of the window from the time index; releases mu_ during the scan.
+  void LoadLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool CanFireLocked(absl::Time now, int64_t now_us) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pops the due batch and submits its fire transaction; releases mu_ while submitting.
+  void FireDueLocked(absl::Time now, int64_t now_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Time NextWakeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pushes `entry` if the window covers it; with the heap full, moves the cursor back
+  // before it instead.
+  void PushOrUncoverLocked(HeapEntry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t WindowEndUsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FireDone(FireBatch* batch, absl::Status status);
+
+  const int index_;
+  storage::ShardStore* const store_;
+  const EngineOptions options_;
+  FireListener* const listener_;
+  Clock* const clock_;
+
+  mutable absl::Mutex mu_;
+  TimerHeap heap_ ABSL_GUARDED_BY(mu_);
+  // Last index position loaded; nullopt before the first load.
+  std::optional<storage::DueEntry> cursor_ ABSL_GUARDED_BY(mu_);
+  // While a scan runs without mu_: it may or may not see timers committed meanwhile up to
+  // loading_until_us_, so OnScheduled pushes those too, and records in retract_ where the
+  // cursor must stop if it had no room for one.
+  bool loading_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t loading_until_us_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<storage::DueEntry> retract_ ABSL_GUARDED_BY(mu_);
+  absl::Time load_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time fire_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int fires_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool wakeup_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t fired_total_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t heap_high_water_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Duration last_lateness_ ABSL_GUARDED_BY(mu_);
+
+  std::thread thread_;
+};
+
+}  // namespace chime::engine
+
+#endif  // CHIME_SERVER_ENGINE_SHARD_ENGINE_H_

@@ -1,0 +1,119 @@
+#include "server/engine/timer_heap.h"
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace chime::engine {
+namespace {
+
+HeapEntry E(int64_t due_us, std::string id, std::string ns = "default") {
+  return HeapEntry{due_us, 1, std::move(ns), std::move(id)};
+}
+
+std::vector<std::string> Ids(const std::vector<HeapEntry>& entries) {
+  std::vector<std::string> ids;
+  for (const HeapEntry& e : entries) ids.push_back(e.timer_id);
+  return ids;
+}
+
+TEST(TimerHeapTest, PopsInDueOrder) {
+  TimerHeap heap;
+  std::vector<int64_t> dues(500);
+  std::mt19937_64 rng(42);
+  for (size_t i = 0; i < dues.size(); ++i) {
+    dues[i] = static_cast<int64_t>(rng() % 1'000'000) - 500'000;  // negative instants too
+    heap.Push(E(dues[i], "t" + std::to_string(i)));
+  }
+  ASSERT_EQ(heap.size(), dues.size());
+  std::sort(dues.begin(), dues.end());
+  for (int64_t due : dues) {
+    ASSERT_FALSE(heap.empty());
+    EXPECT_EQ(heap.Top().due_us, due);
+    EXPECT_EQ(heap.Pop().due_us, due);
+  }
+  EXPECT_TRUE(heap.empty());
+}
+
+TEST(TimerHeapTest, TiesBreakByNamespaceThenId) {
+  TimerHeap heap;
+  heap.Push(E(10, "b", "ns2"));
+  heap.Push(E(10, "c", "ns1"));
+  heap.Push(E(10, "a", "ns2"));
+  heap.Push(E(9, "z", "ns9"));
+  heap.Push(E(10, "a", "ns1"));
+  std::vector<HeapEntry> out;
+  EXPECT_EQ(heap.PopDue(10, 100, &out), 5u);
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_EQ(out[0].ns + "/" + out[0].timer_id, "ns9/z");
+  EXPECT_EQ(out[1].ns + "/" + out[1].timer_id, "ns1/a");
+  EXPECT_EQ(out[2].ns + "/" + out[2].timer_id, "ns1/c");
+  EXPECT_EQ(out[3].ns + "/" + out[3].timer_id, "ns2/a");
+  EXPECT_EQ(out[4].ns + "/" + out[4].timer_id, "ns2/b");
+}
+
+TEST(TimerHeapTest, PopDueStopsAtNowAndAtMax) {
+  TimerHeap heap;
+  for (int i = 0; i < 10; ++i) heap.Push(E(i * 10, "t" + std::to_string(i)));
+  std::vector<HeapEntry> out;
+  EXPECT_EQ(heap.PopDue(-1, 100, &out), 0u);  // nothing due yet
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(heap.PopDue(35, 100, &out), 4u);  // 0, 10, 20, 30
+  EXPECT_EQ(Ids(out), (std::vector<std::string>{"t0", "t1", "t2", "t3"}));
+  EXPECT_EQ(heap.Top().due_us, 40);
+  out.clear();
+  EXPECT_EQ(heap.PopDue(1000, 2, &out), 2u);  // bounded by max
+  EXPECT_EQ(Ids(out), (std::vector<std::string>{"t4", "t5"}));
+  out.clear();
+  EXPECT_EQ(heap.PopDue(60, 100, &out), 1u);  // due == now is due
+  EXPECT_EQ(Ids(out), (std::vector<std::string>{"t6"}));
+  EXPECT_EQ(heap.size(), 3u);
+}
+
+TEST(TimerHeapTest, KeepsDuplicatesAndVersions) {
+  TimerHeap heap;
+  heap.Push(HeapEntry{5, 2, "ns", "a"});
+  heap.Push(HeapEntry{5, 0, "ns", "a"});
+  std::vector<HeapEntry> out;
+  EXPECT_EQ(heap.PopDue(5, 10, &out), 2u);
+  EXPECT_EQ(out[0].timer_id, "a");
+  EXPECT_EQ(out[1].timer_id, "a");
+  EXPECT_EQ(out[0].version + out[1].version, 2u);
+}
+
+TEST(TimerHeapTest, ExchangeLatestKeepsTheEarliestEntries) {
+  std::mt19937_64 rng(3);
+  for (int round = 0; round < 50; ++round) {
+    TimerHeap heap;
+    std::vector<int64_t> kept;
+    for (int i = 0; i < 1 + round; ++i) {
+      kept.push_back(static_cast<int64_t>(rng() % 1000));
+      heap.Push(E(kept.back(), "k" + std::to_string(i)));
+    }
+    for (int i = 0; i < 20; ++i) {
+      const int64_t due = static_cast<int64_t>(rng() % 1000);
+      std::sort(kept.begin(), kept.end());
+      HeapEntry out = heap.ExchangeLatest(E(due, "n" + std::to_string(i)));
+      if (due < kept.back()) {
+        EXPECT_EQ(out.due_us, kept.back());  // the latest went out
+        kept.back() = due;
+      } else {
+        EXPECT_EQ(out.due_us, due);  // the new one stayed out
+        EXPECT_EQ(out.timer_id, "n" + std::to_string(i));
+      }
+      ASSERT_EQ(heap.size(), kept.size());
+    }
+    std::sort(kept.begin(), kept.end());
+    std::vector<HeapEntry> all;
+    heap.PopDue(INT64_MAX, SIZE_MAX, &all);
+    std::vector<int64_t> popped;
+    for (const HeapEntry& e : all) popped.push_back(e.due_us);
+    EXPECT_EQ(popped, kept) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace chime::engine

@@ -1,0 +1,37 @@
+#include "server/engine/timer_id.h"
+
+#include <set>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+
+namespace chime::engine {
+namespace {
+
+TEST(TimerIdTest, EncodesCrockfordBase32) {
+  EXPECT_EQ(EncodeCrockford128(0, 0), std::string(26, '0'));
+  EXPECT_EQ(EncodeCrockford128(0, 1), std::string(25, '0') + "1");
+  EXPECT_EQ(EncodeCrockford128(0, 31), std::string(25, '0') + "Z");
+  EXPECT_EQ(EncodeCrockford128(0, 32), std::string(24, '0') + "10");
+  // Bit 64 (lowest bit of hi) is bit 4 of the 13th character from the right: 2^64 = 16 * 32^12.
+  EXPECT_EQ(EncodeCrockford128(1, 0), std::string(13, '0') + "G" + std::string(12, '0'));
+  // All ones: the first character carries the top 3 bits (7), the other 25 carry 5 each.
+  EXPECT_EQ(EncodeCrockford128(UINT64_MAX, UINT64_MAX), "7" + std::string(25, 'Z'));
+}
+
+TEST(TimerIdTest, NewIdsHaveTheFormatAndAreUnique) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 10000; ++i) {
+    const std::string id = NewTimerId();
+    ASSERT_EQ(id.size(), kGeneratedIdLength) << id;
+    ASSERT_TRUE(absl::StartsWith(id, kGeneratedIdPrefix)) << id;
+    for (char c : id.substr(2)) {
+      ASSERT_NE(std::string("0123456789ABCDEFGHJKMNPQRSTVWXYZ").find(c), std::string::npos) << id;
+    }
+    ASSERT_TRUE(seen.insert(id).second) << "duplicate " << id;
+  }
+}
+
+}  // namespace
+}  // namespace chime::engine

@@ -1,0 +1,124 @@
+// chimed: the chime server.
+//
+//   chimed --data-dir DIR [--listen 0.0.0.0:7070] [--http-listen 0.0.0.0:9090] [--shards 16]
+//          [--fsync=always|never] [--log-format=text|json] [--log-level=info] [--config FILE]
+//
+// Every flag can also come from a CHIME_<FLAG> environment variable or the --config file
+// (server/admin/config.h; `chimed --help` lists them with their defaults).
+//
+// Prints "chimed: http on <addr>" and then "chimed serving on <addr> (data <dir>, <N> shards)"
+// on stdout once it accepts calls (system tests and scripts wait for that line); everything
+// else is logged to stderr, one line per event. SIGINT/SIGTERM shut down gracefully; a second
+// signal, or shutdown taking longer than 10 s, exits at once.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "server/admin/config.h"
+#include "server/chime_server.h"
+
+namespace {
+
+constexpr absl::Duration kGracePeriod = absl::Seconds(10);
+
+int Fail(const std::string& message) {
+  fprintf(stderr, "chimed: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<chime::admin::ChimedConfig> config = chime::admin::LoadChimedConfig(
+      args, [](const std::string& name) -> std::optional<std::string> {
+        const char* value = getenv(name.c_str());
+        if (value == nullptr) return std::nullopt;
+        return std::string(value);
+      });
+  if (!config.ok()) {
+    return Fail(absl::StrCat(config.status().message(), "\n(see chimed --help)"));
+  }
+  if (config->help) {
+    fputs(chime::admin::ChimedHelp().c_str(), stdout);
+    return 0;
+  }
+  chime::log::Configure({.level = config->log_level, .format = config->log_format});
+  {
+    // The effective configuration, and where each value came from.
+    std::string sources;
+    for (const auto& [name, v] : config->effective) {
+      if (v.source != "default")
+        absl::StrAppend(&sources, sources.empty() ? "" : ", ", name, ": ", v.source);
+    }
+    const auto& e = config->effective;
+    CHIME_LOG(kInfo, "config",
+              {{"data_dir", e.at("data-dir").value},
+               {"listen", e.at("listen").value},
+               {"http_listen", e.at("http-listen").value},
+               {"shards", e.at("shards").value},
+               {"fsync", e.at("fsync").value},
+               {"log_format", e.at("log-format").value},
+               {"log_level", e.at("log-level").value},
+               {"config", e.at("config").value},
+               {"set_by", sources}});
+  }
+
+  chime::ServerOptions options;
+  options.data_dir = config->data_dir;
+  options.listen = config->listen;
+  options.http_listen = config->http_listen;
+  options.shards = config->shards;
+  options.fsync = config->fsync;
+  options.engine.default_ack_deadline = config->default_ack_deadline;  // delivery follows it
+  options.delivery.default_max_attempts = config->default_max_attempts;
+  options.delivery.default_min_backoff = config->default_min_backoff;
+  options.delivery.default_max_backoff = config->default_max_backoff;
+
+  // Signals are taken synchronously by this thread (sigwait), never by gRPC's threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = chime::ChimeServer::Start(options);
+  if (!server.ok()) {
+    CHIME_LOG(kError, "start failed", {{"error", server.status().ToString()}});
+    return Fail(server.status().ToString());
+  }
+  if (!(*server)->http_address().empty()) {
+    printf("chimed: http on %s\n", (*server)->http_address().c_str());
+  }
+  printf("chimed serving on %s (data %s, %d shards)\n", (*server)->address().c_str(),
+         options.data_dir.c_str(), (*server)->shard_count());
+  fflush(stdout);
+  if (!options.fsync) {
+    CHIME_LOG(kWarn, "fsync disabled: acknowledged writes may be lost on power loss or OS crash");
+  }
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  CHIME_LOG(kInfo, "shutting down", {{"signal", sig}, {"note", "signal again to force"}});
+  // A second signal or a stuck shutdown ends the process without waiting.
+  std::thread([signals] {
+    timespec timeout{static_cast<time_t>(absl::ToInt64Seconds(kGracePeriod)), 0};
+    siginfo_t info;
+    int got = sigtimedwait(&signals, &info, &timeout);
+    CHIME_LOG(kError, "exiting now",
+              {{"reason", got > 0 ? "second signal" : "shutdown took too long"}});
+    _exit(1);
+  }).detach();
+  (*server)->Shutdown(absl::Now() + absl::Seconds(5));
+  server->reset();
+  CHIME_LOG(kInfo, "stopped");
+  return 0;
+}
