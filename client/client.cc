@@ -1,0 +1,89 @@
+#include "client/client.h"
+
+#include <grpcpp/grpcpp.h>
+
+namespace chime {
+
+Client::Client(std::shared_ptr<TimerRpc> rpc) : rpc_(std::move(rpc)) {}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& address,
+                                                        ClientOptions options) {
+  if (address.empty()) return absl::InvalidArgumentError("server address is empty");
+  if (options.rpc_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("rpc_timeout must be positive");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      options.credentials ? options.credentials : grpc::InsecureChannelCredentials();
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(address, credentials);
+  return std::unique_ptr<Client>(
+      new Client(std::make_shared<TimerRpc>(std::move(channel), std::move(options))));
+}
+
+Client::~Client() {
+  std::shared_ptr<AfterFuncDispatcher> after_func;
+  {
+    absl::MutexLock lock(&mu_);
+    after_func = std::move(after_func_);
+  }
+  if (after_func != nullptr) after_func->Shutdown();
+}
+
+absl::StatusOr<v1::CreateTimerResponse> Client::CreateTimer(const v1::CreateTimerRequest& request) {
+  return rpc_->CreateTimer(request);
+}
+
+absl::StatusOr<v1::Timer> Client::GetTimer(const std::string& ns, const std::string& timer_id) {
+  v1::GetTimerRequest request;
+  request.set_namespace_(ns);
+  request.set_timer_id(timer_id);
+  return rpc_->GetTimer(request);
+}
+
+absl::StatusOr<v1::Timer> Client::CancelTimer(const std::string& ns, const std::string& timer_id) {
+  v1::CancelTimerRequest request;
+  request.set_namespace_(ns);
+  request.set_timer_id(timer_id);
+  return rpc_->CancelTimer(request);
+}
+
+absl::StatusOr<v1::Timer> Client::PauseTimer(const std::string& ns, const std::string& timer_id) {
+  v1::PauseTimerRequest request;
+  request.set_namespace_(ns);
+  request.set_timer_id(timer_id);
+  return rpc_->PauseTimer(request);
+}
+
+absl::StatusOr<v1::Timer> Client::ResumeTimer(const std::string& ns, const std::string& timer_id) {
+  v1::ResumeTimerRequest request;
+  request.set_namespace_(ns);
+  request.set_timer_id(timer_id);
+  return rpc_->ResumeTimer(request);
+}
+
+absl::StatusOr<v1::Timer> Client::UpdateTimer(const v1::UpdateTimerRequest& request) {
+  return rpc_->UpdateTimer(request);
+}
+
+absl::StatusOr<v1::ListTimersResponse> Client::ListTimers(const v1::ListTimersRequest& request) {
+  return rpc_->ListTimers(request);
+}
+
+absl::StatusOr<std::unique_ptr<Subscription>> Client::Subscribe(const std::string& ns,
+                                                                const std::string& topic,
+                                                                SubscribeOptions options) {
+  return Subscription::Open(rpc_, ns, topic, options);
+}
+
+absl::StatusOr<std::unique_ptr<TimerHandle>> Client::AfterFunc(absl::Duration d,
+                                                               std::function<void()> fn) {
+  if (!fn) return absl::InvalidArgumentError("AfterFunc: fn is empty");
+  std::shared_ptr<AfterFuncDispatcher> after_func;
+  {
+    absl::MutexLock lock(&mu_);
+    if (after_func_ == nullptr) after_func_ = std::make_shared<AfterFuncDispatcher>(rpc_);
+    after_func = after_func_;
+  }
+  return after_func->Schedule(d, std::move(fn));
+}
+
+}  // namespace chime

@@ -1,0 +1,30 @@
+// Options for chime::Client and its subscriptions.
+#ifndef CHIME_CLIENT_CLIENT_OPTIONS_H_
+#define CHIME_CLIENT_CLIENT_OPTIONS_H_
+
+#include <grpcpp/security/credentials.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/time/time.h"
+
+namespace chime {
+
+struct ClientOptions {
+  // Channel credentials; nullptr means an insecure (plaintext) channel. TLS plugs in here.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Deadline of each unary call (create, get, cancel, list). Streams have none.
+  absl::Duration rpc_timeout = absl::Seconds(10);
+};
+
+struct SubscribeOptions {
+  // How many unacknowledged fires the server may hand this subscriber; 0 = server default.
+  uint32_t max_outstanding = 0;
+  // Ack each fire as Next() returns it: at-most-once processing in exchange for no Ack calls.
+  bool auto_ack = false;
+};
+
+}  // namespace chime
+
+#endif  // CHIME_CLIENT_CLIENT_OPTIONS_H_
