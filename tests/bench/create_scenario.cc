@@ -1,0 +1,81 @@
+// create: unary CreateTimer at each --inflight level, and the same load against
+// grpc.health.v1.Health/Check (the RPC floor of this machine), run back to back.
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "chime/v1/timer.pb.h"
+#include "common/proto_time.h"
+#include "tests/bench/bench_util.h"
+#include "tests/bench/flags.h"
+#include "tests/bench/scenarios.h"
+#include "tests/bench/unary_load.h"
+
+namespace chime::bench {
+
+std::string FreshTopic(const std::string& scenario) {
+  return absl::StrCat("bench-", scenario, "-", absl::ToUnixNanos(absl::Now()));
+}
+
+std::vector<std::string> CreateRequests(const std::string& topic,
+                                        const std::vector<absl::Time>& due) {
+  std::vector<std::string> out;
+  out.reserve(due.size());
+  v1::CreateTimerRequest req;
+  req.mutable_target()->set_topic(topic);
+  for (absl::Time t : due) {
+    *req.mutable_fire_at() = ToProtoTimestamp(t);
+    out.push_back(req.SerializeAsString());
+  }
+  return out;
+}
+
+int RunCreate(const std::shared_ptr<grpc::Channel>& channel) {
+  const std::string topic = FreshTopic("create");
+  // Due in 1-2 days: nothing fires during the run.
+  absl::BitGen gen;
+  std::vector<absl::Time> due;
+  for (int i = 0; i < 4096; ++i) {
+    due.push_back(absl::Now() + absl::Hours(24) + absl::Seconds(absl::Uniform(gen, 0, 86400)));
+  }
+  const std::vector<std::string> creates = CreateRequests(topic, due);
+  const std::string header = absl::StrFormat(
+      "%-9s %8s %11s %9s %9s %9s %11s %9s %7s %6s", "scenario", "inflight", "creates/s", "p50_ms",
+      "p99_ms", "p999_ms", "health/s", "h_p50_ms", "ratio", "load");
+  int rc = 0;
+  for (int inflight : ParseIntList(absl::GetFlag(FLAGS_inflight))) {
+    UnaryLoadOptions health;
+    health.method = "/grpc.health.v1.Health/Check";
+    health.requests = {std::string()};  // HealthCheckRequest{service: ""}
+    health.inflight = inflight;
+    health.duration = absl::GetFlag(FLAGS_duration);
+    UnaryLoadResult h = RunUnaryLoad(channel, health);
+    UnaryLoadOptions create = health;
+    create.method = "/chime.v1.TimerService/CreateTimer";
+    create.requests = creates;
+    UnaryLoadResult c = RunUnaryLoad(channel, create);
+    if (c.failed > 0 || h.failed > 0) {
+      fprintf(stderr, "create: %lld create / %lld health calls failed: %s %s\n",
+              static_cast<long long>(c.failed), static_cast<long long>(h.failed),
+              c.first_error.c_str(), h.first_error.c_str());
+      rc = 1;
+    }
+    const double ratio = c.PerSecond() / std::max(1.0, h.PerSecond());
+    Percentiles cp = Summarize(c.latency_ms), hp = Summarize(h.latency_ms);
+    PrintRow(header, absl::StrFormat("%-9s %8d %11.0f %9.3f %9.3f %9.3f %11.0f %9.3f %7.2f %6.2f",
+                                     "create", inflight, c.PerSecond(), cp.p50, cp.p99, cp.p999,
+                                     h.PerSecond(), hp.p50, ratio, LoadAverage1()));
+    AppendJson(absl::GetFlag(FLAGS_json), "create",
+               absl::StrFormat(R"("inflight":%d,"creates_per_s":%.0f,"create_failed":%d,)"
+                               R"("create_latency_ms":%s,"health_per_s":%.0f,)"
+                               R"("health_latency_ms":%s,"ratio_to_health":%.3f)",
+                               inflight, c.PerSecond(), c.failed, PercentilesJson(cp),
+                               h.PerSecond(), PercentilesJson(hp), ratio));
+  }
+  return rc;
+}
+
+}  // namespace chime::bench

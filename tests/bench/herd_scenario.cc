@@ -1,0 +1,60 @@
+// herd: --count timers due at the same instant; time from that instant (and from the last
+// create, if creating overran it) until the last is delivered; chimed's peak RSS.
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "tests/bench/bench_util.h"
+#include "tests/bench/fire_collector.h"
+#include "tests/bench/flags.h"
+#include "tests/bench/scenarios.h"
+#include "tests/bench/unary_load.h"
+
+namespace chime::bench {
+
+int RunHerd(const std::shared_ptr<grpc::Channel>& channel) {
+  int64_t count = absl::GetFlag(FLAGS_count);
+  if (count <= 0) count = 1000000;
+  const std::string topic = FreshTopic("herd");
+  FireCollector collector(channel, topic, absl::GetFlag(FLAGS_subscribers),
+                          absl::GetFlag(FLAGS_max_outstanding), count);
+  collector.Start();
+  absl::Duration lead = absl::GetFlag(FLAGS_lead);
+  if (lead == absl::ZeroDuration()) lead = absl::Seconds(3 + count / 15000.0);
+  const absl::Time due = absl::Now() + lead;
+  UnaryLoadOptions create;
+  create.method = "/chime.v1.TimerService/CreateTimer";
+  create.requests = CreateRequests(topic, {due});
+  create.inflight = 256;
+  create.duration = absl::Minutes(10);
+  create.max_calls = count;
+  create.keep_latencies = false;
+  UnaryLoadResult created = RunUnaryLoad(channel, create);
+  const absl::Time created_at = absl::Now();
+  if (created.failed > 0) fprintf(stderr, "herd: create failed: %s\n", created.first_error.c_str());
+  const bool all = collector.WaitAll(std::max(due, created_at) + absl::Seconds(120));
+  collector.Stop();
+  const absl::Time last = collector.last_receipt();
+  const double after_due = absl::ToDoubleSeconds(last - due);
+  const double after_ready = absl::ToDoubleSeconds(last - std::max(due, created_at));
+  const int64_t hwm = ProcStatusBytes(absl::GetFlag(FLAGS_chimed_pid), "VmHWM");
+  Percentiles p = Summarize(collector.lateness_ms());
+  PrintRow(
+      absl::StrFormat("%-9s %9s %11s %12s %12s %9s %10s %7s %6s", "scenario", "timers", "creates/s",
+                      "last_after_s", "after_all_s", "p50_ms", "peakRSS_MB", "missing", "load"),
+      absl::StrFormat("%-9s %9d %11.0f %12.3f %12.3f %9.1f %10.1f %7d %6.2f", "herd", count,
+                      created.PerSecond(), after_due, after_ready, p.p50, hwm / 1048576.0,
+                      count - collector.distinct(), LoadAverage1()));
+  AppendJson(absl::GetFlag(FLAGS_json), "herd",
+             absl::StrFormat(R"("timers":%d,"creates_per_s":%.0f,"created_after_due":%s,)"
+                             R"("last_delivered_after_due_s":%.3f,)"
+                             R"("last_delivered_after_due_and_created_s":%.3f,)"
+                             R"("lateness_ms":%s,"missing":%d,"duplicates":%d,"peak_rss_bytes":%d)",
+                             count, created.PerSecond(), created_at > due ? "true" : "false",
+                             after_due, after_ready, PercentilesJson(p),
+                             count - collector.distinct(), collector.duplicates(), hwm));
+  return all ? 0 : 1;
+}
+
+}  // namespace chime::bench

@@ -1,0 +1,62 @@
+// chime-bench: load scenarios against a running chimed through the public gRPC API
+// (scripts/bench starts chimed and runs this). See --help and docs/PERFORMANCE.md.
+//
+//   chime-bench --server 127.0.0.1:7070 --scenario create --inflight 1,16,64 --duration 5s
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "tests/bench/flags.h"
+#include "tests/bench/scenarios.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:7070", "chimed address");
+ABSL_FLAG(std::string, scenario, "create",
+          "create|fire|mixed|herd|capacity|restart (restart needs --phase; scripts/bench "
+          "orchestrates it)");
+ABSL_FLAG(std::string, json, "", "append one JSON object per scenario (line) to this file");
+ABSL_FLAG(std::string, label, "", "free text copied into the JSON (e.g. the run number)");
+ABSL_FLAG(std::string, inflight, "1,16,64,256", "create: calls in flight, comma separated");
+ABSL_FLAG(std::string, rate, "1000,10000",
+          "fire: target fires/s, comma separated; mixed: fire and create rate");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(5),
+          "create: per load level; fire/mixed: window the fires spread over; capacity: bound");
+ABSL_FLAG(int64_t, count, 0,
+          "herd: timers due in the same second (default 1000000); capacity: pending timers "
+          "(default 10000000); restart: pending timers (default 1000000)");
+ABSL_FLAG(int, subscribers, 2, "fire/mixed/herd: subscriber streams");
+ABSL_FLAG(int, max_outstanding, 10000, "per subscriber unacked fires");
+ABSL_FLAG(int, chimed_pid, 0, "pid of chimed for RSS (VmHWM/VmRSS), 0 = unknown");
+ABSL_FLAG(std::string, data_dir, "", "chimed data dir for disk use, empty = unknown");
+ABSL_FLAG(std::string, phase, "", "restart: fill|measure");
+ABSL_FLAG(int64_t, process_start_unix_ns, 0, "restart measure: when chimed was started");
+ABSL_FLAG(absl::Duration, on_time, absl::Milliseconds(10),
+          "restart: a fire is on time if its lateness is at most this");
+ABSL_FLAG(absl::Duration, lead, absl::ZeroDuration(),
+          "fire/herd: first due time this far after creating starts (0 = estimated)");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("load scenarios against chimed; see --help");
+  absl::ParseCommandLine(argc, argv);
+  grpc::ChannelArguments args;
+  // Separate channels per scenario piece would share one TCP connection anyway; a local
+  // subchannel pool keeps this process's channels on their own connections.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // restart polls a server that is coming up: the default reconnect backoff (1 s, then
+  // growing) would be measured instead of chimed's start-up time.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 5);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 50);
+  auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_server),
+                                           grpc::InsecureChannelCredentials(), args);
+  const std::string s = absl::GetFlag(FLAGS_scenario);
+  if (s == "create") return chime::bench::RunCreate(channel);
+  if (s == "fire") return chime::bench::RunFire(channel, /*mixed=*/false);
+  if (s == "mixed") return chime::bench::RunFire(channel, /*mixed=*/true);
+  if (s == "herd") return chime::bench::RunHerd(channel);
+  if (s == "capacity") return chime::bench::RunCapacity(channel);
+  if (s == "restart") return chime::bench::RunRestart(channel);
+  fprintf(stderr, "unknown --scenario %s\n", s.c_str());
+  return 2;
+}

@@ -1,0 +1,38 @@
+// chime-bench scenarios. Each runs bounded in time and count against `channel`, prints table
+// rows and appends JSON objects (bench_util.h); returns 0 on success.
+#ifndef CHIME_TESTS_BENCH_SCENARIOS_H_
+#define CHIME_TESTS_BENCH_SCENARIOS_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace chime::bench {
+
+// Serialized CreateTimerRequests for `topic` due at the given instants.
+std::vector<std::string> CreateRequests(const std::string& topic,
+                                        const std::vector<absl::Time>& due);
+// Creates `count` timers of `topic` due in 1-3 days, in ten steps bounded by `bound` in
+// total, 256 calls in flight; returns how many were created. `on_step(pending, creates/s)`.
+int64_t FillFarFuture(const std::shared_ptr<grpc::Channel>& channel, const std::string& topic,
+                      int64_t count, absl::Duration bound,
+                      const std::function<void(int64_t, double)>& on_step);
+// Unique topic name for one scenario run.
+std::string FreshTopic(const std::string& scenario);
+
+int RunCreate(const std::shared_ptr<grpc::Channel>& channel);
+int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed);
+int RunHerd(const std::shared_ptr<grpc::Channel>& channel);
+int RunCapacity(const std::shared_ptr<grpc::Channel>& channel);
+// --phase fill: N far-future timers plus canaries due shortly after; prints "filled".
+// --phase measure: polls Health until serving, then waits for the first on-time canary.
+int RunRestart(const std::shared_ptr<grpc::Channel>& channel);
+
+}  // namespace chime::bench
+
+#endif  // CHIME_TESTS_BENCH_SCENARIOS_H_

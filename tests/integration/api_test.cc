@@ -1,0 +1,205 @@
+// The unary calls over the wire: list paging, idempotent create (also across a restart), and
+// every validation error with its code and message — without changing stored state.
+#include <set>
+
+#include "common/proto_time.h"
+#include "gmock/gmock.h"
+#include "tests/integration/server_fixture.h"
+
+namespace chime::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ApiTest = ServerTest;
+
+TEST_F(ApiTest, CreateAndGet) {
+  v1::CreateTimerRequest request;
+  request.set_timer_id("invoice-42");
+  *request.mutable_fire_at() = ToProtoTimestamp(clock_.Now() + absl::Hours(2));
+  request.mutable_target()->set_topic("billing");
+  request.set_payload("pay");
+  (*request.mutable_labels())["kind"] = "invoice";
+  v1::CreateTimerResponse response;
+  ASSERT_TRUE(Create(request, &response).ok());
+  EXPECT_TRUE(response.created());
+  v1::Timer timer;
+  ASSERT_TRUE(Get("invoice-42", &timer).ok());
+  EXPECT_EQ(timer.namespace_(), "default");
+  EXPECT_EQ(timer.state(), v1::TIMER_STATE_SCHEDULED);
+  EXPECT_EQ(FromProto(timer.next_fire_time()), clock_.Now() + absl::Hours(2));
+  EXPECT_EQ(timer.labels().at("kind"), "invoice");
+  EXPECT_EQ(timer.payload(), "pay");
+  // A generated id when none is given.
+  request.clear_timer_id();
+  ASSERT_TRUE(Create(request, &response).ok());
+  EXPECT_FALSE(response.timer().timer_id().empty());
+  // The same request under the same id is a retry; a different one finds the id taken.
+  request.set_timer_id("invoice-42");
+  ASSERT_TRUE(Create(request, &response).ok());
+  EXPECT_FALSE(response.created());
+  request.set_payload("other");
+  EXPECT_EQ(Create(request, &response).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+}
+
+TEST_F(ApiTest, ListPagesThroughEveryTimerOfATopic) {
+  std::set<std::string> want;
+  for (int i = 0; i < 25; ++i) {
+    const std::string id = "p-" + std::to_string(100 + i);
+    CreateTimer(id, absl::Minutes(5), "pages");
+    want.insert(id);
+  }
+  for (int i = 0; i < 5; ++i) CreateTimer("q-" + std::to_string(i), absl::Minutes(5), "other");
+
+  v1::ListTimersRequest request;
+  request.set_topic("pages");
+  request.set_page_size(10);
+  std::set<std::string> got;
+  std::vector<int> page_sizes;
+  for (;;) {
+    v1::ListTimersResponse response;
+    ASSERT_TRUE(List(request, &response).ok());
+    page_sizes.push_back(response.timers_size());
+    for (const v1::Timer& t : response.timers()) {
+      EXPECT_EQ(t.target().topic(), "pages");
+      EXPECT_TRUE(got.insert(t.timer_id()).second) << "listed twice: " << t.timer_id();
+    }
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+    ASSERT_LT(page_sizes.size(), 10u) << "paging does not end";
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(page_sizes.front(), 10);
+
+  // Without a topic filter: all 30; with a state filter that matches nothing: none.
+  v1::ListTimersRequest all;
+  all.set_page_size(1000);
+  v1::ListTimersResponse response;
+  ASSERT_TRUE(List(all, &response).ok());
+  EXPECT_EQ(response.timers_size(), 30);
+  all.set_state(v1::TIMER_STATE_CANCELLED);
+  ASSERT_TRUE(List(all, &response).ok());
+  EXPECT_EQ(response.timers_size(), 0);
+}
+
+TEST_F(ApiTest, IdempotentCreateAlsoAfterRestart) {
+  v1::CreateTimerRequest request;
+  request.set_idempotency_key("order-7");
+  *request.mutable_delay() = ToProtoDuration(absl::Minutes(5));
+  request.mutable_target()->set_topic("orders");
+  request.set_payload("x");
+  v1::CreateTimerResponse first;
+  ASSERT_TRUE(Create(request, &first).ok());
+  EXPECT_TRUE(first.created());
+  const std::string id = first.timer().timer_id();
+  ASSERT_FALSE(id.empty());
+
+  // A retry a little later (the delay is part of the request, not its resolution).
+  clock_.Advance(absl::Seconds(3));
+  v1::CreateTimerResponse again;
+  ASSERT_TRUE(Create(request, &again).ok());
+  EXPECT_FALSE(again.created());
+  EXPECT_EQ(again.timer().timer_id(), id);
+  EXPECT_EQ(again.timer().next_fire_time().seconds(), first.timer().next_fire_time().seconds());
+
+  RestartServer();
+  ASSERT_TRUE(Create(request, &again).ok());
+  EXPECT_FALSE(again.created());
+  EXPECT_EQ(again.timer().timer_id(), id);
+
+  request.set_payload("different");
+  grpc::Status s = Create(request, &again);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+
+  v1::ListTimersRequest list;
+  v1::ListTimersResponse listed;
+  ASSERT_TRUE(List(list, &listed).ok());
+  EXPECT_EQ(listed.timers_size(), 1);
+}
+
+TEST_F(ApiTest, ValidationErrorsOverTheWire) {
+  auto valid = [&] {
+    v1::CreateTimerRequest r;
+    r.set_timer_id("ok");
+    *r.mutable_delay() = ToProtoDuration(absl::Seconds(5));
+    r.mutable_target()->set_topic("t");
+    return r;
+  };
+  struct Case {
+    std::string name;
+    v1::CreateTimerRequest request;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  std::vector<Case> cases;
+  {
+    auto r = valid();
+    r.set_payload(std::string(70000, 'x'));
+    cases.push_back(
+        {"payload", r, grpc::StatusCode::INVALID_ARGUMENT, "payload is 70000 bytes, limit 65536"});
+  }
+  {
+    auto r = valid();
+    r.set_timer_id("a b");
+    cases.push_back({"timer_id", r, grpc::StatusCode::INVALID_ARGUMENT,
+                     "timer_id \"a b\" has a character outside [A-Za-z0-9._:~-]"});
+  }
+  {
+    auto r = valid();
+    r.clear_delay();
+    cases.push_back({"when", r, grpc::StatusCode::INVALID_ARGUMENT,
+                     "one of fire_at, delay, interval or cron is required"});
+  }
+  {
+    auto r = valid();
+    *r.mutable_fire_at() = ToProtoTimestamp(clock_.Now() + absl::Hours(24 * 40000));
+    cases.push_back({"far", r, grpc::StatusCode::INVALID_ARGUMENT, "days ahead (limit)"});
+  }
+  {
+    auto r = valid();
+    r.clear_target();
+    cases.push_back({"target", r, grpc::StatusCode::INVALID_ARGUMENT, "target.topic is required"});
+  }
+  {
+    auto r = valid();
+    *r.mutable_interval()->mutable_every() = ToProtoDuration(absl::Milliseconds(10));
+    cases.push_back({"interval", r, grpc::StatusCode::INVALID_ARGUMENT, "must be at least 100ms"});
+  }
+  {
+    auto r = valid();
+    r.mutable_target()->mutable_webhook()->set_url("https://example.com");
+    cases.push_back({"webhook", r, grpc::StatusCode::UNIMPLEMENTED, "not supported yet"});
+  }
+  {
+    auto r = valid();
+    for (int i = 0; i < 40; ++i) (*r.mutable_labels())["k" + std::to_string(i)] = "v";
+    cases.push_back(
+        {"labels", r, grpc::StatusCode::INVALID_ARGUMENT, "labels has 40 entries, limit 32"});
+  }
+  for (const Case& c : cases) {
+    v1::CreateTimerResponse response;
+    grpc::Status s = Create(c.request, &response);
+    EXPECT_EQ(s.error_code(), c.code) << c.name << ": " << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(c.message)) << c.name;
+  }
+
+  v1::Timer timer;
+  grpc::Status s = Get("", &timer);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "timer_id is required");
+  EXPECT_EQ(Get("missing", &timer).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Cancel("bad id", &timer).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::ListTimersRequest list;
+  list.set_page_size(5000);
+  v1::ListTimersResponse listed;
+  s = List(list, &listed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "page_size is 5000, limit 1000");
+
+  // Nothing was stored by any of these.
+  list.set_page_size(0);
+  ASSERT_TRUE(List(list, &listed).ok());
+  EXPECT_EQ(listed.timers_size(), 0);
+}
+
+}  // namespace
+}  // namespace chime::testing

@@ -1,0 +1,148 @@
+// Bad input on the Subscribe stream gets a clean status and leaves the server healthy.
+#include <grpcpp/generic/generic_stub.h>
+
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "tests/integration/server_fixture.h"
+
+namespace chime::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using StreamErrorsTest = ServerTest;
+
+// grpc.health.v1.Health/Check for the whole server, decoded by hand (the health proto's
+// generated code is not installed): SERVING is field 1 = 1, i.e. bytes 08 01.
+bool Serving(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(CallDeadline());
+  grpc::Slice nothing("");  // HealthCheckRequest{service: ""} encodes to no bytes
+  grpc::ByteBuffer request(&nothing, 1);
+  grpc::ByteBuffer response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  if (!status.ok()) return false;
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return false;
+  std::string bytes;
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return bytes == std::string("\x08\x01", 2);
+}
+
+grpc::Status FinishWith(v1::TimerService::Stub* stub, const v1::SubscribeRequest& first,
+                        const v1::SubscribeRequest* second = nullptr) {
+  TestSubscription sub(stub, "");
+  sub.Write(first);
+  if (second != nullptr) sub.Write(*second);
+  return sub.Finish();
+}
+
+TEST_F(StreamErrorsTest, BadFirstMessages) {
+  ASSERT_TRUE(Serving(channel_));
+  v1::SubscribeRequest ack;
+  ack.mutable_ack()->add_fire_ids("t@1");
+  grpc::Status s = FinishWith(stub_.get(), ack);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(), "first message must be start");
+
+  v1::SubscribeRequest start;
+  start.mutable_start()->set_topic("t");
+  start.mutable_start()->set_max_outstanding(20000);
+  s = FinishWith(stub_.get(), start);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "start.max_outstanding is 20000, limit 10000");
+
+  start.mutable_start()->set_max_outstanding(0);
+  start.mutable_start()->set_topic("");
+  s = FinishWith(stub_.get(), start);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "start.topic is required");
+
+  start.mutable_start()->set_topic("bad topic");
+  s = FinishWith(stub_.get(), start);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  s = FinishWith(stub_.get(), v1::SubscribeRequest());
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(Serving(channel_));
+}
+
+TEST_F(StreamErrorsTest, BadLaterMessages) {
+  v1::SubscribeRequest start;
+  start.mutable_start()->set_topic("t");
+  grpc::Status s = FinishWith(stub_.get(), start, &start);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("start may be sent only once"));
+
+  const v1::SubscribeRequest empty;
+  s = FinishWith(stub_.get(), start, &empty);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::SubscribeRequest flood;
+  for (int i = 0; i < 10001; ++i) flood.mutable_ack()->add_fire_ids("x@1");
+  s = FinishWith(stub_.get(), start, &flood);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "ack has 10001 fire ids, limit 10000");
+  EXPECT_TRUE(Serving(channel_));
+}
+
+TEST_F(StreamErrorsTest, UnknownAndMalformedAcksAreAnsweredUnknown) {
+  TestSubscription sub(stub_.get(), "acks");
+  for (const std::string& id :
+       std::vector<std::string>{"never-existed@1", "no-at-sign", "@", "x@01",
+                                "x@99999999999999999999999", std::string("nul\0@1", 6)}) {
+    EXPECT_EQ(sub.AckAndWait(id), v1::ACK_OUTCOME_UNKNOWN) << id;
+  }
+  EXPECT_TRUE(Serving(channel_));
+}
+
+TEST_F(StreamErrorsTest, GarbageBytesGetAStatusAndTheServerStaysHealthy) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(CallDeadline());
+  // A raw bidi call (the factory returns an owning raw pointer).
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+          channel_.get(),
+          grpc::internal::RpcMethod("/chime.v1.TimerService/Subscribe",
+                                    grpc::internal::RpcMethod::BIDI_STREAMING),
+          &ctx));
+  const std::string garbage = "\xff\xff\xff\xff\x0f not a protobuf";
+  grpc::Slice slice(garbage);
+  grpc::ByteBuffer buffer(&slice, 1);
+  stream->Write(buffer);
+  stream->WritesDone();
+  grpc::ByteBuffer ignored;
+  while (stream->Read(&ignored)) {
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(Serving(channel_));
+
+  // And the service still works.
+  TestSubscription sub(stub_.get(), "after-garbage");
+  CreateTimer("g1", absl::Seconds(1), "after-garbage");
+  clock_.Advance(absl::Seconds(2));
+  std::optional<v1::Fire> fire = sub.NextFire();
+  ASSERT_TRUE(fire.has_value());
+  EXPECT_EQ(fire->timer_id(), "g1");
+}
+
+TEST_F(StreamErrorsTest, HealthIsNotServingAfterShutdown) {
+  ASSERT_TRUE(Serving(channel_));
+  auto channel = channel_;
+  StopServer();
+  EXPECT_FALSE(Serving(channel));
+  StartServer();
+  EXPECT_TRUE(Serving(channel_));
+}
+
+}  // namespace
+}  // namespace chime::testing
