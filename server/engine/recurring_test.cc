@@ -269,6 +269,8 @@ TEST_F(RecurringTest, MisfirePoliciesAfterAnOutage) {
   Open();
   const absl::Time next = kStart + absl::Hours(3) + minute;
   for (const char* id : {"once", "all", "skip"}) ASSERT_TRUE(WaitNext(id, next)) << id;
+  // The listener hears of a fire just after its write is readable: wait for all 3 + 1 + 180.
+  ASSERT_TRUE(listener_.WaitForCount(184));
 
   std::vector<v1::Fire> once = listener_.FiresOf("once");
   ASSERT_EQ(once.size(), 2u);                      // on time, then one for the whole outage
@@ -294,6 +296,7 @@ TEST_F(RecurringTest, FireAllCatchUpIsBounded) {
   clock_.Advance(absl::Hours(3));  // 10,800 missed occurrences
   Open();
   ASSERT_TRUE(WaitNext("busy", kStart + absl::Hours(3) + absl::Seconds(1)));
+  ASSERT_TRUE(listener_.WaitForCount(limits::kMaxCatchUpFires));
   EXPECT_EQ(listener_.FiresOf("busy").size(), limits::kMaxCatchUpFires);
 }
 
@@ -324,12 +327,14 @@ TEST_F(RecurringTest, OverlapPolicies) {
   EXPECT_FALSE(Pending("replace@0"));  // superseded in the same write
   EXPECT_TRUE(Pending("replace@1"));
   EXPECT_EQ(Get("replace").fire_count(), 2u);
+  ASSERT_TRUE(listener_.WaitForCount(5));  // heard just after the writes are readable
   EXPECT_EQ(listener_.fires().size(), 5u);
 
   // Once acknowledged, FORBID fires again, with the nominal time of its occurrence.
   ASSERT_OK(EndDelivery("forbid@0", /*acked=*/true));
   clock_.Set(kStart + 2 * minute);
   ASSERT_TRUE(WaitNext("forbid", kStart + 3 * minute));
+  ASSERT_TRUE(listener_.WaitForCount(6));
   std::vector<v1::Fire> forbid = listener_.FiresOf("forbid");
   ASSERT_EQ(forbid.size(), 2u);
   EXPECT_EQ(forbid[1].fire_id(), "forbid@1");
@@ -350,6 +355,7 @@ TEST_F(RecurringTest, OverlapForbidDuringCatchUp) {
   clock_.Advance(absl::Hours(1) + absl::Seconds(10));
   Open();
   ASSERT_TRUE(WaitNext("f", kStart + absl::Minutes(61)));
+  ASSERT_TRUE(listener_.WaitForCount(2));
   EXPECT_EQ(listener_.FiresOf("f").size(), 2u);
   EXPECT_EQ(Get("f").fire_count(), 2u);
 }
@@ -384,6 +390,7 @@ TEST_F(RecurringTest, CronAcrossDstInParis) {
   clock_.Set(first);
   // The second pass (02:30 CET = 01:30Z the same day) is not an occurrence: next is a day on.
   ASSERT_TRUE(WaitNext("autumn", second));
+  ASSERT_TRUE(listener_.WaitForCount(1));
   std::vector<v1::Fire> autumn = listener_.FiresOf("autumn");
   ASSERT_EQ(autumn.size(), 1u);
   EXPECT_EQ(Scheduled(autumn[0]), first);
