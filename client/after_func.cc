@@ -143,7 +143,7 @@ void AfterFuncDispatcher::HandleFire(const std::shared_ptr<Subscription>& sub,
   {
     absl::MutexLock lock(&mu_);
     ReapWorkersLocked();
-    auto it = pending_.find(fire.timer_id());
+    auto it = RememberFireLocked(fire.fire_id()) ? pending_.find(fire.timer_id()) : pending_.end();
     if (it != pending_.end()) {
       std::function<void()> fn = std::move(it->second);
       pending_.erase(it);
@@ -152,7 +152,8 @@ void AfterFuncDispatcher::HandleFire(const std::shared_ptr<Subscription>& sub,
       worker.thread =
           std::thread([this, sub, fn = std::move(fn), fire_id = fire.fire_id(), &worker] {
             fn();
-            // Acked after the callback returned; if the ack is lost, the redelivery is only acked.
+            // Acked after the callback returned; if the ack is lost (the stream broke), the
+            // redelivery is only acked.
             sub->Ack({fire_id}).IgnoreError();
             absl::MutexLock lock(&mu_);
             worker.done = true;  // the list element outlives the thread: it is joined before erase
@@ -162,6 +163,16 @@ void AfterFuncDispatcher::HandleFire(const std::shared_ptr<Subscription>& sub,
   }
   // A redelivery of a fire whose callback already ran (or of an unknown timer): ack only.
   sub->Ack({fire.fire_id()}).IgnoreError();
+}
+
+bool AfterFuncDispatcher::RememberFireLocked(const std::string& fire_id) {
+  if (!handled_fires_.insert(fire_id).second) return false;
+  handled_order_.push_back(fire_id);
+  if (handled_order_.size() > kMaxRememberedFires) {
+    handled_fires_.erase(handled_order_.front());
+    handled_order_.pop_front();
+  }
+  return true;
 }
 
 void AfterFuncDispatcher::ReapWorkersLocked() {

@@ -9,10 +9,12 @@
 #ifndef CHIME_CLIENT_AFTER_FUNC_H_
 #define CHIME_CLIENT_AFTER_FUNC_H_
 
+#include <deque>
 #include <functional>
 #include <list>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -55,14 +57,17 @@ class TimerHandle {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// Owns the private topic, its subscription and the callbacks of timers not yet fired.
-// A callback runs once per fire: the first delivery of a fire claims the callback (removing it
-// from the pending map); redeliveries of that fire (same fire_id, e.g. after an ack was lost)
-// find nothing to run and are only acked.
+// Owns the private topic, its (reconnecting) subscription and the callbacks of timers not yet
+// fired. A callback runs once per fire: the first delivery of a fire claims the callback
+// (removing it from the pending map) and records its fire_id; redeliveries of that fire (same
+// fire_id, e.g. after a server restart lost the ack) are only acked. The remembered fire ids
+// are bounded (kMaxRememberedFires, oldest forgotten first); a redelivery older than that still
+// finds no callback to claim, since a one-shot timer's callback is claimed only once.
 // Thread-safe.
 class AfterFuncDispatcher : public std::enable_shared_from_this<AfterFuncDispatcher> {
  public:
   static constexpr char kNamespace[] = "default";
+  static constexpr size_t kMaxRememberedFires = 10000;
 
   explicit AfterFuncDispatcher(std::shared_ptr<TimerRpc> rpc);
   ~AfterFuncDispatcher();  // Shutdown()
@@ -82,9 +87,12 @@ class AfterFuncDispatcher : public std::enable_shared_from_this<AfterFuncDispatc
 
   // Drops the callback of a timer that was cancelled.
   void Forget(const std::string& timer_id);
-  // Reads fires until Shutdown, reopening the subscription (with backoff) when it breaks.
+  // Reads fires until Shutdown. The subscription reconnects by itself; if it ends for good
+  // (e.g. reconnecting gave up) it is reopened with backoff.
   void DispatchLoop();
   void HandleFire(const std::shared_ptr<Subscription>& sub, const v1::Fire& fire);
+  // Records `fire_id` as handled; false if it was already.
+  bool RememberFireLocked(const std::string& fire_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Joins callback threads that have finished.
   void ReapWorkersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -103,6 +111,9 @@ class AfterFuncDispatcher : public std::enable_shared_from_this<AfterFuncDispatc
   // Callbacks of timers that have not fired (nor been stopped), by timer id.
   std::map<std::string, std::function<void()>> pending_ ABSL_GUARDED_BY(mu_);
   std::list<Worker> workers_ ABSL_GUARDED_BY(mu_);
+  // Fire ids whose callbacks were claimed, oldest first (bounded).
+  std::set<std::string> handled_fires_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> handled_order_ ABSL_GUARDED_BY(mu_);
   std::thread loop_;
 };
 

@@ -14,7 +14,12 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& addre
   }
   std::shared_ptr<grpc::ChannelCredentials> credentials =
       options.credentials ? options.credentials : grpc::InsecureChannelCredentials();
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(address, credentials);
+  // gRPC's default connection backoff grows to 120 s, which would hold subscriptions off a
+  // restarted server long after it is back; cap it near the subscriptions' own backoff.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(address, credentials, args);
   return std::unique_ptr<Client>(
       new Client(std::make_shared<TimerRpc>(std::move(channel), std::move(options))));
 }
@@ -72,6 +77,13 @@ absl::StatusOr<std::unique_ptr<Subscription>> Client::Subscribe(const std::strin
                                                                 const std::string& topic,
                                                                 SubscribeOptions options) {
   return Subscription::Open(rpc_, ns, topic, options);
+}
+
+absl::StatusOr<std::unique_ptr<Consumer>> Client::Consume(const std::string& ns,
+                                                          const std::string& topic,
+                                                          ConsumeOptions options,
+                                                          FireHandler handler) {
+  return Consumer::Start(rpc_, ns, topic, std::move(options), std::move(handler));
 }
 
 absl::StatusOr<std::unique_ptr<TimerHandle>> Client::AfterFunc(absl::Duration d,

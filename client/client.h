@@ -26,6 +26,7 @@
 #include "chime/v1/timer.pb.h"
 #include "client/after_func.h"
 #include "client/client_options.h"
+#include "client/consumer.h"
 #include "client/subscription.h"
 #include "client/timer_rpc.h"
 
@@ -60,9 +61,15 @@ class Client {
                                                           const std::string& topic,
                                                           SubscribeOptions options = {});
 
+  // Runs `handler` on each fire of (ns, topic) on worker threads, acking the fires it handles
+  // and nacking the ones it fails; reconnects across server restarts. See consumer.h.
+  absl::StatusOr<std::unique_ptr<Consumer>> Consume(const std::string& ns, const std::string& topic,
+                                                    ConsumeOptions options, FireHandler handler);
+
   // Runs `fn` on a thread of its own once `d` has elapsed, through a one-shot timer on a topic
   // private to this client (namespace "default"). Stop() on the handle cancels it. `fn` runs
-  // only while this client exists.
+  // only while this client exists, and once per fire even when the fire is redelivered (e.g.
+  // after a server restart lost its ack).
   absl::StatusOr<std::unique_ptr<TimerHandle>> AfterFunc(absl::Duration d,
                                                          std::function<void()> fn);
 

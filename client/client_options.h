@@ -18,11 +18,24 @@ struct ClientOptions {
   absl::Duration rpc_timeout = absl::Seconds(10);
 };
 
+// How a subscription reconnects after its stream breaks (server restart, network, graceful
+// shutdown). Reconnecting resubscribes with the same namespace, topic and window.
+struct ReconnectOptions {
+  bool enabled = true;
+  // Waits grow exponentially from min_backoff up to max_backoff, with jitter.
+  absl::Duration min_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+  // Consecutive failed attempts before giving up (Next() then returns the last error);
+  // 0 = retry until Close().
+  int max_attempts = 0;
+};
+
 struct SubscribeOptions {
   // How many unacknowledged fires the server may hand this subscriber; 0 = server default.
   uint32_t max_outstanding = 0;
   // Ack each fire as Next() returns it: at-most-once processing in exchange for no Ack calls.
   bool auto_ack = false;
+  ReconnectOptions reconnect;
 };
 
 }  // namespace chime

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/time/clock.h"
 #include "client/grpc_status.h"
+#include "client/reconnect_backoff.h"
 #include "common/limits.h"
 #include "common/proto_time.h"
 
@@ -22,19 +24,12 @@ absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Open(std::shared_ptr
                                                                  const std::string& ns,
                                                                  const std::string& topic,
                                                                  SubscribeOptions options) {
-  std::unique_ptr<Subscription> sub(new Subscription(std::move(rpc), ns, topic, options));
-  sub->stream_ = sub->rpc_->OpenSubscribe(&sub->context_);
-  v1::SubscribeRequest start;
-  start.mutable_start()->set_namespace_(ns);
-  start.mutable_start()->set_topic(topic);
-  if (options.max_outstanding > 0)
-    start.mutable_start()->set_max_outstanding(options.max_outstanding);
-  if (!sub->stream_->Write(start)) {
-    // The call failed before it started (server unreachable, ...): its status says why.
-    absl::Status status = FromGrpcStatus(sub->stream_->Finish());
-    if (status.ok()) status = absl::UnavailableError("subscribe stream closed before it started");
-    return status;
+  if (options.reconnect.enabled) {
+    if (absl::Status s = ValidateReconnectOptions(options.reconnect); !s.ok()) return s;
   }
+  std::unique_ptr<Subscription> sub(new Subscription(std::move(rpc), ns, topic, options));
+  // The first attempt is synchronous so a wrong address or a down server shows at once.
+  if (absl::Status s = sub->Connect(); !s.ok()) return s;
   Subscription* raw = sub.get();
   sub->reader_ = std::thread([raw] { raw->ReadLoop(); });
   return sub;
@@ -42,9 +37,58 @@ absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Open(std::shared_ptr
 
 Subscription::~Subscription() { Close(); }
 
-void Subscription::ReadLoop() {
+absl::Status Subscription::Connect() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  std::unique_ptr<TimerRpc::SubscribeStream> stream;
+  {
+    absl::MutexLock ctx_lock(&ctx_mu_);
+    {
+      // Checked under ctx_mu_: a Close() after this point cancels the context installed here.
+      absl::MutexLock lock(&mu_);
+      if (closed_) return absl::CancelledError("subscription closed");
+    }
+    stream = rpc_->OpenSubscribe(context.get());
+    context_ = std::move(context);
+  }
+  v1::SubscribeRequest start;
+  start.mutable_start()->set_namespace_(ns_);
+  start.mutable_start()->set_topic(topic_);
+  if (options_.max_outstanding > 0) {
+    start.mutable_start()->set_max_outstanding(options_.max_outstanding);
+  }
+  absl::Status status;
+  {
+    absl::MutexLock lock(&write_mu_);
+    stream_ = std::move(stream);
+    writes_closed_ = false;
+    if (stream_->Write(start)) {
+      absl::MutexLock state_lock(&mu_);
+      connected_ = true;
+      return absl::OkStatus();
+    }
+    // The call failed before it started (server unreachable, ...): its status says why.
+    writes_closed_ = true;
+    status = FromGrpcStatus(stream_->Finish());
+    stream_.reset();
+  }
+  {
+    absl::MutexLock ctx_lock(&ctx_mu_);
+    context_.reset();
+  }
+  if (status.ok()) status = absl::UnavailableError("subscribe stream closed before it started");
+  return status;
+}
+
+bool Subscription::ReadStream() {
+  TimerRpc::SubscribeStream* stream;
+  {
+    absl::MutexLock lock(&write_mu_);
+    stream = stream_.get();
+  }
+  bool any = false;
   v1::SubscribeResponse response;
-  while (stream_->Read(&response)) {
+  while (stream->Read(&response)) {
+    any = true;
     absl::MutexLock lock(&mu_);
     for (auto& fire : *response.mutable_fires()) fires_.push_back(std::move(fire));
     for (auto& result : *response.mutable_ack_results()) {
@@ -52,16 +96,78 @@ void Subscription::ReadLoop() {
       if (ack_results_.size() > kMaxRetainedAckResults) ack_results_.pop_front();
     }
   }
+  return any;
+}
+
+absl::Status Subscription::FinishStream() {
   grpc::Status status;
   {
     absl::MutexLock lock(&write_mu_);
     writes_closed_ = true;
     status = stream_->Finish();
+    stream_.reset();  // before its context
   }
+  {
+    absl::MutexLock ctx_lock(&ctx_mu_);
+    context_.reset();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    connected_ = false;
+    ++stream_generation_;
+  }
+  return status.ok() ? absl::UnavailableError("subscribe stream ended by the server")
+                     : FromGrpcStatus(status);
+}
+
+void Subscription::End(absl::Status status) {
   absl::MutexLock lock(&mu_);
   ended_ = true;
-  final_status_ = status.ok() ? absl::UnavailableError("subscribe stream ended by the server")
-                              : FromGrpcStatus(status);
+  final_status_ = std::move(status);
+}
+
+void Subscription::ReadLoop() {
+  ReconnectBackoff backoff(options_.reconnect);
+  while (true) {
+    const absl::Time opened = absl::Now();
+    const bool got_responses = ReadStream();
+    absl::Status status = FinishStream();
+    {
+      absl::MutexLock lock(&mu_);
+      if (closed_) {
+        ended_ = true;
+        return;
+      }
+    }
+    if (!options_.reconnect.enabled || !IsRetryableStreamEnd(status)) return End(status);
+    // A stream that worked for a while starts the backoff over; one that dies at once (a
+    // server shutting down, a crash loop) keeps growing it.
+    if (got_responses || absl::Now() - opened >= options_.reconnect.max_backoff) backoff.Reset();
+    while (true) {
+      if (backoff.Exhausted()) return End(status);
+      const absl::Duration delay = backoff.NextDelay();
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.AwaitWithTimeout(absl::Condition(&closed_), delay);
+        if (closed_) {
+          ended_ = true;
+          return;
+        }
+      }
+      status = Connect();
+      if (status.ok()) break;
+      if (absl::IsCancelled(status)) {  // Close() meanwhile
+        absl::MutexLock lock(&mu_);
+        if (closed_) {
+          ended_ = true;
+          return;
+        }
+      }
+      if (!IsRetryableStreamEnd(status)) return End(status);
+    }
+    absl::MutexLock lock(&mu_);
+    ++reconnects_;
+  }
 }
 
 absl::Status Subscription::EndStatus() const {
@@ -87,15 +193,18 @@ absl::StatusOr<std::optional<v1::Fire>> Subscription::Next(absl::Duration timeou
   }
   if (options_.auto_ack) {
     absl::Status status = Ack({fire->fire_id()});
-    if (!status.ok()) return status;
+    // While reconnecting the ack is dropped and the fire comes again: not the caller's error.
+    if (!status.ok() && !absl::IsUnavailable(status)) return status;
   }
   return fire;
 }
 
 absl::Status Subscription::Write(const v1::SubscribeRequest& request) {
   absl::MutexLock lock(&write_mu_);
-  if (writes_closed_ || !stream_->Write(request)) {
-    return absl::UnavailableError("subscribe stream is closed");
+  if (writes_closed_ || stream_ == nullptr || !stream_->Write(request)) {
+    return absl::UnavailableError(
+        "subscribe stream is not connected; the request was dropped (unacked fires are "
+        "redelivered)");
   }
   return absl::OkStatus();
 }
@@ -136,12 +245,13 @@ std::vector<v1::AckResult> Subscription::TakeAckResults() {
 absl::StatusOr<v1::AckOutcome> Subscription::AwaitAckResult(const std::string& fire_id,
                                                             absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
+  const int64_t generation = stream_generation_;
   auto find = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return std::find_if(ack_results_.begin(), ack_results_.end(),
                         [&](const v1::AckResult& r) { return r.fire_id() == fire_id; });
   };
   auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return find() != ack_results_.end() || ended_ || closed_;
+    return find() != ack_results_.end() || ended_ || closed_ || stream_generation_ != generation;
   };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
   auto it = find();
@@ -151,7 +261,58 @@ absl::StatusOr<v1::AckOutcome> Subscription::AwaitAckResult(const std::string& f
     return outcome;
   }
   if (ended_ || closed_) return EndStatus();
+  if (stream_generation_ != generation) {
+    return absl::UnavailableError("subscribe stream broke before the server confirmed " + fire_id +
+                                  "; ack it again");
+  }
   return absl::DeadlineExceededError("no ack result for fire " + fire_id);
+}
+
+absl::StatusOr<v1::AckOutcome> Subscription::AckAndWait(const std::string& fire_id,
+                                                        absl::Duration timeout) {
+  const absl::Time give_up = absl::Now() + timeout;
+  absl::Status last = absl::DeadlineExceededError("no ack result for fire " + fire_id);
+  while (true) {
+    int64_t seen;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ended_ || closed_) return EndStatus();
+      seen = reconnects_;
+    }
+    if (absl::Status s = Ack({fire_id}); s.ok()) {
+      absl::StatusOr<v1::AckOutcome> outcome = AwaitAckResult(fire_id, give_up - absl::Now());
+      if (outcome.ok() || !absl::IsUnavailable(outcome.status())) return outcome;
+      last = outcome.status();
+    } else {
+      last = s;
+    }
+    // The stream is down or broke before confirming: ack again once a new one is up.
+    if (!AwaitReconnect(seen, give_up - absl::Now())) {
+      absl::MutexLock lock(&mu_);
+      if (ended_ || closed_) return EndStatus();
+      return absl::DeadlineExceededError("no ack result for fire " + fire_id + " (" +
+                                         std::string(last.message()) + ")");
+    }
+  }
+}
+
+int64_t Subscription::reconnects() const {
+  absl::MutexLock lock(&mu_);
+  return reconnects_;
+}
+
+bool Subscription::connected() const {
+  absl::MutexLock lock(&mu_);
+  return connected_;
+}
+
+bool Subscription::AwaitReconnect(int64_t seen, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return reconnects_ > seen || ended_ || closed_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  return reconnects_ > seen;
 }
 
 void Subscription::Close() {
@@ -160,7 +321,10 @@ void Subscription::Close() {
     absl::MutexLock lock(&mu_);
     closed_ = true;
   }
-  context_.TryCancel();
+  {
+    absl::MutexLock ctx_lock(&ctx_mu_);
+    if (context_ != nullptr) context_->TryCancel();
+  }
   if (reader_.joinable()) reader_.join();
 }
 
