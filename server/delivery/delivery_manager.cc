@@ -425,6 +425,15 @@ void DeliveryManager::RunOnceLocked() {
 
   std::vector<LoadJob> jobs = CollectLoadJobsLocked(now);
   if (!jobs.empty()) {
+    // Decisions of this pass (expiries) are written first. Only this thread submits ordered
+    // writes, so the count only falls while it waits.
+    if (!ordered_.empty()) {
+      mu_.Unlock();
+      FlushOrdered();
+      mu_.Lock();
+    }
+    auto written = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ordered_in_flight_ == 0; };
+    mu_.Await(absl::Condition(&written));
     mu_.Unlock();
     for (LoadJob& job : jobs) RunLoadJob(job, absl::ToUnixMicros(now));
     mu_.Lock();
@@ -797,10 +806,17 @@ void DeliveryManager::FlushOrdered() {
   {
     absl::MutexLock lock(&mu_);
     batch.swap(ordered_);
+    ordered_in_flight_ += static_cast<int>(batch.size());
   }
   // Only the delivery thread (or Stop, after it) flushes, so submission order is the order
   // in which the writes were decided, and the shard's writer keeps it.
-  for (OrderedTxn& t : batch) SubmitTracked(t.shard, std::move(t.fn), std::move(t.done));
+  for (OrderedTxn& t : batch) {
+    SubmitTracked(t.shard, std::move(t.fn), [this, done = std::move(t.done)](absl::Status s) {
+      done(std::move(s));
+      absl::MutexLock lock(&mu_);
+      --ordered_in_flight_;
+    });
+  }
 }
 
 void DeliveryManager::SubmitTracked(int shard, storage::TxnFn fn, storage::TxnDone done) {

@@ -272,6 +272,10 @@ class DeliveryManager : public engine::FireListener {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int pending_txns_ ABSL_GUARDED_BY(mu_) = 0;
+  // Ordered writes submitted and not yet done. A queue scan waits for zero first, so it
+  // never reads a fire's record older than a decision already taken about it (a scan
+  // that read the attempt before its send was written would send that attempt again).
+  int ordered_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<OrderedTxn> ordered_ ABSL_GUARDED_BY(mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);  // backoff jitter
   std::thread thread_;
