@@ -198,7 +198,8 @@ std::string StateName(v1::TimerState state) {
 std::string FireLine(const v1::Fire& fire) {
   const absl::Duration late = FromProto(fire.fire_time()) - FromProto(fire.scheduled_time());
   return absl::StrCat(FormatRfc3339(FromProto(fire.fire_time())), " ", fire.fire_id(),
-                      " timer=", fire.timer_id(), " attempt=", fire.attempt(),
+                      " timer=", fire.timer_id(), " attempt=", fire.attempt(), " scheduled=",
+                      FormatRfc3339(FromProto(fire.scheduled_time())),
                       " late=", chime::FormatDuration(late), " ", PayloadField(fire.payload()));
 }
 

@@ -26,7 +26,8 @@ v1::Fire SampleFire() {
 
 TEST(FireLineTest, HumanForm) {
   EXPECT_EQ(FireLine(SampleFire()),
-            "2026-12-01T09:00:00.000412Z t1@0 timer=t1 attempt=1 late=412us payload=hello");
+            "2026-12-01T09:00:00.000412Z t1@0 timer=t1 attempt=1 scheduled=2026-12-01T09:00:00Z "
+            "late=412us payload=hello");
 }
 
 TEST(FireLineTest, ControlCharactersStayOnOneLineAndBinaryIsBase64) {

@@ -168,18 +168,25 @@ class Command {
       Print(json_ ? FireJson(f) : FireLine(f));
       ++printed;
       if (plan->ack) {
+        // UNAVAILABLE: the stream is reconnecting and dropped the ack; acked again before
+        // exiting (AckAndWait below), or the fire is delivered again.
         absl::Status acked = (*sub)->Ack({f.fire_id()});
-        if (!acked.ok()) return Fail(acked);
+        if (!acked.ok() && !absl::IsUnavailable(acked)) return Fail(acked);
         unconfirmed.insert(f.fire_id());
       }
     }
     // Exiting cancels the stream: wait until the last acks are durable so none is lost.
     const absl::Time give_up = absl::Now() + kAckConfirmTimeout;
     while (!unconfirmed.empty()) {
+      const std::string fire_id = *unconfirmed.begin();
       absl::StatusOr<v1::AckOutcome> outcome =
-          (*sub)->AwaitAckResult(*unconfirmed.begin(), give_up - absl::Now());
+          (*sub)->AwaitAckResult(fire_id, give_up - absl::Now());
+      // The ack went with a broken stream (or never left): send it again on the new one.
+      if (absl::IsUnavailable(outcome.status())) {
+        outcome = (*sub)->AckAndWait(fire_id, give_up - absl::Now());
+      }
       if (!outcome.ok()) return Fail(outcome.status());
-      unconfirmed.erase(unconfirmed.begin());
+      unconfirmed.erase(fire_id);
       take_confirmations();
     }
     return kExitOk;

@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/chime_server.h"
+#include "server/delivery/delivery_manager.h"
 #include "tests/testing/temp_dir.h"
 
 namespace chime::cli {
@@ -15,6 +16,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 struct Result {
@@ -117,8 +119,8 @@ TEST_F(RunChimeTest, WatchPrintsAcksAndExitsAfterCount) {
   std::vector<std::string> lines = absl::StrSplit(watched.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 2u) << watched.out;
   for (const std::string& line : lines) {
-    EXPECT_THAT(line, MatchesRegex("[0-9T:.Z-]+ [^ ]+ timer=w[12] attempt=1 late=[^ ]+ "
-                                   "payload=(one|two)"));
+    EXPECT_THAT(line, MatchesRegex("[0-9T:.Z-]+ [^ ]+ timer=w[12] attempt=1 "
+                                   "scheduled=[0-9T:.Z-]+ late=[^ ]+ payload=(one|two)"));
   }
   // Both fires were acked durably before watch exited.
   EXPECT_THAT(Chime({"get", "w1"}).out, HasSubstr("state:           COMPLETED"));
@@ -142,6 +144,36 @@ TEST_F(RunChimeTest, WatchJsonNoAck) {
   EXPECT_THAT(watched.out, HasSubstr("\"payload\":\"x\"}\n"));
   // Not acked: the fire is still pending, so the timer has not completed.
   EXPECT_THAT(Chime({"get", "j1"}).out, HasSubstr("state:           FIRED"));
+}
+
+TEST_F(RunChimeTest, WatchMaxOutstandingBoundsWhatTheServerHandsOut) {
+  Result watched;
+  std::thread watcher([&] {
+    watched =
+        Chime({"watch", "--topic", "m", "--count", "2", "--no-ack", "--max-outstanding", "1"});
+  });
+  // Short ack deadlines: unacked fires come back within seconds, so the watcher finishes.
+  for (const char* id : {"m1", "m2"}) {
+    Result created = Chime({"create", "--in", "300ms", "--topic", "m", "--id", id, "--ack-deadline",
+                            "1s", "--backoff", "100ms..200ms"});
+    ASSERT_EQ(created.code, 0) << created.err;
+  }
+  // Both fired; a window of 1 keeps one of them waiting (the default, 100, would hand out both).
+  bool held = false;
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (!held && absl::Now() < give_up) {
+    std::optional<delivery::TopicStats> stats = server_->delivery()->GetTopicStats("default", "m");
+    held = stats.has_value() && stats->in_flight == 1 && stats->ready == 1;
+    if (!held) absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(held);
+  watcher.join();
+  ASSERT_EQ(watched.code, 0) << watched.err;
+  std::vector<std::string> lines = absl::StrSplit(watched.out, '\n', absl::SkipEmpty());
+  EXPECT_EQ(lines.size(), 2u) << watched.out;
+  // --no-ack: nothing was acked, so neither timer completed.
+  EXPECT_THAT(Chime({"get", "m1"}).out, Not(HasSubstr("COMPLETED")));
+  EXPECT_THAT(Chime({"get", "m2"}).out, Not(HasSubstr("COMPLETED")));
 }
 
 }  // namespace
