@@ -162,6 +162,55 @@ TEST_F(DeliveryTest, FlowControlWindowIsNeverExceeded) {
   EXPECT_EQ(stats->in_flight, 2u);
 }
 
+// A subscriber that never reads its stream (its own connection, as another client would have)
+// holds only its window; a competing subscriber of the same topic gets the rest, another topic
+// keeps flowing, and creates are not held up.
+TEST_F(DeliveryTest, StuckSubscriberBlocksNeitherOthersNorTheEngine) {
+  grpc::ChannelArguments args;
+  args.SetString("chime.test.connection", "stuck");  // its own TCP connection
+  auto stuck_channel =
+      grpc::CreateCustomChannel(server_->address(), grpc::InsecureChannelCredentials(), args);
+  auto stuck_stub = v1::TimerService::NewStub(stuck_channel);
+  TestSubscription stuck(stuck_stub.get(), "jam", /*max_outstanding=*/10);
+  // Large enough payloads that the stuck stream's HTTP/2 windows fill up.
+  const std::string payload(16 * 1024, 'x');
+  for (int i = 0; i < 40; ++i)
+    CreateTimer("jam-" + std::to_string(i), absl::Seconds(1), "jam", payload);
+  for (int i = 0; i < 20; ++i) CreateTimer("flow-" + std::to_string(i), absl::Seconds(1), "flow");
+  clock_.Advance(absl::Seconds(2));
+  // Wait until the stuck subscriber holds its full window (sent, never read).
+  const absl::Time limit = absl::Now() + absl::Seconds(60);
+  for (;;) {
+    auto stats = server_->delivery()->GetTopicStats("default", "jam");
+    if (stats.has_value() && stats->in_flight == 10) break;
+    ASSERT_LT(absl::Now(), limit) << "the stuck subscriber never got its window";
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+
+  TestSubscription flow(stub_.get(), "flow");
+  for (int i = 0; i < 20; ++i) {
+    std::optional<v1::Fire> fire = flow.NextFire();
+    ASSERT_TRUE(fire.has_value()) << i;
+    EXPECT_EQ(flow.AckAndWait(fire->fire_id()), v1::ACK_OUTCOME_ACKED);
+  }
+  TestSubscription reader(stub_.get(), "jam", /*max_outstanding=*/100);
+  std::set<std::string> seen;
+  while (seen.size() < 30) {
+    std::optional<v1::Fire> fire = reader.NextFire();
+    ASSERT_TRUE(fire.has_value()) << seen.size();
+    EXPECT_TRUE(seen.insert(fire->fire_id()).second);
+  }
+  auto stats = server_->delivery()->GetTopicStats("default", "jam");
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_EQ(stats->in_flight, 40u);  // 10 held by the stuck one, 30 by the reader
+  // The engine and the API are not held up either: a new timer is created and fires.
+  CreateTimer("after", absl::Seconds(1), "flow");
+  clock_.Advance(absl::Seconds(2));
+  std::optional<v1::Fire> after = flow.NextFire();
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->timer_id(), "after");
+}
+
 // Waits (bounded, real time) until the topic has no fire in flight: an expiry was handled.
 void WaitNoneInFlight(ChimeServer* server, const std::string& topic) {
   const absl::Time limit = absl::Now() + absl::Seconds(30);
