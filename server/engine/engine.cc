@@ -63,6 +63,8 @@ struct CreateOp {
   CreateSpec spec;
   std::string ns;
   std::string id;
+  // A fresh 128-bit random id: no timer can have it, so the insert need not read first.
+  bool id_is_fresh = false;
   int64_t due_us = 0;
   int64_t nominal_us = 0;  // due_us before jitter/spread
   absl::Time now;
@@ -86,6 +88,7 @@ absl::Status ClaimKey(ShardTxn& txn, CreateOp& op) {
                                                    claim->timer_id(), ")"));
     }
     op.id = claim->timer_id();
+    op.id_is_fresh = false;
     return absl::OkStatus();
   }
   internal::IdempotencyRecord record;
@@ -101,7 +104,10 @@ absl::Status ClaimKey(ShardTxn& txn, CreateOp& op) {
 absl::Status InsertTimer(ShardTxn& txn, CreateOp& op) {
   op.timer_step_ran = true;
   op.inserted = false;
-  CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> existing, txn.GetTimer(op.ns, op.id));
+  std::optional<internal::TimerRecord> existing;
+  if (!op.id_is_fresh) {
+    CHIME_ASSIGN_OR_RETURN(existing, txn.GetTimer(op.ns, op.id));
+  }
   if (existing.has_value()) {
     if (existing->request_fingerprint() != op.spec.request_fingerprint) {
       return absl::AlreadyExistsError(absl::StrCat("timer ", op.id, " already exists"));
@@ -165,7 +171,10 @@ class Engine::Impl {
     absl::StatusOr<int64_t> due = FirstDueUs(op->spec.timer, absl::ToUnixMicros(op->now));
     if (!due.ok()) return FinishCreate(*op, due.status());
     op->id = op->spec.timer.timer_id();
-    if (op->id.empty()) op->id = NewTimerId();
+    if (op->id.empty()) {
+      op->id = NewTimerId();
+      op->id_is_fresh = true;
+    }
     // The spread offset hashes the final (namespace, id).
     v1::Timer named = op->spec.timer;
     named.set_namespace_(op->ns);
