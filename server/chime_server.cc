@@ -89,11 +89,19 @@ absl::StatusOr<std::unique_ptr<ChimeServer>> ChimeServer::Start(ServerOptions op
   options.delivery.metrics = server->registry_.get();
   server->delivery_ =
       std::make_unique<delivery::DeliveryManager>(server->store_.get(), options.delivery);
+  options.webhook.clock = options.clock;
+  options.webhook.metrics = server->registry_.get();
+  const webhook::AddressPolicy webhook_policy = options.webhook.client.policy;
+  server->webhooks_ = std::make_unique<webhook::WebhookDispatcher>(
+      server->store_.get(), server->delivery_.get(), std::move(options.webhook));
+  // Before the engine: fires of the first window reach an already listening dispatcher.
+  server->webhooks_->Start();
   server->fire_metrics_ = std::make_unique<admin::FireMetricsListener>(
       server->registry_.get(), server->store_->shard_count(), server->delivery_.get());
   absl::StatusOr<std::unique_ptr<engine::Engine>> engine =
       engine::Engine::Start(server->store_.get(), options.engine, server->fire_metrics_.get());
   if (!engine.ok()) {
+    server->webhooks_->Stop();
     server->delivery_->Stop();
     return engine.status();
   }
@@ -101,7 +109,7 @@ absl::StatusOr<std::unique_ptr<ChimeServer>> ChimeServer::Start(ServerOptions op
   server->AwaitFirstWindows(open_start);
   server->reads_ = std::make_unique<api::ReadPool>(options.read_threads, /*max_queued=*/10'000);
   server->service_ = std::make_unique<api::TimerService>(
-      server->engine_.get(), server->delivery_.get(), server->reads_.get());
+      server->engine_.get(), server->delivery_.get(), server->reads_.get(), webhook_policy);
   {
     ChimeServer* self = server.get();
     Clock* clock = options.clock;
@@ -225,6 +233,8 @@ void ChimeServer::Shutdown(absl::Time deadline) {
   }
   if (reads_ != nullptr) reads_->Stop();
   engine_.reset();
+  // Before delivery stops: requests in flight are abandoned, their fires stay pending.
+  if (webhooks_ != nullptr) webhooks_->Stop();
   // The delivery thread reads the store; its transactions must finish while it is open.
   if (delivery_ != nullptr) delivery_->Stop();
   // Closing the store drains queued transactions, which may still call OnFires.

@@ -27,6 +27,7 @@
 #include "metrics/registry.h"
 #include "server/delivery/delivery_manager.h"
 #include "server/engine/engine.h"
+#include "server/webhook/webhook_dispatcher.h"
 #include "storage/store.h"
 
 namespace chime {
@@ -61,6 +62,9 @@ struct ServerOptions {
   // host:port of the operator HTTP endpoints (/metrics, /healthz, /readyz); empty: none.
   // Started first, so /readyz answers "not ready" while the store recovers.
   std::string http_listen;
+  // Webhook delivery: SSRF policy (also checked at create time), concurrency, secrets.
+  // The clock and metrics registry are the server's.
+  webhook::WebhookDispatcherOptions webhook;
 };
 
 class ChimeServer {
@@ -111,6 +115,8 @@ class ChimeServer {
   metrics::Registry::CollectorId server_collector_ = 0;
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<admin::FireMetricsListener> fire_metrics_;
+  // Outlives store_ and delivery_: their last callbacks may still reach it (stopped).
+  std::unique_ptr<webhook::WebhookDispatcher> webhooks_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<delivery::DeliveryManager> delivery_;
   std::unique_ptr<engine::Engine> engine_;

@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
                {"log_format", e.at("log-format").value},
                {"log_level", e.at("log-level").value},
                {"config", e.at("config").value},
+               {"webhook_allow", e.at("webhook-allow").value},
+               {"webhook_secrets", config->webhook_secrets.size()},
                {"set_by", sources}});
   }
 
@@ -82,6 +84,10 @@ int main(int argc, char** argv) {
   options.delivery.default_max_attempts = config->default_max_attempts;
   options.delivery.default_min_backoff = config->default_min_backoff;
   options.delivery.default_max_backoff = config->default_max_backoff;
+  options.webhook.client.policy = config->webhook_policy;
+  options.webhook.client.max_concurrent = config->webhook_max_concurrent;
+  options.webhook.client.max_per_host = config->webhook_max_per_host;
+  options.webhook.secrets = config->webhook_secrets;
 
   // Signals are taken synchronously by this thread (sigwait), never by gRPC's threads.
   sigset_t signals;

@@ -69,8 +69,15 @@ std::string TargetText(const v1::Target& target) {
   switch (target.kind_case()) {
     case v1::Target::kTopic:
       return "topic=" + target.topic();
-    case v1::Target::kWebhook:
-      return "webhook=" + target.webhook().url();
+    case v1::Target::kWebhook: {
+      const v1::WebhookTarget& w = target.webhook();
+      std::string text =
+          absl::StrCat("webhook=", w.method().empty() ? "POST" : w.method(), " ", w.url());
+      if (w.has_timeout()) {
+        absl::StrAppend(&text, " timeout=", chime::FormatDuration(FromProto(w.timeout())));
+      }
+      return text;
+    }
     default:
       return "target=-";
   }
@@ -251,6 +258,17 @@ std::string TimerDetails(const v1::Timer& timer) {
   rows.emplace_back("create_time", TimeOrDash(timer.has_create_time(), timer.create_time()));
   if (timer.has_cancel_time())
     rows.emplace_back("cancel_time", FormatRfc3339(FromProto(timer.cancel_time())));
+  if (timer.has_webhook_status()) {
+    const v1::WebhookStatus& w = timer.webhook_status();
+    rows.emplace_back("webhook_attempts", absl::StrCat(w.attempts()));
+    std::string last = absl::StrCat(
+        w.last_outcome(),
+        " status=", w.last_http_status() == 0 ? "-" : absl::StrCat(w.last_http_status()),
+        " latency=", chime::FormatDuration(FromProto(w.last_latency())), " at ",
+        TimeOrDash(w.has_last_attempt_time(), w.last_attempt_time()));
+    if (!w.last_error().empty()) absl::StrAppend(&last, " error=", w.last_error());
+    rows.emplace_back("webhook_last", last);
+  }
   rows.emplace_back("version", absl::StrCat(timer.version()));
   std::string out;
   for (const auto& [name, value] : rows) {

@@ -117,6 +117,8 @@ absl::Status SetSchedule(const ParsedArgs& args, v1::CreateTimerRequest* request
 absl::Status SetTarget(const ParsedArgs& args, v1::CreateTimerRequest* request) {
   CHIME_RETURN_IF_ERROR(OneOf(args, {"topic", "webhook"}, /*required=*/true));
   CHIME_RETURN_IF_ERROR(Requires(args, "header", "webhook"));
+  CHIME_RETURN_IF_ERROR(Requires(args, "method", "webhook"));
+  CHIME_RETURN_IF_ERROR(Requires(args, "webhook-timeout", "webhook"));
   if (args.Has("topic")) {
     const std::string topic = *args.Get("topic");
     if (topic.empty()) return FlagError("topic", "is empty");
@@ -125,6 +127,11 @@ absl::Status SetTarget(const ParsedArgs& args, v1::CreateTimerRequest* request) 
   }
   v1::WebhookTarget* webhook = request->mutable_target()->mutable_webhook();
   webhook->set_url(*args.Get("webhook"));
+  if (args.Has("method")) webhook->set_method(absl::AsciiStrToUpper(*args.Get("method")));
+  if (args.Has("webhook-timeout")) {
+    CHIME_ASSIGN_OR_RETURN(absl::Duration timeout, DurationFlag(args, "webhook-timeout"));
+    *webhook->mutable_timeout() = ToProtoDuration(timeout);
+  }
   for (const std::string& header : args.GetAll("header")) {
     const size_t colon = header.find(':');
     if (colon == std::string::npos || colon == 0) {

@@ -133,6 +133,17 @@ TEST(BuildCreateRequestTest, RecurringAndWebhookAreSentAsGiven) {
                         headers { key: "A" value: "b:c" }
                       }
                     })pb");
+  ExpectCreate(
+      {"--in", "5m", "--webhook", "http://h/x", "--method", "put", "--webhook-timeout", "3s"},
+      R"pb(namespace: "default"
+           delay { seconds: 300 }
+           target {
+             webhook {
+               url: "http://h/x"
+               method: "PUT"
+               timeout { seconds: 3 }
+             }
+           })pb");
 }
 
 TEST(BuildCreateRequestTest, PayloadFileIsReadAsBytes) {

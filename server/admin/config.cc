@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "common/time_text.h"
 #include "server/http/listen_address.h"
 
@@ -89,6 +90,52 @@ absl::Status CheckAddress(const std::string& name, const SettingValue& v, bool a
   return absl::OkStatus();
 }
 
+// A repeatable setting's values: one per flag, or a comma-separated list from the
+// environment or the config file.
+std::vector<std::string> Values(const SettingValue& v) {
+  std::vector<std::string> out;
+  for (absl::string_view part :
+       absl::StrSplit(v.value, v.source == "flag" ? absl::ByChar('\n') : absl::ByChar(','))) {
+    part = absl::StripAsciiWhitespace(part);
+    if (!part.empty()) out.emplace_back(part);
+  }
+  return out;
+}
+
+absl::Status LoadWebhookSettings(std::map<std::string, SettingValue>& values,
+                                 ChimedConfig* config) {
+  const SettingValue& allow = values["webhook-allow"];
+  absl::StatusOr<webhook::AddressPolicy> policy = webhook::AddressPolicy::FromFlags(Values(allow));
+  if (!policy.ok()) return Invalid("webhook-allow", allow, std::string(policy.status().message()));
+  config->webhook_policy = *std::move(policy);
+  // Secret values are never echoed: the error names the source only.
+  const SettingValue& secrets = values["webhook-secret"];
+  for (const std::string& entry : Values(secrets)) {
+    if (absl::Status s = config->webhook_secrets.Add(entry); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid --webhook-secret (from ", secrets.source, "): ", s.message()));
+    }
+  }
+  const SettingValue& file = values["webhook-secrets-file"];
+  if (!file.value.empty()) {
+    if (absl::Status s = config->webhook_secrets.LoadFile(file.value); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid --webhook-secrets-file ", file.value,
+                                                     " (from ", file.source, "): ", s.message()));
+    }
+  }
+  const SettingValue& all = values["webhook-max-concurrent"];
+  if (!absl::SimpleAtoi(all.value, &config->webhook_max_concurrent) ||
+      config->webhook_max_concurrent < 1 || config->webhook_max_concurrent > 10'000) {
+    return Invalid("webhook-max-concurrent", all, "must be a whole number from 1 to 10000");
+  }
+  const SettingValue& per_host = values["webhook-max-per-host"];
+  if (!absl::SimpleAtoi(per_host.value, &config->webhook_max_per_host) ||
+      config->webhook_max_per_host < 1 || config->webhook_max_per_host > 10'000) {
+    return Invalid("webhook-max-per-host", per_host, "must be a whole number from 1 to 10000");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const std::vector<SettingSpec>& ChimedSettings() {
@@ -113,6 +160,17 @@ const std::vector<SettingSpec>& ChimedSettings() {
       {"default-backoff", "1s..5m", "MIN..MAX",
        "bounds of the exponential, jittered backoff between attempts, for timers whose policy "
        "sets none"},
+      {"webhook-allow", "", "CIDR",
+       "allow webhooks to reach these non-public addresses (loopback, private, link-local, "
+       "metadata are refused otherwise); repeatable, e.g. 10.1.0.0/16",
+       /*repeatable=*/true},
+      {"webhook-secret", "", "NS=SECRET",
+       "sign webhook requests of namespace NS with SECRET (Chime-Signature); repeatable",
+       /*repeatable=*/true},
+      {"webhook-secrets-file", "", "FILE",
+       "file of NS=SECRET lines (blank lines and # comments ignored), as --webhook-secret"},
+      {"webhook-max-concurrent", "64", "N", "webhook requests in flight at most, in all"},
+      {"webhook-max-per-host", "8", "N", "webhook requests in flight at most per host:port"},
   };
   return *specs;
 }
@@ -148,7 +206,11 @@ absl::StatusOr<ChimedConfig> LoadChimedConfig(const std::vector<std::string>& ar
     } else {
       return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
     }
-    values[name] = SettingValue{value, "flag"};
+    if (FindSetting(name)->repeatable && values.count(name)) {
+      absl::StrAppend(&values[name].value, "\n", value);
+    } else {
+      values[name] = SettingValue{value, "flag"};
+    }
   }
   if (config.help) return config;
   // Environment.
@@ -230,6 +292,7 @@ absl::StatusOr<ChimedConfig> LoadChimedConfig(const std::vector<std::string>& ar
   }
   config.default_min_backoff = *min_backoff;
   config.default_max_backoff = *max_backoff;
+  if (absl::Status s = LoadWebhookSettings(values, &config); !s.ok()) return s;
   return config;
 }
 

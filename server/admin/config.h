@@ -21,6 +21,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "server/webhook/address_policy.h"
+#include "server/webhook/signer.h"
 
 namespace chime::admin {
 
@@ -29,6 +31,9 @@ struct SettingSpec {
   std::string default_value;
   std::string value_name;  // for --help: "HOST:PORT"
   std::string help;
+  // May be given more than once (each flag adds a value; the environment variable and the
+  // config file take a comma-separated list).
+  bool repeatable = false;
 };
 
 // Every chimed setting, in --help order.
@@ -56,6 +61,12 @@ struct ChimedConfig {
   uint32_t default_max_attempts = 5;
   absl::Duration default_min_backoff = absl::Seconds(1);
   absl::Duration default_max_backoff = absl::Minutes(5);
+  // Webhooks: --webhook-allow CIDRs (SSRF allow-list), --webhook-secret NS=SECRET and the
+  // lines of --webhook-secrets-file, request concurrency in all and per host.
+  webhook::AddressPolicy webhook_policy;
+  webhook::WebhookSecrets webhook_secrets;
+  int webhook_max_concurrent = 64;
+  int webhook_max_per_host = 8;
   std::string config_file;  // empty: none
   bool help = false;        // --help was given: print ChimedHelp() and exit
   // Every setting's effective value and its source, by name.

@@ -45,6 +45,40 @@ TEST(ConfigTest, DefaultsWithOnlyTheDataDir) {
   EXPECT_EQ(c.effective["listen"].source, "default");
 }
 
+TEST(ConfigTest, WebhookSettings) {
+  Fixture f;
+  ASSERT_OK_AND_ASSIGN(ChimedConfig c, f.Load({"--data-dir", "/d"}));
+  EXPECT_TRUE(c.webhook_policy.allow_list().empty()) << "non-public addresses refused";
+  EXPECT_EQ(c.webhook_secrets.size(), 0u);
+  EXPECT_EQ(c.webhook_max_concurrent, 64);
+  EXPECT_EQ(c.webhook_max_per_host, 8);
+
+  ASSERT_OK_AND_ASSIGN(
+      c, f.Load({"--data-dir", "/d", "--webhook-allow", "127.0.0.0/8", "--webhook-allow=fd00::/8",
+                 "--webhook-secret", "billing=abc", "--webhook-secret", "ops=def,ghi",
+                 "--webhook-max-concurrent", "100", "--webhook-max-per-host", "4"}));
+  ASSERT_EQ(c.webhook_policy.allow_list().size(), 2u);
+  EXPECT_EQ(c.webhook_policy.allow_list()[1].ToString(), "fd00::/8");
+  EXPECT_EQ(c.webhook_secrets.Find("billing"), "abc");
+  EXPECT_EQ(c.webhook_secrets.Find("ops"), "def,ghi") << "a flag's value is never split";
+  EXPECT_EQ(c.webhook_max_concurrent, 100);
+  EXPECT_EQ(c.webhook_max_per_host, 4);
+
+  // From the environment: a comma-separated list.
+  f.env["CHIME_WEBHOOK_ALLOW"] = "10.0.0.0/8, 192.168.1.1";
+  ASSERT_OK_AND_ASSIGN(c, f.Load({"--data-dir", "/d"}));
+  EXPECT_EQ(c.webhook_policy.allow_list().size(), 2u);
+  f.env.clear();
+
+  absl::StatusOr<ChimedConfig> bad = f.Load({"--data-dir", "/d", "--webhook-allow", "10.0.0.0/33"});
+  EXPECT_THAT(bad.status().message(), HasSubstr("invalid --webhook-allow"));
+  bad = f.Load({"--data-dir", "/d", "--webhook-secret", "no-equals-sign-topsecret"});
+  EXPECT_THAT(bad.status().message(), HasSubstr("invalid --webhook-secret (from flag)"));
+  EXPECT_THAT(bad.status().message(), ::testing::Not(HasSubstr("topsecret")));
+  bad = f.Load({"--data-dir", "/d", "--webhook-max-concurrent", "0"});
+  EXPECT_THAT(bad.status().message(), HasSubstr("--webhook-max-concurrent"));
+}
+
 TEST(ConfigTest, FlagBeatsEnvBeatsFileBeatsDefault) {
   Fixture f;
   f.files["/etc/chime.conf"] =

@@ -16,14 +16,18 @@ grpc::Status Busy() {
 }  // namespace
 
 TimerService::TimerService(engine::Engine* engine, delivery::DeliveryManager* delivery,
-                           ReadPool* reads)
-    : engine_(engine), delivery_(delivery), reads_(reads) {}
+                           ReadPool* reads, webhook::AddressPolicy webhook_policy)
+    : engine_(engine),
+      delivery_(delivery),
+      reads_(reads),
+      webhook_policy_(std::move(webhook_policy)) {}
 
 grpc::ServerUnaryReactor* TimerService::CreateTimer(grpc::CallbackServerContext* context,
                                                     const v1::CreateTimerRequest* request,
                                                     v1::CreateTimerResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<engine::CreateSpec> spec = ValidateCreate(*request, engine_->clock()->Now());
+  absl::StatusOr<engine::CreateSpec> spec =
+      ValidateCreate(*request, engine_->clock()->Now(), webhook_policy_);
   if (!spec.ok()) {
     reactor->Finish(ToGrpcStatus(spec.status()));
     return reactor;

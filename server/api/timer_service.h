@@ -13,13 +13,16 @@
 #include "server/api/read_pool.h"
 #include "server/delivery/delivery_manager.h"
 #include "server/engine/engine.h"
+#include "server/webhook/address_policy.h"
 
 namespace chime::api {
 
 class TimerService final : public v1::TimerService::CallbackService {
  public:
   // All three must outlive the service (and the gRPC server it is registered with).
-  TimerService(engine::Engine* engine, delivery::DeliveryManager* delivery, ReadPool* reads);
+  // `webhook_policy` checks webhook URLs with literal addresses at create time.
+  TimerService(engine::Engine* engine, delivery::DeliveryManager* delivery, ReadPool* reads,
+               webhook::AddressPolicy webhook_policy = {});
 
   grpc::ServerUnaryReactor* CreateTimer(grpc::CallbackServerContext* context,
                                         const v1::CreateTimerRequest* request,
@@ -59,6 +62,7 @@ class TimerService final : public v1::TimerService::CallbackService {
   engine::Engine* const engine_;
   delivery::DeliveryManager* const delivery_;
   ReadPool* const reads_;
+  const webhook::AddressPolicy webhook_policy_;
 };
 
 }  // namespace chime::api

@@ -12,6 +12,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "schedule/recurring.h"
+#include "server/api/webhook_validation.h"
 
 namespace chime::api {
 namespace {
@@ -335,19 +336,36 @@ absl::Status CheckRecurringOptions(const v1::CreateTimerRequest& request, bool r
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Topic(const v1::Target& target, bool has_target) {
-  if (!has_target || target.kind_case() == v1::Target::KIND_NOT_SET) {
-    return absl::InvalidArgumentError("target.topic is required");
+// Topics starting with '$' are chime's own (engine::kWebhookTopic): a client may neither
+// create timers for them nor consume them.
+absl::Status CheckClientTopic(absl::string_view field, absl::string_view topic) {
+  if (!topic.empty() && topic[0] == '$') {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " ", Quote(topic), " starts with '$', which is reserved"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Target> ValidTarget(const v1::Target& target, bool has_target,
+                                       const webhook::AddressPolicy& policy) {
+  if (!has_target || target.kind_case() == v1::Target::KIND_NOT_SET) {
+    return absl::InvalidArgumentError("target.topic is required (or target.webhook)");
+  }
+  v1::Target out;
   if (target.kind_case() == v1::Target::kWebhook) {
-    return absl::UnimplementedError("webhook targets are not supported yet; use target.topic");
+    absl::StatusOr<v1::WebhookTarget> webhook = ValidateWebhookTarget(target.webhook(), policy);
+    if (!webhook.ok()) return webhook.status();
+    *out.mutable_webhook() = *std::move(webhook);
+    return out;
   }
   if (absl::Status s =
           CheckRequired("target.topic", target.topic(), limits::kMaxTopicLength, Charset::kToken);
       !s.ok()) {
     return s;
   }
-  return target.topic();
+  if (absl::Status s = CheckClientTopic("target.topic", target.topic()); !s.ok()) return s;
+  out.set_topic(target.topic());
+  return out;
 }
 
 absl::StatusOr<TimerRef> ValidateRef(absl::string_view ns, absl::string_view timer_id) {
@@ -375,8 +393,14 @@ absl::Status CheckAckIds(absl::string_view what,
 
 }  // namespace
 
+const webhook::AddressPolicy& DefaultWebhookPolicy() {
+  static const webhook::AddressPolicy* const policy = new webhook::AddressPolicy();
+  return *policy;
+}
+
 absl::StatusOr<engine::CreateSpec> ValidateCreate(const v1::CreateTimerRequest& request,
-                                                  absl::Time now) {
+                                                  absl::Time now,
+                                                  const webhook::AddressPolicy& webhook_policy) {
   absl::StatusOr<std::string> ns = Namespace(request.namespace_());
   if (!ns.ok()) return ns.status();
   if (!request.timer_id().empty()) {
@@ -402,8 +426,9 @@ absl::StatusOr<engine::CreateSpec> ValidateCreate(const v1::CreateTimerRequest& 
     schedule = *std::move(s);
   }
   if (absl::Status s = CheckRecurringOptions(request, recurring); !s.ok()) return s;
-  absl::StatusOr<std::string> topic = Topic(request.target(), request.has_target());
-  if (!topic.ok()) return topic.status();
+  absl::StatusOr<v1::Target> target =
+      ValidTarget(request.target(), request.has_target(), webhook_policy);
+  if (!target.ok()) return target.status();
   if (request.payload().size() > limits::kMaxPayloadBytes) {
     return absl::InvalidArgumentError(absl::StrCat("payload is ", request.payload().size(),
                                                    " bytes, limit ", limits::kMaxPayloadBytes));
@@ -424,7 +449,7 @@ absl::StatusOr<engine::CreateSpec> ValidateCreate(const v1::CreateTimerRequest& 
   } else {
     *timer.mutable_schedule()->mutable_fire_at() = ToProtoTimestamp(*due);
   }
-  timer.mutable_target()->set_topic(*topic);
+  *timer.mutable_target() = *std::move(target);
   timer.set_payload(request.payload());
   *timer.mutable_labels() = request.labels();
   if (request.has_delivery_policy()) *timer.mutable_delivery_policy() = request.delivery_policy();
@@ -515,6 +540,7 @@ absl::StatusOr<SubscribeParams> ValidateSubscribeStart(const v1::SubscribeStart&
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = CheckClientTopic("start.topic", start.topic()); !s.ok()) return s;
   params.topic = start.topic();
   if (start.max_outstanding() > limits::kMaxMaxOutstanding) {
     return absl::InvalidArgumentError(absl::StrCat("start.max_outstanding is ",

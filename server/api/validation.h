@@ -1,7 +1,6 @@
 // Checks every field of the public requests against common/limits.h and turns them into the
 // engine's and the delivery manager's inputs. Errors are INVALID_ARGUMENT with a message that
-// names the field and the limit (`payload is 70000 bytes, limit 65536`); features not built
-// yet (interval/cron schedules, webhook targets) are UNIMPLEMENTED.
+// names the field and the limit (`payload is 70000 bytes, limit 65536`).
 //
 //   CHIME_ASSIGN_OR_RETURN(engine::CreateSpec spec, ValidateCreate(request, clock->Now()));
 //
@@ -20,6 +19,7 @@
 #include "absl/time/time.h"
 #include "chime/v1/timer.pb.h"
 #include "server/engine/engine.h"
+#include "server/webhook/address_policy.h"
 
 namespace chime::api {
 
@@ -35,9 +35,14 @@ struct SubscribeParams {
   uint32_t max_outstanding = 0;
 };
 
-// `now` resolves `delay` and bounds `fire_at`.
-absl::StatusOr<engine::CreateSpec> ValidateCreate(const v1::CreateTimerRequest& request,
-                                                  absl::Time now);
+// The SSRF policy of a server with no --webhook-allow: every non-public address refused.
+const webhook::AddressPolicy& DefaultWebhookPolicy();
+
+// `now` resolves `delay` and bounds `fire_at`; a webhook URL with a literal address must pass
+// `webhook_policy`.
+absl::StatusOr<engine::CreateSpec> ValidateCreate(
+    const v1::CreateTimerRequest& request, absl::Time now,
+    const webhook::AddressPolicy& webhook_policy = DefaultWebhookPolicy());
 absl::StatusOr<TimerRef> ValidateGet(const v1::GetTimerRequest& request);
 absl::StatusOr<TimerRef> ValidateCancel(const v1::CancelTimerRequest& request);
 absl::StatusOr<TimerRef> ValidatePause(const v1::PauseTimerRequest& request);

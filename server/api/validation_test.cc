@@ -208,9 +208,65 @@ TEST(ValidateCreateTest, Target) {
   r.mutable_target()->set_topic(std::string(129, 't'));
   ExpectError(CreateError(r), absl::StatusCode::kInvalidArgument,
               "target.topic is 129 bytes, limit 128");
-  r.mutable_target()->mutable_webhook()->set_url("https://example.com/hook");
-  ExpectError(CreateError(r), absl::StatusCode::kUnimplemented,
-              "webhook targets are not supported yet");
+  r.mutable_target()->set_topic("$webhook");
+  ExpectError(CreateError(r), absl::StatusCode::kInvalidArgument,
+              "target.topic \"$webhook\" starts with '$', which is reserved");
+}
+
+TEST(ValidateCreateTest, WebhookTarget) {
+  v1::CreateTimerRequest r = ValidCreate();
+  v1::WebhookTarget& hook = *r.mutable_target()->mutable_webhook();
+  hook.set_url("https://example.com/hook");
+  (*hook.mutable_headers())["X-Team"] = "billing";
+  absl::StatusOr<engine::CreateSpec> spec = ValidateCreate(r, kNow);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->timer.target().webhook().url(), "https://example.com/hook");
+  EXPECT_EQ(spec->timer.target().webhook().method(), "POST");  // defaulted
+  EXPECT_EQ(spec->timer.target().webhook().headers().at("X-Team"), "billing");
+
+  // Literal internal addresses are refused by the default policy, naming the field.
+  for (const char* url : {"http://127.0.0.1/x", "http://[::1]/x", "http://10.0.0.1/x",
+                          "http://169.254.169.254/latest/meta-data"}) {
+    hook.set_url(url);
+    ExpectError(CreateError(r), absl::StatusCode::kInvalidArgument, "target.webhook.url");
+  }
+  // ... unless allow-listed.
+  absl::StatusOr<webhook::AddressPolicy> allow = webhook::AddressPolicy::FromFlags({"127.0.0.0/8"});
+  ASSERT_TRUE(allow.ok());
+  hook.set_url("http://127.0.0.1:8080/x");
+  EXPECT_TRUE(ValidateCreate(r, kNow, *allow).ok());
+
+  hook.set_url("ftp://example.com/x");
+  ExpectError(CreateError(r), absl::StatusCode::kInvalidArgument, "target.webhook.url");
+  hook.set_url("");
+  ExpectError(CreateError(r), absl::StatusCode::kInvalidArgument, "target.webhook.url is required");
+  hook.set_url("https://example.com/hook");
+  hook.set_method("TRACE");
+  ExpectError(CreateError(r), absl::StatusCode::kInvalidArgument,
+              "target.webhook.method \"TRACE\" is not one of POST, PUT, PATCH, DELETE, GET");
+  hook.set_method("PUT");
+  (*hook.mutable_headers())["Chime-Signature"] = "forged";
+  ExpectError(CreateError(r), absl::StatusCode::kInvalidArgument,
+              "target.webhook.headers[\"Chime-Signature\"] is set by chime");
+  hook.mutable_headers()->erase("Chime-Signature");
+  (*hook.mutable_headers())["X-Bad"] = "a\r\nInjected: 1";
+  ExpectError(CreateError(r), absl::StatusCode::kInvalidArgument, "CR, LF or NUL");
+  hook.mutable_headers()->erase("X-Bad");
+  (*hook.mutable_headers())["Bad Name"] = "v";
+  ExpectError(CreateError(r), absl::StatusCode::kInvalidArgument, "HTTP header name");
+  hook.mutable_headers()->erase("Bad Name");
+  *hook.mutable_timeout() = ToProtoDuration(absl::Minutes(10));
+  ExpectError(CreateError(r), absl::StatusCode::kInvalidArgument,
+              "target.webhook.timeout is 10m, must be 100ms to 5m");
+  *hook.mutable_timeout() = ToProtoDuration(absl::Seconds(2));
+  EXPECT_TRUE(ValidateCreate(r, kNow).ok());
+}
+
+TEST(ValidateSubscribeTest, ReservedTopic) {
+  v1::SubscribeStart start;
+  start.set_topic("$webhook");
+  ExpectError(ValidateSubscribeStart(start).status(), absl::StatusCode::kInvalidArgument,
+              "start.topic \"$webhook\" starts with '$'");
 }
 
 TEST(ValidateCreateTest, Labels) {

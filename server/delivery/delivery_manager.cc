@@ -11,6 +11,12 @@ namespace chime::delivery {
 
 using internal::DeliveryRecord;
 
+absl::Duration WebhookAckDeadline(const v1::WebhookTarget& target) {
+  const absl::Duration timeout =
+      target.has_timeout() ? FromProto(target.timeout()) : kDefaultWebhookTimeout;
+  return timeout + absl::Seconds(10);
+}
+
 // Storage work for one topic, prepared under the lock, run without it, merged under it.
 struct DeliveryManager::LoadJob {
   TopicKey key;
@@ -57,22 +63,50 @@ void DeliveryManager::Stop() {
 // ---- Producers: engine, subscribers, acks. Short critical sections, then wake the thread.
 
 void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
-  absl::MutexLock lock(&mu_);
-  for (DeliveryRecord& record : fires) {
-    const v1::Fire& fire = record.fire();
-    if (fire.topic().empty()) continue;  // not a topic target
-    Topic* topic = FindTopicLocked({fire.namespace_(), fire.topic()});
-    if (topic == nullptr) continue;  // nobody subscribes: it waits on disk
-    // With a backlog on disk, the next scan finds this fire in visibility order; keeping a
-    // second copy in memory could deliver it twice.
-    if (topic->backlog_on_disk ||
-        topic->ready.size() + topic->incoming.size() >= options_.max_ready_per_topic) {
-      MarkBacklogLocked(*topic);
-      continue;
+  std::set<TopicKey> unclaimed;  // internal topics with no consumer yet
+  std::function<void(const std::string&, const std::string&)> hook;
+  {
+    absl::MutexLock lock(&mu_);
+    for (DeliveryRecord& record : fires) {
+      const v1::Fire& fire = record.fire();
+      if (fire.topic().empty()) continue;  // not a topic target
+      Topic* topic = FindTopicLocked({fire.namespace_(), fire.topic()});
+      if (topic == nullptr) {
+        // Nobody subscribes: it waits on disk.
+        if (fire.topic()[0] == '$') unclaimed.insert({fire.namespace_(), fire.topic()});
+        continue;
+      }
+      // With a backlog on disk, the next scan finds this fire in visibility order; keeping a
+      // second copy in memory could deliver it twice.
+      if (topic->backlog_on_disk ||
+          topic->ready.size() + topic->incoming.size() >= options_.max_ready_per_topic) {
+        MarkBacklogLocked(*topic);
+        continue;
+      }
+      topic->incoming.push_back(Incoming{shard, std::move(record)});
+      work_ = true;
     }
-    topic->incoming.push_back(Incoming{shard, std::move(record)});
-    work_ = true;
+    hook = internal_topic_hook_;
   }
+  if (hook) {
+    for (const auto& [ns, topic] : unclaimed) hook(ns, topic);
+  }
+}
+
+void DeliveryManager::SetUnclaimedInternalTopicHook(
+    std::function<void(const std::string& ns, const std::string& topic)> hook) {
+  absl::MutexLock lock(&mu_);
+  internal_topic_hook_ = std::move(hook);
+}
+
+void DeliveryManager::Retry(SubscriberId id, const std::string& fire_id, absl::Duration delay,
+                            const std::string& error) {
+  SettleFires(id, {fire_id}, Settle::kNack, delay, error);
+}
+
+void DeliveryManager::DeadLetter(SubscriberId id, const std::string& fire_id,
+                                 const std::string& error) {
+  SettleFires(id, {fire_id}, Settle::kDeadLetter, absl::ZeroDuration(), error);
 }
 
 absl::StatusOr<SubscriberId> DeliveryManager::Subscribe(const std::string& ns,
@@ -158,7 +192,8 @@ std::map<std::pair<std::string, std::string>, TopicStats> DeliveryManager::AllTo
 // ---- Settling: acks and nacks.
 
 void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string>& fire_ids,
-                                  Settle kind, absl::Duration nack_delay) {
+                                  Settle kind, absl::Duration nack_delay,
+                                  const std::string& error) {
   // Route each id to its timer's shard before taking the lock; malformed ids are unknown.
   std::vector<v1::AckResult> unknown;
   std::map<int, std::vector<std::string>> by_shard;
@@ -220,9 +255,18 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
             return s;
           }
           r.set_outcome(v1::ACK_OUTCOME_ACKED);
+        } else if (kind == Settle::kDeadLetter) {
+          (*record)->set_last_error(error);
+          if (absl::Status s = txn.DeleteDelivery(ns, fire_id); !s.ok()) return s;
+          txn.PutDeadLetter(**record);
+          if (absl::Status s = engine::RecordDeliveryEnded(txn, ns, fire_id, /*acked=*/false);
+              !s.ok()) {
+            return s;
+          }
+          r.set_outcome(v1::ACK_OUTCOME_NACKED);
         } else {
           (*record)->set_visible_at_us(visible_us);
-          (*record)->set_last_error("nacked");
+          (*record)->set_last_error(error.empty() ? "nacked" : error);
           if (absl::Status s = txn.PutDelivery(**record); !s.ok()) return s;
           r.set_outcome(v1::ACK_OUTCOME_NACKED);
         }
@@ -279,6 +323,9 @@ void DeliveryManager::FinishSettle(const TopicKey& key, uint64_t incarnation, Su
           // Still pending on disk, unchanged: read it back later.
           topic->entries.erase(it);
           MarkBacklogLocked(*topic, now + absl::Seconds(1));
+        } else if (kind == Settle::kDeadLetter) {
+          topic->entries.erase(it);
+          if (outcome == v1::ACK_OUTCOME_NACKED) metrics_.DeadLettered();
         } else if (outcome == v1::ACK_OUTCOME_NACKED && nack_delay <= absl::ZeroDuration() &&
                    has_record) {
           entry.state = Entry::State::kReady;
@@ -500,16 +547,29 @@ void DeliveryManager::AttemptExpiredLocked(const TopicKey& key, Topic& topic,
 }
 
 uint32_t DeliveryManager::MaxAttempts(const Entry& entry) const {
-  const uint32_t n = entry.policy.max_attempts();
+  return MaxAttempts(entry.policy);
+}
+
+uint32_t DeliveryManager::MaxAttempts(const v1::DeliveryPolicy& policy) const {
+  const uint32_t n = policy.max_attempts();
   return n > 0 ? n : std::max<uint32_t>(1, options_.default_max_attempts);
 }
 
+absl::Duration DeliveryManager::Backoff(const v1::DeliveryPolicy& policy, uint32_t attempt) {
+  absl::MutexLock lock(&mu_);
+  return PolicyBackoffLocked(policy, attempt);
+}
+
 absl::Duration DeliveryManager::BackoffLocked(const Entry& entry, uint32_t attempt) {
-  const absl::Duration lo = entry.policy.has_min_backoff() ? FromProto(entry.policy.min_backoff())
-                                                           : options_.default_min_backoff;
-  const absl::Duration hi =
-      std::max(lo, entry.policy.has_max_backoff() ? FromProto(entry.policy.max_backoff())
-                                                  : options_.default_max_backoff);
+  return PolicyBackoffLocked(entry.policy, attempt);
+}
+
+absl::Duration DeliveryManager::PolicyBackoffLocked(const v1::DeliveryPolicy& policy,
+                                                    uint32_t attempt) {
+  const absl::Duration lo =
+      policy.has_min_backoff() ? FromProto(policy.min_backoff()) : options_.default_min_backoff;
+  const absl::Duration hi = std::max(lo, policy.has_max_backoff() ? FromProto(policy.max_backoff())
+                                                                  : options_.default_max_backoff);
   // Cap = lo * 2^(attempt - 1), bounded by hi; full jitter draws uniformly below the cap,
   // but never under lo, so the minimum is honoured and retries of many fires spread out.
   absl::Duration cap = lo;
@@ -741,9 +801,13 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
     }
     v1::Fire* fire = entry.record.mutable_fire();
     fire->set_attempt(fire->attempt() + 1);
-    const absl::Duration ack_deadline = entry.policy.has_ack_deadline()
-                                            ? FromProto(entry.policy.ack_deadline())
-                                            : options_.default_ack_deadline;
+    absl::Duration ack_deadline = entry.policy.has_ack_deadline()
+                                      ? FromProto(entry.policy.ack_deadline())
+                                      : options_.default_ack_deadline;
+    if (entry.record.has_webhook()) {
+      // Never redeliver a webhook request still in flight: outlast its timeout.
+      ack_deadline = std::max(ack_deadline, WebhookAckDeadline(entry.record.webhook()));
+    }
     entry.deadline = now + ack_deadline;
     *fire->mutable_ack_deadline() = ToProtoTimestamp(entry.deadline);
     entry.record.set_visible_at_us(absl::ToUnixMicros(entry.deadline));

@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -76,6 +77,12 @@ struct DeliveryOptions {
 
 using SubscriberId = uint64_t;
 
+// Webhook attempts (fires with a DeliveryRecord.webhook) get an ack deadline of at least
+// this, so a request still in flight is never sent a second time: its timeout (default
+// kDefaultWebhookTimeout) plus a margin for waiting on a per-host connection slot.
+inline constexpr absl::Duration kDefaultWebhookTimeout = absl::Seconds(10);
+absl::Duration WebhookAckDeadline(const v1::WebhookTarget& target);
+
 // Figures for status output and tests.
 struct TopicStats {
   size_t subscribers = 0;
@@ -108,6 +115,22 @@ class DeliveryManager : public engine::FireListener {
   // Answered ACK_OUTCOME_NACKED (or UNKNOWN) once durable.
   void Nack(SubscriberId id, const std::vector<std::string>& fire_ids,
             std::optional<absl::Duration> delay);
+
+  // For internal consumers that decide the outcome themselves (the webhook dispatcher), with
+  // the reason kept in the record: redeliver after `delay` (a nack), or dead-letter now.
+  // Not answered to the sink.
+  void Retry(SubscriberId id, const std::string& fire_id, absl::Duration delay,
+             const std::string& error);
+  void DeadLetter(SubscriberId id, const std::string& fire_id, const std::string& error);
+  // The retry policy of a timer with `policy`, server defaults filling unset fields: the
+  // attempts a fire gets, and the (jittered) backoff after `attempt` attempts.
+  uint32_t MaxAttempts(const v1::DeliveryPolicy& policy) const;
+  absl::Duration Backoff(const v1::DeliveryPolicy& policy, uint32_t attempt);
+  // Called (outside the lock, on the caller's thread of OnFires/ReplayDeadLetter) with the
+  // namespace of a fire for an internal topic ("$..."; engine::kWebhookTopic) that nobody
+  // subscribes to yet; the fire waits on disk until someone does. Must not block.
+  void SetUnclaimedInternalTopicHook(
+      std::function<void(const std::string& ns, const std::string& topic)> hook);
 
   // Dead letters. These read or write storage and wait: call them off gRPC threads (the
   // read pool). The namespace defaults like the other RPCs; fire ids are checked here.
@@ -212,6 +235,8 @@ class DeliveryManager : public engine::FireListener {
   // Backoff before attempt `attempt` + 1: exponential from the minimum, full jitter, capped.
   absl::Duration BackoffLocked(const Entry& entry, uint32_t attempt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Duration PolicyBackoffLocked(const v1::DeliveryPolicy& policy, uint32_t attempt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<LoadJob> CollectLoadJobsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunLoadJob(LoadJob& job, int64_t now_us) ABSL_LOCKS_EXCLUDED(mu_);
   void MergeLoadJobLocked(LoadJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -247,9 +272,11 @@ class DeliveryManager : public engine::FireListener {
   void FlushOrdered() ABSL_LOCKS_EXCLUDED(mu_);
   // Submits with pending_txns_ accounting. Not under mu_: the store may run `done` inline.
   void SubmitTracked(int shard, storage::TxnFn fn, storage::TxnDone done) ABSL_LOCKS_EXCLUDED(mu_);
-  enum class Settle { kAck, kNack };
+  enum class Settle { kAck, kNack, kDeadLetter };
+  // `error` is the recorded reason of a nack or dead letter ("" for a subscriber's nack).
   void SettleFires(SubscriberId id, const std::vector<std::string>& fire_ids, Settle kind,
-                   absl::Duration nack_delay) ABSL_LOCKS_EXCLUDED(mu_);
+                   absl::Duration nack_delay, const std::string& error = "")
+      ABSL_LOCKS_EXCLUDED(mu_);
   // `results` is parallel to `fire_ids` when `status` is OK.
   void FinishSettle(const TopicKey& key, uint64_t incarnation, SubscriberId id, Settle kind,
                     absl::Duration nack_delay, absl::Time nack_visible, const absl::Status& status,
@@ -278,6 +305,8 @@ class DeliveryManager : public engine::FireListener {
   int ordered_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<OrderedTxn> ordered_ ABSL_GUARDED_BY(mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);  // backoff jitter
+  std::function<void(const std::string&, const std::string&)> internal_topic_hook_
+      ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

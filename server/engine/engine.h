@@ -29,6 +29,11 @@
 
 namespace chime::engine {
 
+// Fires of webhook targets are queued for delivery under this internal topic of their
+// namespace (with the target copied into the DeliveryRecord); the webhook dispatcher consumes
+// it. Client topics cannot start with '$'.
+inline constexpr char kWebhookTopic[] = "$webhook";
+
 // Receives fires after they are durable as pending deliveries. Called on a shard's writer
 // thread; must not block.
 class FireListener {

@@ -96,7 +96,13 @@ absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us
   fire.set_fire_id(MakeFireId(timer.timer_id(), occurrence));
   fire.set_namespace_(timer.namespace_());
   fire.set_timer_id(timer.timer_id());
-  fire.set_topic(timer.target().topic());
+  if (timer.target().has_webhook()) {
+    // Copied, so the fire keeps its destination whatever later happens to the timer.
+    fire.set_topic(kWebhookTopic);
+    *delivery.mutable_webhook() = timer.target().webhook();
+  } else {
+    fire.set_topic(timer.target().topic());
+  }
   *fire.mutable_scheduled_time() = MicrosToProto(plan.nominal_us);  // nominal, before offsets
   *fire.mutable_fire_time() = ToProtoTimestamp(now);
   fire.set_attempt(0);  // delivery counts attempts from its first send

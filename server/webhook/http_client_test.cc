@@ -13,7 +13,6 @@
 #include "server/webhook/fire_json.h"
 #include "server/webhook/signer.h"
 #include "server/webhook/test_receiver.h"
-#include "server/webhook/webhook_delivery.h"  // the umbrella header must compile
 
 namespace chime::webhook {
 namespace {

@@ -13,7 +13,7 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7070", "chimed address");
 ABSL_FLAG(std::string, scenario, "create",
-          "create|fire|mixed|herd|capacity|restart (restart needs --phase; scripts/bench "
+          "create|fire|mixed|herd|capacity|restart|webhook (restart needs --phase; scripts/bench "
           "orchestrates it)");
 ABSL_FLAG(std::string, json, "", "append one JSON object per scenario (line) to this file");
 ABSL_FLAG(std::string, label, "", "free text copied into the JSON (e.g. the run number)");
@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   if (s == "herd") return chime::bench::RunHerd(channel);
   if (s == "capacity") return chime::bench::RunCapacity(channel);
   if (s == "restart") return chime::bench::RunRestart(channel);
+  if (s == "webhook") return chime::bench::RunWebhook(channel);
   fprintf(stderr, "unknown --scenario %s\n", s.c_str());
   return 2;
 }

@@ -32,6 +32,8 @@ int RunCapacity(const std::shared_ptr<grpc::Channel>& channel);
 // --phase fill: N far-future timers plus canaries due shortly after; prints "filled".
 // --phase measure: polls Health until serving, then waits for the first on-time canary.
 int RunRestart(const std::shared_ptr<grpc::Channel>& channel);
+// Webhook deliveries/s to a receiver in this process (chimed needs --webhook-allow 127.0.0.0/8).
+int RunWebhook(const std::shared_ptr<grpc::Channel>& channel);
 
 }  // namespace chime::bench
 
