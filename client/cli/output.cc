@@ -205,8 +205,8 @@ std::string StateName(v1::TimerState state) {
 std::string FireLine(const v1::Fire& fire) {
   const absl::Duration late = FromProto(fire.fire_time()) - FromProto(fire.scheduled_time());
   return absl::StrCat(FormatRfc3339(FromProto(fire.fire_time())), " ", fire.fire_id(),
-                      " timer=", fire.timer_id(), " attempt=", fire.attempt(), " scheduled=",
-                      FormatRfc3339(FromProto(fire.scheduled_time())),
+                      " timer=", fire.timer_id(), " attempt=", fire.attempt(),
+                      " scheduled=", FormatRfc3339(FromProto(fire.scheduled_time())),
                       " late=", chime::FormatDuration(late), " ", PayloadField(fire.payload()));
 }
 
@@ -259,15 +259,15 @@ std::string TimerDetails(const v1::Timer& timer) {
   if (timer.has_cancel_time())
     rows.emplace_back("cancel_time", FormatRfc3339(FromProto(timer.cancel_time())));
   if (timer.has_webhook_status()) {
+    // "2 attempts, last: ack status=200 latency=1.2ms at <time>[ error=...]"
     const v1::WebhookStatus& w = timer.webhook_status();
-    rows.emplace_back("webhook_attempts", absl::StrCat(w.attempts()));
-    std::string last = absl::StrCat(
-        w.last_outcome(),
+    std::string text = absl::StrCat(
+        w.attempts(), w.attempts() == 1 ? " attempt" : " attempts", ", last: ", w.last_outcome(),
         " status=", w.last_http_status() == 0 ? "-" : absl::StrCat(w.last_http_status()),
         " latency=", chime::FormatDuration(FromProto(w.last_latency())), " at ",
         TimeOrDash(w.has_last_attempt_time(), w.last_attempt_time()));
-    if (!w.last_error().empty()) absl::StrAppend(&last, " error=", w.last_error());
-    rows.emplace_back("webhook_last", last);
+    if (!w.last_error().empty()) absl::StrAppend(&text, " error=", w.last_error());
+    rows.emplace_back("webhook", text);
   }
   rows.emplace_back("version", absl::StrCat(timer.version()));
   std::string out;

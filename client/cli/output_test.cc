@@ -122,6 +122,25 @@ TEST(TimerOutputTest, Details) {
   EXPECT_THAT(details, HasSubstr("create_time:     2026-12-01T08:00:00Z\n"));
 }
 
+TEST(TimerOutputTest, WebhookTargetAndAttempts) {
+  v1::Timer timer = SampleTimer();
+  v1::WebhookTarget* hook = timer.mutable_target()->mutable_webhook();
+  hook->set_url("https://example.com/hook");
+  hook->mutable_timeout()->set_seconds(5);
+  v1::WebhookStatus* status = timer.mutable_webhook_status();
+  status->set_attempts(2);
+  status->set_last_http_status(503);
+  status->set_last_outcome("retry");
+  status->set_last_error("HTTP 503");
+  status->mutable_last_latency()->set_nanos(12'000'000);
+  status->mutable_last_attempt_time()->set_seconds(1796115600);
+  const std::string details = TimerDetails(timer);
+  EXPECT_THAT(details,
+              HasSubstr("target:          webhook=POST https://example.com/hook timeout=5s\n"));
+  EXPECT_THAT(details, HasSubstr("webhook:         2 attempts, last: retry status=503 "
+                                 "latency=12ms at 2026-12-01T09:00:00Z error=HTTP 503\n"));
+}
+
 TEST(TimerOutputTest, Json) {
   const std::string json = TimerJson(SampleTimer());
   EXPECT_THAT(json, HasSubstr("\"timer_id\":\"invoice-42\""));

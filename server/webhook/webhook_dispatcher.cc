@@ -53,9 +53,6 @@ const char* OutcomeLabel(Outcome o) {
 struct WebhookDispatcher::Item {
   enum class Kind { kConsume, kFires, kResult } kind = Kind::kConsume;
   std::string ns;
-  // kResult: the subscription the fire was sent under. kFires: resolved by the worker, which
-  // ran the Subscribe (Consume) before it takes this item.
-  delivery::SubscriberId sub = 0;
   std::vector<v1::Fire> fires;  // kFires; kResult: the one fire
   WebhookResult result;         // kResult
 };
@@ -67,7 +64,8 @@ class WebhookDispatcher::Sink final : public delivery::SubscriberSink {
   Sink(WebhookDispatcher* dispatcher, std::string ns) : d_(dispatcher), ns_(std::move(ns)) {}
   void set_id(delivery::SubscriberId id) { id_.store(id); }
 
-  // May run before Subscribe returned our id: the worker resolves it (see Item::sub).
+  // May run before Subscribe returned our id: the worker looks the subscription up when it
+  // takes the item, after the Subscribe it ran itself (Consume).
   void SendFires(std::vector<v1::Fire> fires) override {
     Item item;
     item.kind = Item::Kind::kFires;
@@ -77,6 +75,9 @@ class WebhookDispatcher::Sink final : public delivery::SubscriberSink {
   }
   // Outcomes of our own acks: nothing to do with them.
   void SendAckResults(std::vector<v1::AckResult>) override {}
+  // Delivery ended the subscription (shutdown, or a failed ack write): subscribe again, so
+  // the namespace's pending fires do not wait for its next fire. After a shutdown's CloseAll
+  // that Subscribe is refused, which is harmless.
   void Close(const absl::Status& status) override {
     {
       absl::MutexLock lock(&d_->mu_);
@@ -85,6 +86,10 @@ class WebhookDispatcher::Sink final : public delivery::SubscriberSink {
     }
     CHIME_LOG(kInfo, "webhook consumer closed",
               {{"namespace", ns_}, {"status", status.ToString()}});
+    Item item;
+    item.kind = Item::Kind::kConsume;
+    item.ns = ns_;
+    d_->Enqueue(std::move(item));
   }
 
  private:
@@ -187,20 +192,11 @@ void WebhookDispatcher::Run() {
       case Item::Kind::kConsume:
         Consume(item.ns);
         break;
-      case Item::Kind::kFires: {
-        delivery::SubscriberId sub = 0;
-        {
-          absl::MutexLock lock(&mu_);
-          auto it = subscriptions_.find(item.ns);
-          if (it != subscriptions_.end()) sub = it->second;
-        }
-        // Closed meanwhile (shutdown): the fires stay pending on disk.
-        if (sub == 0) break;
-        for (const v1::Fire& fire : item.fires) Send(sub, fire);
+      case Item::Kind::kFires:
+        for (const v1::Fire& fire : item.fires) Send(fire);
         break;
-      }
       case Item::Kind::kResult:
-        Finish(item.sub, item.fires.front(), item.result);
+        Finish(item.fires.front(), item.result);
         break;
     }
     mu_.Lock();
@@ -217,7 +213,8 @@ void WebhookDispatcher::Consume(const std::string& ns) {
       ns, engine::kWebhookTopic, static_cast<uint32_t>(std::max(1, options_.client.max_concurrent)),
       sink);
   if (!id.ok()) {
-    CHIME_LOG(kWarn, "cannot consume webhook fires",
+    // After CloseAll (shutdown): the fires stay pending on disk.
+    CHIME_LOG(kInfo, "not consuming webhook fires",
               {{"namespace", ns}, {"error", id.status().ToString()}});
     return;
   }
@@ -227,8 +224,18 @@ void WebhookDispatcher::Consume(const std::string& ns) {
   CHIME_LOG(kInfo, "consuming webhook fires", {{"namespace", ns}});
 }
 
-void WebhookDispatcher::Send(delivery::SubscriberId sub, const v1::Fire& fire) {
+delivery::SubscriberId WebhookDispatcher::SubscriptionOf(const std::string& ns) const {
+  absl::MutexLock lock(&mu_);
+  auto it = subscriptions_.find(ns);
+  return it == subscriptions_.end() ? 0 : it->second;
+}
+
+void WebhookDispatcher::Send(const v1::Fire& fire) {
   const std::string& ns = fire.namespace_();
+  // Settled through the namespace's current subscription; none: closed meanwhile
+  // (shutdown), and the fire stays pending on disk.
+  const delivery::SubscriberId sub = SubscriptionOf(ns);
+  if (sub == 0) return;
   // Delivery handed it out again while the first request is still queued or in flight (it
   // waited long for a per-host slot): that request's outcome settles it.
   if (!in_flight_.insert(FireKey(ns, fire.fire_id())).second) return;
@@ -272,25 +279,27 @@ void WebhookDispatcher::Send(delivery::SubscriberId sub, const v1::Fire& fire) {
                                     options_.secrets.Find(ns))) {
     request.headers.push_back(std::move(header));
   }
-  client_.Send(std::move(request), [this, sub, fire](WebhookResult result) {
+  client_.Send(std::move(request), [this, fire](WebhookResult result) {
     // The client's thread: hand the result to the worker, never block.
     Item item;
     item.kind = Item::Kind::kResult;
     item.ns = fire.namespace_();
-    item.sub = sub;
     item.fires.push_back(fire);
     item.result = std::move(result);
     Enqueue(std::move(item));
   });
 }
 
-void WebhookDispatcher::Finish(delivery::SubscriberId sub, const v1::Fire& fire,
-                               const WebhookResult& result) {
+void WebhookDispatcher::Finish(const v1::Fire& fire, const WebhookResult& result) {
   const std::string& ns = fire.namespace_();
   in_flight_.erase(FireKey(ns, fire.fire_id()));
   const Classification c = Classify(result);
   metrics_.Attempted(c.outcome, result.latency);
   RecordAttempt(fire, result, c);
+  // Resubscribed since the send (acks from any subscriber of the topic count), or closed:
+  // then the fire stays pending and is sent again.
+  const delivery::SubscriberId sub = SubscriptionOf(ns);
+  if (sub == 0) return;
   switch (c.outcome) {
     case Outcome::kAck:
       delivery_->Ack(sub, {fire.fire_id()});

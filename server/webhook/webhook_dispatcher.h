@@ -87,8 +87,10 @@ class WebhookDispatcher {
   void Run();
   void DiscoverNamespaces();
   void Consume(const std::string& ns);
-  void Send(delivery::SubscriberId sub, const v1::Fire& fire);
-  void Finish(delivery::SubscriberId sub, const v1::Fire& fire, const WebhookResult& result);
+  // The namespace's subscription; 0 when there is none.
+  delivery::SubscriberId SubscriptionOf(const std::string& ns) const ABSL_LOCKS_EXCLUDED(mu_);
+  void Send(const v1::Fire& fire);
+  void Finish(const v1::Fire& fire, const WebhookResult& result);
   // Records the attempt in the timer's webhook_status (an asynchronous write).
   void RecordAttempt(const v1::Fire& fire, const WebhookResult& result,
                      const Classification& outcome);
