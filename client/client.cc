@@ -37,6 +37,11 @@ absl::StatusOr<v1::CreateTimerResponse> Client::CreateTimer(const v1::CreateTime
   return rpc_->CreateTimer(request);
 }
 
+absl::StatusOr<v1::CreateTimersResponse> Client::CreateTimers(
+    const v1::CreateTimersRequest& request) {
+  return rpc_->CreateTimers(request);
+}
+
 absl::StatusOr<v1::Timer> Client::GetTimer(const std::string& ns, const std::string& timer_id) {
   v1::GetTimerRequest request;
   request.set_namespace_(ns);

@@ -45,6 +45,9 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   absl::StatusOr<v1::CreateTimerResponse> CreateTimer(const v1::CreateTimerRequest& request);
+  // Up to 1000 creates in one call, each applied on its own: results(i) answers requests(i)
+  // with its own status code. Fails as a whole only for an empty or oversized batch.
+  absl::StatusOr<v1::CreateTimersResponse> CreateTimers(const v1::CreateTimersRequest& request);
   absl::StatusOr<v1::Timer> GetTimer(const std::string& ns, const std::string& timer_id);
   // FAILED_PRECONDITION if the timer already fired or was cancelled.
   absl::StatusOr<v1::Timer> CancelTimer(const std::string& ns, const std::string& timer_id);

@@ -26,6 +26,16 @@ absl::StatusOr<v1::CreateTimerResponse> TimerRpc::CreateTimer(
   return response;
 }
 
+absl::StatusOr<v1::CreateTimersResponse> TimerRpc::CreateTimers(
+    const v1::CreateTimersRequest& request) {
+  grpc::ClientContext context;
+  SetDeadline(&context, options_.rpc_timeout);
+  v1::CreateTimersResponse response;
+  absl::Status status = FromGrpcStatus(stub_->CreateTimers(&context, request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
 absl::StatusOr<v1::Timer> TimerRpc::GetTimer(const v1::GetTimerRequest& request) {
   grpc::ClientContext context;
   SetDeadline(&context, options_.rpc_timeout);

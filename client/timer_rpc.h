@@ -24,6 +24,7 @@ class TimerRpc {
   TimerRpc(std::shared_ptr<grpc::Channel> channel, ClientOptions options);
 
   absl::StatusOr<v1::CreateTimerResponse> CreateTimer(const v1::CreateTimerRequest& request);
+  absl::StatusOr<v1::CreateTimersResponse> CreateTimers(const v1::CreateTimersRequest& request);
   absl::StatusOr<v1::Timer> GetTimer(const v1::GetTimerRequest& request);
   absl::StatusOr<v1::Timer> CancelTimer(const v1::CancelTimerRequest& request);
   absl::StatusOr<v1::Timer> PauseTimer(const v1::PauseTimerRequest& request);

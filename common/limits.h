@@ -17,6 +17,8 @@ inline constexpr size_t kMaxLabels = 32;
 inline constexpr size_t kMaxLabelKeyLength = 64;
 inline constexpr size_t kMaxLabelValueLength = 256;
 inline constexpr size_t kMaxPageSize = 1000;
+// Creates in one CreateTimers call.
+inline constexpr size_t kMaxBatchCreates = 1000;
 inline constexpr size_t kDefaultPageSize = 100;
 // Timers further out than this are refused. Not a practical limit ("a timer due in ten years
 // is as valid as one due in ten seconds"): it only keeps due times far inside int64 micros.

@@ -1,7 +1,11 @@
 #include "server/api/timer_service.h"
 
+#include <atomic>
+#include <memory>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "common/limits.h"
 #include "server/api/status_convert.h"
 #include "server/api/validation.h"
 #include "server/delivery/subscribe_reactor.h"
@@ -40,6 +44,59 @@ grpc::ServerUnaryReactor* TimerService::CreateTimer(grpc::CallbackServerContext*
                     }
                     reactor->Finish(ToGrpcStatus(result.status()));
                   });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TimerService::CreateTimers(grpc::CallbackServerContext* context,
+                                                     const v1::CreateTimersRequest* request,
+                                                     v1::CreateTimersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const size_t n = request->requests_size();
+  if (n == 0 || n > limits::kMaxBatchCreates) {
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        n == 0 ? "requests is empty"
+               : absl::StrCat("requests has ", n, " entries, limit ", limits::kMaxBatchCreates)));
+    return reactor;
+  }
+  // Every result exists before any create starts: the callbacks, on shard writer threads,
+  // each fill their own element and never resize the list.
+  for (size_t i = 0; i < n; ++i) response->add_results();
+  // One count per create plus one held by this loop, so the call cannot finish before
+  // every create has been handed over.
+  auto remaining = std::make_shared<std::atomic<size_t>>(n + 1);
+  auto one_done = [reactor, remaining] {
+    if (remaining->fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      reactor->Finish(grpc::Status::OK);
+    }
+  };
+  auto set_status = [](v1::CreateTimerResult* result, const absl::Status& status) {
+    const grpc::Status grpc_status = ToGrpcStatus(status);
+    result->set_code(grpc_status.error_code());
+    result->set_message(grpc_status.error_message());
+  };
+  const absl::Time now = engine_->clock()->Now();
+  for (size_t i = 0; i < n; ++i) {
+    v1::CreateTimerResult* result = response->mutable_results(i);
+    absl::StatusOr<engine::CreateSpec> spec =
+        ValidateCreate(request->requests(i), now, webhook_policy_);
+    if (!spec.ok()) {
+      set_status(result, spec.status());
+      one_done();
+      continue;
+    }
+    engine_->Create(*std::move(spec),
+                    [result, one_done, set_status](absl::StatusOr<engine::CreateResult> created) {
+                      if (created.ok()) {
+                        *result->mutable_timer() = std::move(created->timer);
+                        result->set_created(created->created);
+                      } else {
+                        set_status(result, created.status());
+                      }
+                      one_done();
+                    });
+  }
+  one_done();
   return reactor;
 }
 

@@ -27,6 +27,9 @@ class TimerService final : public v1::TimerService::CallbackService {
   grpc::ServerUnaryReactor* CreateTimer(grpc::CallbackServerContext* context,
                                         const v1::CreateTimerRequest* request,
                                         v1::CreateTimerResponse* response) override;
+  grpc::ServerUnaryReactor* CreateTimers(grpc::CallbackServerContext* context,
+                                         const v1::CreateTimersRequest* request,
+                                         v1::CreateTimersResponse* response) override;
   grpc::ServerUnaryReactor* GetTimer(grpc::CallbackServerContext* context,
                                      const v1::GetTimerRequest* request,
                                      v1::Timer* response) override;

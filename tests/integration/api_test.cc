@@ -41,6 +41,81 @@ TEST_F(ApiTest, CreateAndGet) {
   EXPECT_EQ(Create(request, &response).error_code(), grpc::StatusCode::ALREADY_EXISTS);
 }
 
+// CreateTimers applies each create on its own, in order of the results, with CreateTimer's
+// statuses; only an empty or oversized batch fails the call, and then nothing is stored.
+TEST_F(ApiTest, BatchCreateAnswersEachCreate) {
+  auto call = [&](const v1::CreateTimersRequest& request, v1::CreateTimersResponse* response) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(CallDeadline());
+    return stub_->CreateTimers(&ctx, request, response);
+  };
+  auto timer = [&](const std::string& id, const std::string& payload) {
+    v1::CreateTimerRequest r;
+    r.set_timer_id(id);
+    *r.mutable_delay() = ToProtoDuration(absl::Minutes(5));
+    r.mutable_target()->set_topic("batch");
+    r.set_payload(payload);
+    return r;
+  };
+  v1::CreateTimersRequest request;
+  v1::CreateTimersResponse response;
+  grpc::Status s = call(request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "requests is empty");
+  for (int i = 0; i < 1001; ++i) *request.add_requests() = timer("over-" + std::to_string(i), "");
+  s = call(request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "requests has 1001 entries, limit 1000");
+  v1::Timer got;
+  EXPECT_EQ(Get("over-0", &got).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  request.Clear();
+  *request.add_requests() = timer("b1", "first");
+  *request.add_requests() = timer("b2", std::string(70'000, 'x'));  // too large
+  *request.add_requests() = timer("b1", "first");                   // a retry of the first
+  *request.add_requests() = timer("b1", "other");                   // the id is taken
+  *request.add_requests() = timer("", "generated");
+  ASSERT_TRUE(call(request, &response).ok());
+  ASSERT_EQ(response.results_size(), 5);
+  EXPECT_EQ(response.results(0).code(), 0) << response.results(0).message();
+  EXPECT_TRUE(response.results(0).created());
+  EXPECT_EQ(response.results(0).timer().timer_id(), "b1");
+  EXPECT_EQ(response.results(1).code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(response.results(1).message(), "payload is 70000 bytes, limit 65536");
+  EXPECT_FALSE(response.results(1).has_timer());
+  EXPECT_EQ(response.results(2).code(), 0);
+  EXPECT_FALSE(response.results(2).created());
+  EXPECT_EQ(response.results(3).code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(response.results(4).code(), 0);
+  EXPECT_FALSE(response.results(4).timer().timer_id().empty());
+  ASSERT_TRUE(Get("b1", &got).ok());
+  EXPECT_EQ(got.payload(), "first");
+  EXPECT_EQ(Get("b2", &got).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // A full batch: every timer is stored and listed.
+  request.Clear();
+  for (int i = 0; i < 1000; ++i) *request.add_requests() = timer("", "bulk");
+  ASSERT_TRUE(call(request, &response).ok());
+  std::set<std::string> ids;
+  for (const v1::CreateTimerResult& r : response.results()) {
+    EXPECT_EQ(r.code(), 0) << r.message();
+    ids.insert(r.timer().timer_id());
+  }
+  EXPECT_EQ(ids.size(), 1000u);
+  size_t listed = 0;
+  v1::ListTimersRequest list;
+  list.set_topic("batch");
+  list.set_page_size(1000);
+  for (;;) {
+    v1::ListTimersResponse page;
+    ASSERT_TRUE(List(list, &page).ok());
+    listed += page.timers_size();
+    if (page.next_page_token().empty()) break;
+    list.set_page_token(page.next_page_token());
+  }
+  EXPECT_EQ(listed, 1002u);  // b1, the generated one and the 1000
+}
+
 TEST_F(ApiTest, ListPagesThroughEveryTimerOfATopic) {
   std::set<std::string> want;
   for (int i = 0; i < 25; ++i) {
