@@ -287,6 +287,29 @@ TEST_F(WebhookTest, ClientErrorGoesToTheDeadLettersWithStatusAndBody) {
   EXPECT_EQ(receiver_.Count("/gone"), 1u) << "a 4xx is not retried";
 }
 
+TEST_F(WebhookTest, ReplayedDeadLetterIsSentAgainToTheSameTarget) {
+  StartChimed(AllowLoopback());
+  receiver_.Script("/later", {{410, {}, "not yet"}, {200, {}, ""}});
+  ASSERT_OK(Create(stub_.get(), WebhookTimer("replayed", receiver_.Url("/later"))));
+  v1::Timer timer = AwaitTimer(stub_.get(), "replayed", v1::TIMER_STATE_DEAD_LETTERED, 1);
+  ASSERT_EQ(timer.state(), v1::TIMER_STATE_DEAD_LETTERED);
+
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::ReplayDeadLetterRequest replay;
+  replay.set_fire_id("replayed@0");
+  v1::DeadLetter replayed;
+  grpc::Status s = stub_->ReplayDeadLetter(&ctx, replay, &replayed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  auto got = receiver_.Await("/later", 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].first.headers.at("idempotency-key"), "replayed@0");
+  timer = AwaitTimer(stub_.get(), "replayed", v1::TIMER_STATE_COMPLETED, 2);
+  EXPECT_EQ(timer.state(), v1::TIMER_STATE_COMPLETED);
+  EXPECT_EQ(FindDeadLetter(DeadLetters(stub_.get()), "replayed"), nullptr);
+}
+
 TEST_F(WebhookTest, HangingEndpointTimesOutAndRetriesWhileOthersFlow) {
   StartChimed(AllowLoopback());
   HookSpec hang;
