@@ -18,6 +18,9 @@ ABSL_FLAG(std::string, scenario, "create",
 ABSL_FLAG(std::string, json, "", "append one JSON object per scenario (line) to this file");
 ABSL_FLAG(std::string, label, "", "free text copied into the JSON (e.g. the run number)");
 ABSL_FLAG(std::string, inflight, "1,16,64,256", "create: calls in flight, comma separated");
+ABSL_FLAG(std::string, batch, "100,1000",
+          "create: CreateTimers batch sizes, comma separated (empty: no batched runs)");
+ABSL_FLAG(std::string, batch_inflight, "2,8", "create: CreateTimers calls in flight");
 ABSL_FLAG(std::string, rate, "1000,10000",
           "fire: target fires/s, comma separated; mixed: fire and create rate");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5),
