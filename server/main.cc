@@ -10,9 +10,9 @@
 // on stdout once it accepts calls (system tests and scripts wait for that line); everything
 // else is logged to stderr, one line per event. SIGINT/SIGTERM shut down gracefully; a second
 // signal, or shutdown taking longer than 10 s, exits at once.
-#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "server/admin/config.h"
 #include "server/chime_server.h"
+#include "server/shutdown_signals.h"
 
 namespace {
 
@@ -89,12 +90,7 @@ int main(int argc, char** argv) {
   options.webhook.client.max_per_host = config->webhook_max_per_host;
   options.webhook.secrets = config->webhook_secrets;
 
-  // Signals are taken synchronously by this thread (sigwait), never by gRPC's threads.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (absl::Status s = chime::InstallShutdownSignals(); !s.ok()) return Fail(s.ToString());
 
   auto server = chime::ChimeServer::Start(options);
   if (!server.ok()) {
@@ -111,20 +107,22 @@ int main(int argc, char** argv) {
     CHIME_LOG(kWarn, "fsync disabled: acknowledged writes may be lost on power loss or OS crash");
   }
 
-  int sig = 0;
-  sigwait(&signals, &sig);
+  const int sig = chime::WaitForShutdownSignal();
   CHIME_LOG(kInfo, "shutting down", {{"signal", sig}, {"note", "signal again to force"}});
-  // A second signal or a stuck shutdown ends the process without waiting.
-  std::thread([signals] {
-    timespec timeout{static_cast<time_t>(absl::ToInt64Seconds(kGracePeriod)), 0};
-    siginfo_t info;
-    int got = sigtimedwait(&signals, &info, &timeout);
+  // A second signal or a stuck shutdown ends the process without waiting; a shutdown that
+  // finished is never cut short.
+  static std::atomic<bool> stopped{false};
+  const absl::Time grace_end = absl::Now() + kGracePeriod;
+  std::thread([grace_end] {
+    const int got = chime::WaitForShutdownSignal(grace_end);
+    if (stopped.load()) return;
     CHIME_LOG(kError, "exiting now",
               {{"reason", got > 0 ? "second signal" : "shutdown took too long"}});
     _exit(1);
   }).detach();
   (*server)->Shutdown(absl::Now() + absl::Seconds(5));
   server->reset();
+  stopped.store(true);
   CHIME_LOG(kInfo, "stopped");
   return 0;
 }
