@@ -136,6 +136,7 @@ absl::StatusOr<std::unique_ptr<ChimeServer>> ChimeServer::Start(ServerOptions op
   builder.RegisterService(server->admin_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(admin::MakeGrpcMetricsInterceptorFactory(server->registry_.get()));
+  interceptors.push_back(server->calls_.MakeInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Subscribe streams live for hours: ping idle connections so dead peers are noticed and
   // proxies keep them open, and let clients ping us as often as every 10 s.
@@ -223,12 +224,20 @@ void ChimeServer::Shutdown(absl::Time deadline) {
   if (server_ != nullptr) {
     if (auto* health = server_->GetHealthCheckService()) health->Shutdown();  // NOT_SERVING
   }
-  // Streams end first, with a status that tells clients to reconnect elsewhere or later.
+  // New calls are refused with UNAVAILABLE; streams end with a status that tells clients to
+  // reconnect elsewhere or later.
+  if (service_ != nullptr) service_->StopAccepting();
   if (delivery_ != nullptr) {
     delivery_->CloseAll(absl::UnavailableError("server shutting down, reconnect"));
   }
   if (server_ != nullptr) {
-    server_->Shutdown(absl::ToChronoTime(deadline));
+    // The calls in flight finish (their writes are durable and answered); then the connections
+    // close at once rather than at `deadline` (see CallTracker), cancelling what is left.
+    if (!calls_.WaitIdle(deadline)) {
+      CHIME_LOG(kWarn, "cancelling calls still running at the shutdown deadline",
+                {{"calls", calls_.alive()}});
+    }
+    server_->Shutdown(absl::ToChronoTime(absl::Now()));
     server_->Wait();
   }
   if (reads_ != nullptr) reads_->Stop();

@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "metrics/registry.h"
+#include "server/api/call_tracker.h"
 #include "server/delivery/delivery_manager.h"
 #include "server/engine/engine.h"
 #include "server/webhook/webhook_dispatcher.h"
@@ -123,6 +124,8 @@ class ChimeServer {
   std::unique_ptr<api::ReadPool> reads_;
   std::unique_ptr<api::TimerService> service_;
   std::unique_ptr<admin::AdminService> admin_;
+  // Outlives server_: the interceptors of its last calls report here.
+  api::CallTracker calls_;
   std::unique_ptr<grpc::Server> server_;
 
   absl::Mutex shutdown_mu_;

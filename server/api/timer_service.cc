@@ -19,6 +19,15 @@ grpc::Status Busy() {
 
 }  // namespace
 
+void TimerService::StopAccepting() { accepting_.store(false, std::memory_order_release); }
+
+bool TimerService::RefuseIfStopped(grpc::ServerUnaryReactor* reactor) const {
+  if (accepting_.load(std::memory_order_acquire)) return false;
+  reactor->Finish(
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down, retry shortly"));
+  return true;
+}
+
 TimerService::TimerService(engine::Engine* engine, delivery::DeliveryManager* delivery,
                            ReadPool* reads, webhook::AddressPolicy webhook_policy)
     : engine_(engine),
@@ -30,6 +39,7 @@ grpc::ServerUnaryReactor* TimerService::CreateTimer(grpc::CallbackServerContext*
                                                     const v1::CreateTimerRequest* request,
                                                     v1::CreateTimerResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (RefuseIfStopped(reactor)) return reactor;
   absl::StatusOr<engine::CreateSpec> spec =
       ValidateCreate(*request, engine_->clock()->Now(), webhook_policy_);
   if (!spec.ok()) {
@@ -51,6 +61,7 @@ grpc::ServerUnaryReactor* TimerService::CreateTimers(grpc::CallbackServerContext
                                                      const v1::CreateTimersRequest* request,
                                                      v1::CreateTimersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (RefuseIfStopped(reactor)) return reactor;
   const size_t n = request->requests_size();
   if (n == 0 || n > limits::kMaxBatchCreates) {
     reactor->Finish(grpc::Status(
@@ -104,6 +115,7 @@ grpc::ServerUnaryReactor* TimerService::GetTimer(grpc::CallbackServerContext* co
                                                  const v1::GetTimerRequest* request,
                                                  v1::Timer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (RefuseIfStopped(reactor)) return reactor;
   absl::StatusOr<TimerRef> ref = ValidateGet(*request);
   if (!ref.ok()) {
     reactor->Finish(ToGrpcStatus(ref.status()));
@@ -123,6 +135,7 @@ grpc::ServerUnaryReactor* TimerService::CancelTimer(grpc::CallbackServerContext*
                                                     const v1::CancelTimerRequest* request,
                                                     v1::Timer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (RefuseIfStopped(reactor)) return reactor;
   absl::StatusOr<TimerRef> ref = ValidateCancel(*request);
   if (!ref.ok()) {
     reactor->Finish(ToGrpcStatus(ref.status()));
@@ -141,6 +154,7 @@ grpc::ServerUnaryReactor* TimerService::PauseTimer(grpc::CallbackServerContext* 
                                                    const v1::PauseTimerRequest* request,
                                                    v1::Timer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (RefuseIfStopped(reactor)) return reactor;
   absl::StatusOr<TimerRef> ref = ValidatePause(*request);
   if (!ref.ok()) {
     reactor->Finish(ToGrpcStatus(ref.status()));
@@ -158,6 +172,7 @@ grpc::ServerUnaryReactor* TimerService::ResumeTimer(grpc::CallbackServerContext*
                                                     const v1::ResumeTimerRequest* request,
                                                     v1::Timer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (RefuseIfStopped(reactor)) return reactor;
   absl::StatusOr<TimerRef> ref = ValidateResume(*request);
   if (!ref.ok()) {
     reactor->Finish(ToGrpcStatus(ref.status()));
@@ -175,6 +190,7 @@ grpc::ServerUnaryReactor* TimerService::UpdateTimer(grpc::CallbackServerContext*
                                                     const v1::UpdateTimerRequest* request,
                                                     v1::Timer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (RefuseIfStopped(reactor)) return reactor;
   absl::StatusOr<v1::UpdateTimerRequest> update = ValidateUpdate(*request, engine_->clock()->Now());
   if (!update.ok()) {
     reactor->Finish(ToGrpcStatus(update.status()));
@@ -191,6 +207,7 @@ grpc::ServerUnaryReactor* TimerService::ListTimers(grpc::CallbackServerContext* 
                                                    const v1::ListTimersRequest* request,
                                                    v1::ListTimersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (RefuseIfStopped(reactor)) return reactor;
   absl::StatusOr<v1::ListTimersRequest> list = ValidateList(*request);
   if (!list.ok()) {
     reactor->Finish(ToGrpcStatus(list.status()));
@@ -215,6 +232,7 @@ grpc::ServerUnaryReactor* TimerService::ListDeadLetters(grpc::CallbackServerCont
                                                         const v1::ListDeadLettersRequest* request,
                                                         v1::ListDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (RefuseIfStopped(reactor)) return reactor;
   if (!reads_->Run([this, reactor, request, response] {
         absl::StatusOr<v1::ListDeadLettersResponse> page = delivery_->ListDeadLetters(*request);
         if (page.ok()) *response = *std::move(page);
@@ -229,6 +247,7 @@ grpc::ServerUnaryReactor* TimerService::ReplayDeadLetter(grpc::CallbackServerCon
                                                          const v1::ReplayDeadLetterRequest* request,
                                                          v1::DeadLetter* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (RefuseIfStopped(reactor)) return reactor;
   if (!reads_->Run([this, reactor, request, response] {
         absl::StatusOr<v1::DeadLetter> dead =
             delivery_->ReplayDeadLetter(request->namespace_(), request->fire_id());
@@ -244,6 +263,7 @@ grpc::ServerUnaryReactor* TimerService::PurgeDeadLetter(grpc::CallbackServerCont
                                                         const v1::PurgeDeadLetterRequest* request,
                                                         v1::DeadLetter* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (RefuseIfStopped(reactor)) return reactor;
   if (!reads_->Run([this, reactor, request, response] {
         absl::StatusOr<v1::DeadLetter> dead =
             delivery_->PurgeDeadLetter(request->namespace_(), request->fire_id());

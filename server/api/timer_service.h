@@ -9,6 +9,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+
 #include "chime/v1/timer.grpc.pb.h"
 #include "server/api/read_pool.h"
 #include "server/delivery/delivery_manager.h"
@@ -61,7 +63,15 @@ class TimerService final : public v1::TimerService::CallbackService {
                                             const v1::PurgeDeadLetterRequest* request,
                                             v1::DeadLetter* response) override;
 
+  // From now on every unary call is answered UNAVAILABLE at once (clients retry, elsewhere or
+  // after the restart); calls already started finish normally. Shutdown's first step.
+  void StopAccepting();
+
  private:
+  // Finishes `reactor` with UNAVAILABLE, and returns true, after StopAccepting.
+  bool RefuseIfStopped(grpc::ServerUnaryReactor* reactor) const;
+
+  std::atomic<bool> accepting_{true};
   engine::Engine* const engine_;
   delivery::DeliveryManager* const delivery_;
   ReadPool* const reads_;
