@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+
 namespace chime {
 
 Client::Client(std::shared_ptr<TimerRpc> rpc) : rpc_(std::move(rpc)) {}
@@ -14,11 +16,17 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& addre
   }
   std::shared_ptr<grpc::ChannelCredentials> credentials =
       options.credentials ? options.credentials : grpc::InsecureChannelCredentials();
-  // gRPC's default connection backoff grows to 120 s, which would hold subscriptions off a
-  // restarted server long after it is back; cap it near the subscriptions' own backoff.
+  if (options.max_connect_backoff <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("max_connect_backoff must be positive");
+  }
+  // gRPC's default connection backoff (1 s growing to 120 s, 20 s minimum per attempt) keeps
+  // every call failing with UNAVAILABLE for seconds after a restarted server is back.
+  const int max_ms = static_cast<int>(
+      std::min<int64_t>(absl::ToInt64Milliseconds(options.max_connect_backoff), 3600 * 1000));
+  const int initial_ms = std::min(100, max_ms);
   grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, initial_ms);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, std::max(max_ms, 1));
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(address, credentials, args);
   return std::unique_ptr<Client>(
       new Client(std::make_shared<TimerRpc>(std::move(channel), std::move(options))));

@@ -34,8 +34,9 @@ namespace chime {
 
 class Client {
  public:
-  // Creates a channel to `address` ("host:port"). The connection is made lazily: an
-  // unreachable server shows up as UNAVAILABLE from the first call.
+  // Creates a channel to `address` ("host:port"). The connection is made lazily: calls to an
+  // unreachable server wait for it up to rpc_timeout (DEADLINE_EXCEEDED), or fail at once with
+  // UNAVAILABLE when options.wait_for_ready is off.
   static absl::StatusOr<std::unique_ptr<Client>> Connect(const std::string& address,
                                                          ClientOptions options = {});
   // Stops AfterFunc's subscription, waiting for running callbacks, and cancels AfterFunc timers

@@ -16,6 +16,14 @@ struct ClientOptions {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   // Deadline of each unary call (create, get, cancel, list). Streams have none.
   absl::Duration rpc_timeout = absl::Seconds(10);
+  // Longest wait between the channel's attempts to reconnect to a server that went away. Until
+  // it reconnects, calls fail with UNAVAILABLE; short, so a restarted server is used at once.
+  absl::Duration max_connect_backoff = absl::Seconds(1);
+  // While the server is unreachable (a restart, a deploy), unary calls wait for it, up to
+  // rpc_timeout, rather than failing at once with UNAVAILABLE. Waiting calls also drive the
+  // reconnect: a fail-fast call does not, and gRPC then notices the server is back only at its
+  // next background poll, seconds later. The CLI turns this off to report a down server at once.
+  bool wait_for_ready = true;
 };
 
 // How a subscription reconnects after its stream breaks (server restart, network, graceful

@@ -10,7 +10,8 @@ TimerRpc::TimerRpc(std::shared_ptr<grpc::Channel> channel, ClientOptions options
       stub_(v1::TimerService::NewStub(channel_)),
       options_(std::move(options)) {}
 
-void TimerRpc::SetDeadline(grpc::ClientContext* context, absl::Duration timeout) const {
+void TimerRpc::PrepareCall(grpc::ClientContext* context, absl::Duration timeout) const {
+  context->set_wait_for_ready(options_.wait_for_ready);
   if (timeout != absl::InfiniteDuration()) {
     context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   }
@@ -19,7 +20,7 @@ void TimerRpc::SetDeadline(grpc::ClientContext* context, absl::Duration timeout)
 absl::StatusOr<v1::CreateTimerResponse> TimerRpc::CreateTimer(
     const v1::CreateTimerRequest& request) {
   grpc::ClientContext context;
-  SetDeadline(&context, options_.rpc_timeout);
+  PrepareCall(&context, options_.rpc_timeout);
   v1::CreateTimerResponse response;
   absl::Status status = FromGrpcStatus(stub_->CreateTimer(&context, request, &response));
   if (!status.ok()) return status;
@@ -29,7 +30,7 @@ absl::StatusOr<v1::CreateTimerResponse> TimerRpc::CreateTimer(
 absl::StatusOr<v1::CreateTimersResponse> TimerRpc::CreateTimers(
     const v1::CreateTimersRequest& request) {
   grpc::ClientContext context;
-  SetDeadline(&context, options_.rpc_timeout);
+  PrepareCall(&context, options_.rpc_timeout);
   v1::CreateTimersResponse response;
   absl::Status status = FromGrpcStatus(stub_->CreateTimers(&context, request, &response));
   if (!status.ok()) return status;
@@ -38,7 +39,7 @@ absl::StatusOr<v1::CreateTimersResponse> TimerRpc::CreateTimers(
 
 absl::StatusOr<v1::Timer> TimerRpc::GetTimer(const v1::GetTimerRequest& request) {
   grpc::ClientContext context;
-  SetDeadline(&context, options_.rpc_timeout);
+  PrepareCall(&context, options_.rpc_timeout);
   v1::Timer response;
   absl::Status status = FromGrpcStatus(stub_->GetTimer(&context, request, &response));
   if (!status.ok()) return status;
@@ -52,7 +53,7 @@ absl::StatusOr<v1::Timer> TimerRpc::CancelTimer(const v1::CancelTimerRequest& re
 absl::StatusOr<v1::Timer> TimerRpc::CancelTimerWithin(const v1::CancelTimerRequest& request,
                                                       absl::Duration timeout) {
   grpc::ClientContext context;
-  SetDeadline(&context, timeout);
+  PrepareCall(&context, timeout);
   v1::Timer response;
   absl::Status status = FromGrpcStatus(stub_->CancelTimer(&context, request, &response));
   if (!status.ok()) return status;
@@ -61,7 +62,7 @@ absl::StatusOr<v1::Timer> TimerRpc::CancelTimerWithin(const v1::CancelTimerReque
 
 absl::StatusOr<v1::Timer> TimerRpc::PauseTimer(const v1::PauseTimerRequest& request) {
   grpc::ClientContext context;
-  SetDeadline(&context, options_.rpc_timeout);
+  PrepareCall(&context, options_.rpc_timeout);
   v1::Timer response;
   absl::Status status = FromGrpcStatus(stub_->PauseTimer(&context, request, &response));
   if (!status.ok()) return status;
@@ -70,7 +71,7 @@ absl::StatusOr<v1::Timer> TimerRpc::PauseTimer(const v1::PauseTimerRequest& requ
 
 absl::StatusOr<v1::Timer> TimerRpc::ResumeTimer(const v1::ResumeTimerRequest& request) {
   grpc::ClientContext context;
-  SetDeadline(&context, options_.rpc_timeout);
+  PrepareCall(&context, options_.rpc_timeout);
   v1::Timer response;
   absl::Status status = FromGrpcStatus(stub_->ResumeTimer(&context, request, &response));
   if (!status.ok()) return status;
@@ -79,7 +80,7 @@ absl::StatusOr<v1::Timer> TimerRpc::ResumeTimer(const v1::ResumeTimerRequest& re
 
 absl::StatusOr<v1::Timer> TimerRpc::UpdateTimer(const v1::UpdateTimerRequest& request) {
   grpc::ClientContext context;
-  SetDeadline(&context, options_.rpc_timeout);
+  PrepareCall(&context, options_.rpc_timeout);
   v1::Timer response;
   absl::Status status = FromGrpcStatus(stub_->UpdateTimer(&context, request, &response));
   if (!status.ok()) return status;
@@ -88,7 +89,7 @@ absl::StatusOr<v1::Timer> TimerRpc::UpdateTimer(const v1::UpdateTimerRequest& re
 
 absl::StatusOr<v1::ListTimersResponse> TimerRpc::ListTimers(const v1::ListTimersRequest& request) {
   grpc::ClientContext context;
-  SetDeadline(&context, options_.rpc_timeout);
+  PrepareCall(&context, options_.rpc_timeout);
   v1::ListTimersResponse response;
   absl::Status status = FromGrpcStatus(stub_->ListTimers(&context, request, &response));
   if (!status.ok()) return status;

@@ -41,7 +41,8 @@ class TimerRpc {
   const ClientOptions& options() const { return options_; }
 
  private:
-  void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) const;
+  // Deadline (none for an infinite timeout) and wait-for-ready, from the options.
+  void PrepareCall(grpc::ClientContext* context, absl::Duration timeout) const;
 
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::TimerService::Stub> stub_;

@@ -45,8 +45,10 @@ class Command {
 
   int Run() {
     if (args_.command == "next") return Next();  // local: no server
+    ClientOptions options;
+    options.wait_for_ready = false;  // a server that is down is reported, not waited for
     absl::StatusOr<std::unique_ptr<Client>> client =
-        Client::Connect(args_.Get("server").value_or(kDefaultServer));
+        Client::Connect(args_.Get("server").value_or(kDefaultServer), options);
     if (!client.ok()) return UsageError(err_, client.status(), "");
     client_ = std::move(*client);
     const std::string& command = args_.command;
