@@ -117,7 +117,8 @@ absl::Status InsertTimer(ShardTxn& txn, CreateOp& op) {
   }
   internal::TimerRecord record;
   v1::Timer& timer = *record.mutable_timer();
-  timer = op.spec.timer;
+  // Moved, not copied: the insert step runs at most once per create.
+  timer = std::move(op.spec.timer);
   timer.set_namespace_(op.ns);
   timer.set_timer_id(op.id);
   timer.set_state(v1::TIMER_STATE_SCHEDULED);
@@ -133,7 +134,8 @@ absl::Status InsertTimer(ShardTxn& txn, CreateOp& op) {
   if (!IsOneShot(timer)) record.set_nominal_us(op.nominal_us);
   txn.PutTimer(record);
   txn.PutDue(op.due_us, op.ns, op.id);
-  op.result = CreateResult{timer, true};
+  // PutTimer serialized the record: the result can take the timer.
+  op.result = CreateResult{std::move(timer), true};
   op.inserted = true;
   return absl::OkStatus();
 }
@@ -175,12 +177,12 @@ class Engine::Impl {
       op->id = NewTimerId();
       op->id_is_fresh = true;
     }
-    // The spread offset hashes the final (namespace, id).
-    v1::Timer named = op->spec.timer;
-    named.set_namespace_(op->ns);
-    named.set_timer_id(op->id);
+    // The spread offset hashes the final (namespace, id). Set in place rather than on a copy:
+    // InsertTimer writes the same two fields anyway.
+    op->spec.timer.set_namespace_(op->ns);
+    op->spec.timer.set_timer_id(op->id);
     op->nominal_us = *due;
-    op->due_us = *due + DueOffsetUs(named);
+    op->due_us = *due + DueOffsetUs(op->spec.timer);
     if (op->spec.idempotency_key.empty()) return SubmitInsert(op);
 
     // The claim lives in the key's shard; when the timer's shard is the same one, both
