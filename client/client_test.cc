@@ -14,27 +14,19 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/chime_server.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace chime {
 namespace {
 
+using ::chime::testing::Eventually;
+
 using ::chime::testing::StatusIs;
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kWait = absl::Seconds(30);
-
-// Polls `condition` until it holds or `timeout` passes (for state only visible by asking).
-template <typename Condition>
-bool Eventually(Condition condition, absl::Duration timeout = kWait) {
-  const absl::Time give_up = absl::Now() + timeout;
-  while (absl::Now() < give_up) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return condition();
-}
 
 class ClientTest : public ::testing::Test {
  protected:

@@ -23,11 +23,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/chimed_process.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace chime {
 namespace {
+
+using ::chime::testing::Eventually;
 
 using testing::ChimedProcess;
 using ::testing::HasSubstr;
@@ -36,17 +39,6 @@ using testing::TempDir;
 
 constexpr int kKills = 8;
 constexpr absl::Duration kWait = absl::Seconds(60);
-
-// Polls `condition` until it holds or `timeout` passes (for state only visible by asking).
-template <typename Condition>
-bool Eventually(Condition condition, absl::Duration timeout = kWait) {
-  const absl::Time give_up = absl::Now() + timeout;
-  while (absl::Now() < give_up) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return condition();
-}
 
 SubscribeOptions FastReconnect() {
   SubscribeOptions options;
