@@ -193,6 +193,12 @@ TEST_F(ReconnectTest, ReconnectDisabledEndsWithTheStreamStatus) {
   options.reconnect.enabled = false;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Subscription> sub,
                        client_->Subscribe("default", "once", options));
+  // Subscribe returns once the start is sent; stop only after the server has taken it.
+  ASSERT_TRUE(Eventually([&] {
+    std::optional<delivery::TopicStats> stats =
+        server_->delivery()->GetTopicStats("default", "once");
+    return stats.has_value() && stats->subscribers == 1;
+  }));
   StopServer();
   absl::StatusOr<std::optional<v1::Fire>> next = sub->Next(kWait);
   EXPECT_THAT(next, StatusIs(absl::StatusCode::kUnavailable));
