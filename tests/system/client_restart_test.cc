@@ -146,8 +146,13 @@ TEST(ClientRestartTest, ConsumeAndAfterFuncRunEveryFireAcrossSigkills) {
         absl::Seconds(10));
     if (far.ok()) to_stop.push_back(std::move(*far));
     absl::SleepFor(absl::Milliseconds(uptime_ms(rng)));  // fires due now and later
+    const int64_t reconnects_before = consumer->subscription().reconnects();
     const absl::Status restarted = chimed.KillAndRestart();
     ASSERT_TRUE(restarted.ok()) << restarted;
+    // Each kill must make the consumer open a new stream. Waiting here also keeps two
+    // kills from landing inside one reconnect backoff (which would count once).
+    ASSERT_TRUE(consumer->subscription().AwaitReconnect(reconnects_before, absl::Seconds(30)))
+        << "consumer did not reconnect after kill " << round + 1;
   }
   ASSERT_GT(want_consumed.size(), 30u);
   ASSERT_GT(handles.size(), 15u);
