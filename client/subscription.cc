@@ -145,14 +145,10 @@ void Subscription::ReadLoop() {
     if (got_responses || absl::Now() - opened >= options_.reconnect.max_backoff) backoff.Reset();
     while (true) {
       if (backoff.Exhausted()) return End(status);
-      const absl::Duration delay = backoff.NextDelay();
-      {
+      if (!WaitBeforeReconnect(absl::Now() + backoff.NextDelay())) {
         absl::MutexLock lock(&mu_);
-        mu_.AwaitWithTimeout(absl::Condition(&closed_), delay);
-        if (closed_) {
-          ended_ = true;
-          return;
-        }
+        ended_ = true;
+        return;
       }
       status = Connect();
       if (status.ok()) break;
@@ -167,6 +163,26 @@ void Subscription::ReadLoop() {
     }
     absl::MutexLock lock(&mu_);
     ++reconnects_;
+  }
+}
+
+bool Subscription::WaitBeforeReconnect(absl::Time until) {
+  // Short slices keep Close() prompt while the channel is polled towards a connection.
+  constexpr absl::Duration kSlice = absl::Milliseconds(50);
+  while (true) {
+    const absl::Time now = absl::Now();
+    {
+      absl::MutexLock lock(&mu_);
+      if (closed_) return false;
+      if (now >= until) return true;
+    }
+    if (rpc_->AwaitConnected(std::min(until, now + kSlice))) {
+      // Connected: the rest of the backoff is an ordinary wait (a server that ends streams at
+      // once must not be hammered).
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&closed_), until - absl::Now());
+      return !closed_;
+    }
   }
 }
 

@@ -107,6 +107,8 @@ class Subscription {
   absl::Status Connect();
   // Reads the current stream until it ends, then reconnects or records the final status.
   void ReadLoop();
+  // Waits out a reconnect backoff until `until` while polling the channel; false if closed.
+  bool WaitBeforeReconnect(absl::Time until);
   // Reads responses of the current stream into the queues until it ends; true if any came.
   bool ReadStream();
   // Finishes the current stream (all reads done) and releases it and its context.

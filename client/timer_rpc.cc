@@ -96,6 +96,15 @@ absl::StatusOr<v1::ListTimersResponse> TimerRpc::ListTimers(const v1::ListTimers
   return response;
 }
 
+bool TimerRpc::AwaitConnected(absl::Time until) {
+  grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY) {
+    if (!channel_->WaitForStateChange(state, absl::ToChronoTime(until))) return false;
+    state = channel_->GetState(/*try_to_connect=*/true);
+  }
+  return true;
+}
+
 std::unique_ptr<TimerRpc::SubscribeStream> TimerRpc::OpenSubscribe(grpc::ClientContext* context) {
   return stub_->Subscribe(context);
 }

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "chime/v1/timer.grpc.pb.h"
 #include "client/client_options.h"
 
@@ -37,6 +38,12 @@ class TimerRpc {
 
   // Starts a Subscribe stream on `context`, which must outlive the stream.
   std::unique_ptr<SubscribeStream> OpenSubscribe(grpc::ClientContext* context);
+
+  // Waits until the channel is connected or `until`, asking it to connect. Returns whether it
+  // is connected. Blocking sync streams and fail-fast calls do not poll the channel, so without
+  // a waiter the outcome of a reconnect attempt sits unprocessed until gRPC's backup poller
+  // (every 5 s); this wait polls it.
+  bool AwaitConnected(absl::Time until);
 
   const ClientOptions& options() const { return options_; }
 
