@@ -13,6 +13,7 @@ FireCollector::FireCollector(std::shared_ptr<grpc::Channel> channel, std::string
       max_outstanding_(max_outstanding),
       expected_(expected) {
   lateness_ms_.reserve(static_cast<size_t>(expected));
+  dispatch_ms_.reserve(static_cast<size_t>(expected));
   seen_.reserve(static_cast<size_t>(expected));
   for (int i = 0; i < subscribers; ++i)
     contexts_.push_back(std::make_unique<grpc::ClientContext>());
@@ -54,6 +55,8 @@ void FireCollector::ReadLoop(int i) {
         } else {
           const double late = absl::ToDoubleMilliseconds(received - FromProto(f.scheduled_time()));
           lateness_ms_.push_back(late);
+          dispatch_ms_.push_back(
+              absl::ToDoubleMilliseconds(FromProto(f.fire_time()) - FromProto(f.scheduled_time())));
           if (receipts_.size() < 100000) receipts_.emplace_back(received, late);
         }
         ack.mutable_ack()->add_fire_ids(f.fire_id());

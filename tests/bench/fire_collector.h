@@ -1,5 +1,6 @@
 // Subscribes to one topic with N streams, acks each received batch in one message, and
-// records end-to-end lateness (receipt - scheduled time) of first deliveries.
+// records end-to-end lateness (receipt - scheduled time) of first deliveries, and the server's
+// part of it (the fire's fire_time - scheduled time: when the engine fired it).
 // Thread-safe: the streams run on their own threads; readers use the accessors.
 #ifndef CHIME_TESTS_BENCH_FIRE_COLLECTOR_H_
 #define CHIME_TESTS_BENCH_FIRE_COLLECTOR_H_
@@ -32,6 +33,7 @@ class FireCollector {
 
   // Valid after Stop().
   std::vector<double>& lateness_ms() { return lateness_ms_; }
+  std::vector<double>& dispatch_ms() { return dispatch_ms_; }
   int64_t distinct() const;
   int64_t duplicates() const;
   absl::Time first_receipt() const;
@@ -53,6 +55,7 @@ class FireCollector {
   int started_ ABSL_GUARDED_BY(mu_) = 0;
   std::unordered_set<std::string> seen_ ABSL_GUARDED_BY(mu_);
   std::vector<double> lateness_ms_;                      // guarded by mu_ until Stop()
+  std::vector<double> dispatch_ms_;                      // guarded by mu_ until Stop()
   std::vector<std::pair<absl::Time, double>> receipts_;  // (receipt, lateness ms), first 100k
   int64_t duplicates_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time first_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();

@@ -20,9 +20,9 @@ namespace chime::bench {
 int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed) {
   const char* name = mixed ? "mixed" : "fire";
   const std::string header =
-      absl::StrFormat("%-9s %8s %9s %11s %8s %8s %8s %8s %8s %7s %5s %10s %6s", "scenario", "rate",
-                      "timers", "deliv/s", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
-                      "missing", "dups", "mix_crt/s", "load");
+      absl::StrFormat("%-9s %8s %9s %11s %8s %8s %8s %8s %8s %8s %8s %7s %5s %10s %6s", "scenario",
+                      "rate", "timers", "deliv/s", "p50_ms", "p90_ms", "p99_ms", "p999_ms",
+                      "max_ms", "srv_p50", "srv_p99", "missing", "dups", "mix_crt/s", "load");
   int rc = 0;
   for (int rate : ParseIntList(absl::GetFlag(FLAGS_rate))) {
     const absl::Duration window = absl::GetFlag(FLAGS_duration);
@@ -81,22 +81,26 @@ int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed) {
         std::max(1e-9, absl::ToDoubleSeconds(collector.last_receipt() - collector.first_receipt()));
     const double delivered_per_s = distinct / span_s;
     Percentiles p = Summarize(collector.lateness_ms());
+    Percentiles dispatch = Summarize(collector.dispatch_ms());
     Percentiles bg = Summarize(background.latency_ms);
-    PrintRow(header,
-             absl::StrFormat(
-                 "%-9s %8d %9d %11.0f %8.3f %8.3f %8.3f %8.3f %8.1f %7d %5d %10.0f %6.2f", name,
-                 rate, count, delivered_per_s, p.p50, p.p90, p.p99, p.p999, p.max, count - distinct,
-                 collector.duplicates(), mixed ? background.PerSecond() : 0.0, LoadAverage1()));
-    AppendJson(absl::GetFlag(FLAGS_json), name,
-               absl::StrFormat(R"("rate":%d,"timers":%d,"window_s":%.3f,"subscribers":%d,)"
-                               R"("delivered_per_s":%.0f,"lateness_ms":%s,"missing":%d,)"
-                               R"("duplicates":%d,"setup_creates_per_s":%.0f,"created_late":%s,)"
-                               R"("mixed_creates_per_s":%.0f,"mixed_create_latency_ms":%s)",
-                               rate, count, absl::ToDoubleSeconds(window),
-                               absl::GetFlag(FLAGS_subscribers), delivered_per_s,
-                               PercentilesJson(p), count - distinct, collector.duplicates(),
-                               created.PerSecond(), created_late ? "true" : "false",
-                               background.PerSecond(), PercentilesJson(bg)));
+    PrintRow(
+        header,
+        absl::StrFormat(
+            "%-9s %8d %9d %11.0f %8.3f %8.3f %8.3f %8.3f %8.1f %8.3f %8.3f %7d %5d %10.0f %6.2f",
+            name, rate, count, delivered_per_s, p.p50, p.p90, p.p99, p.p999, p.max, dispatch.p50,
+            dispatch.p99, count - distinct, collector.duplicates(),
+            mixed ? background.PerSecond() : 0.0, LoadAverage1()));
+    AppendJson(
+        absl::GetFlag(FLAGS_json), name,
+        absl::StrFormat(
+            R"("rate":%d,"timers":%d,"window_s":%.3f,"subscribers":%d,)"
+            R"("delivered_per_s":%.0f,"lateness_ms":%s,"dispatch_lateness_ms":%s,"missing":%d,)"
+            R"("duplicates":%d,"setup_creates_per_s":%.0f,"created_late":%s,)"
+            R"("mixed_creates_per_s":%.0f,"mixed_create_latency_ms":%s)",
+            rate, count, absl::ToDoubleSeconds(window), absl::GetFlag(FLAGS_subscribers),
+            delivered_per_s, PercentilesJson(p), PercentilesJson(dispatch), count - distinct,
+            collector.duplicates(), created.PerSecond(), created_late ? "true" : "false",
+            background.PerSecond(), PercentilesJson(bg)));
     if (!all) rc = 1;
   }
   return rc;
