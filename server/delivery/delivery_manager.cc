@@ -83,7 +83,11 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
         MarkBacklogLocked(*topic);
         continue;
       }
-      topic->incoming.push_back(Incoming{shard, std::move(record)});
+      if (record.has_policy()) {
+        AddReadyLocked(*topic, shard, std::move(record));
+      } else {
+        topic->incoming.push_back(Incoming{shard, std::move(record)});
+      }
       work_ = true;
     }
     hook = internal_topic_hook_;
@@ -91,6 +95,19 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
   if (hook) {
     for (const auto& [ns, topic] : unclaimed) hook(ns, topic);
   }
+}
+
+void DeliveryManager::AddReadyLocked(Topic& topic, int shard, DeliveryRecord record) {
+  std::string fire_id = record.fire().fire_id();
+  // In memory already (a scan read the committed fire first).
+  if (topic.entries.contains(fire_id)) return;
+  Entry& entry = topic.entries[fire_id];
+  entry.state = Entry::State::kReady;
+  entry.shard = shard;
+  entry.policy = std::move(*record.mutable_policy());
+  record.clear_policy();  // stays on disk; updates there read-modify-write the stored record
+  entry.record = std::move(record);
+  topic.ready.push_back(std::move(fire_id));
 }
 
 void DeliveryManager::SetUnclaimedInternalTopicHook(
@@ -712,6 +729,10 @@ void DeliveryManager::RunLoadJob(LoadJob& job, int64_t now_us) {
   absl::flat_hash_map<std::string, v1::DeliveryPolicy> cache;
   job.policies.reserve(job.loaded.size());
   for (const Incoming& in : job.loaded) {
+    if (in.record.has_policy()) {
+      job.policies.push_back(in.record.policy());
+      continue;
+    }
     const std::string& timer_id = in.record.fire().timer_id();
     auto it = cache.find(timer_id);
     if (it == cache.end()) {
@@ -759,6 +780,7 @@ void DeliveryManager::MergeLoadJobLocked(LoadJob& job) {
     entry.state = Entry::State::kReady;
     entry.shard = in.shard;
     entry.record = std::move(in.record);
+    entry.record.clear_policy();  // kept once, below
     entry.policy = std::move(job.policies[i]);
     topic->ready.push_back(fire_id);
   }

@@ -240,6 +240,9 @@ class DeliveryManager : public engine::FireListener {
   std::vector<LoadJob> CollectLoadJobsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunLoadJob(LoadJob& job, int64_t now_us) ABSL_LOCKS_EXCLUDED(mu_);
   void MergeLoadJobLocked(LoadJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A fire that carries its policy (fresh from the engine) needs no load: ready at once.
+  void AddReadyLocked(Topic& topic, int shard, internal::DeliveryRecord record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DispatchLocked(const TopicKey& key, Topic& topic, absl::Time now,
                       std::vector<SinkCall>* calls, ShardUpdates* updates)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -222,6 +222,33 @@ TEST_F(DeliveryManagerTest, DeadlineAndDisconnectRedeliverWithTheNextAttempt) {
   EXPECT_EQ(stored->visible_at_us(), absl::ToUnixMicros(clock_.Now()));
 }
 
+TEST_F(DeliveryManagerTest, AFireCarryingItsPolicyNeedsNoTimerRecord) {
+  // The engine copies the timer's policy into the fire: no timer record exists here, so the
+  // 7 s ack deadline can only come from the record handed over (and stored).
+  auto [shard, record] = Pending("t1", "q");
+  record.mutable_policy()->mutable_ack_deadline()->set_seconds(7);
+  ASSERT_OK(store_->shard(shard)->SubmitAndWait(
+      [&](storage::ShardTxn& txn) { return txn.PutDelivery(record); }));
+  StartManager(/*max_ready=*/100);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 1, sink));
+  manager_->OnFires(shard, {record});
+  std::optional<v1::Fire> first = sink->Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(FromProto(first->ack_deadline()), clock_.Now() + absl::Seconds(7));
+
+  // Redelivered after those 7 s (plus the 1 s minimum backoff), with the same policy.
+  clock_.Advance(absl::Seconds(7));
+  WaitInFlight("q", 0);
+  clock_.Advance(absl::Seconds(1));
+  std::optional<v1::Fire> second = sink->Next();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->attempt(), 2u);
+  EXPECT_EQ(FromProto(second->ack_deadline()), clock_.Now() + absl::Seconds(7));
+  manager_->Ack(id, {second->fire_id()});
+  EXPECT_EQ(sink->WaitOutcome(second->fire_id()), v1::ACK_OUTCOME_ACKED);
+}
+
 TEST_F(DeliveryManagerTest, ExpiredAttemptsBackOffExponentiallyThenDeadLetter) {
   Pending("t1", "q");
   StartManager(/*max_ready=*/100, /*max_attempts=*/3);

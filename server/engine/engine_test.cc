@@ -206,6 +206,7 @@ TEST_F(EngineTest, FiresOnceAtItsDueTimeWithTheTimersFields) {
   EXPECT_EQ(fire.payload(), "hello");
   EXPECT_EQ(fire.labels().at("team"), "billing");
   EXPECT_EQ(record.visible_at_us(), absl::ToUnixMicros(kStart + absl::Seconds(5)));
+  EXPECT_TRUE(record.has_policy());  // the timer's (default) policy travels with the fire
 
   // The fire is durable as a pending delivery, and the timer record moved on.
   const int shard = store_->ShardFor("default", "t1");

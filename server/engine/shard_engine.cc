@@ -106,6 +106,7 @@ absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us
   *fire.mutable_scheduled_time() = MicrosToProto(plan.nominal_us);  // nominal, before offsets
   *fire.mutable_fire_time() = ToProtoTimestamp(now);
   fire.set_attempt(0);  // delivery counts attempts from its first send
+  *delivery.mutable_policy() = timer.delivery_policy();
   fire.set_payload(timer.payload());
   *fire.mutable_labels() = timer.labels();
   delivery.set_visible_at_us(absl::ToUnixMicros(now));
