@@ -60,11 +60,11 @@ class ShardStore::Impl {
     if (writer_.joinable()) writer_.join();
   }
 
-  void Submit(TxnFn fn, TxnDone done) {
+  void Submit(TxnFn fn, TxnDone done, Sync sync) {
     {
       absl::MutexLock l(&mu_);
       if (!stopping_) {
-        queue_.push_back(Pending{std::move(fn), std::move(done)});
+        queue_.push_back(Pending{std::move(fn), std::move(done), sync == Sync::kDurable});
         return;
       }
     }
@@ -82,6 +82,7 @@ class ShardStore::Impl {
   struct Pending {
     TxnFn fn;
     TxnDone done;
+    bool durable = true;
   };
 
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -135,7 +136,9 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatch
   results.assign(group.size(), absl::OkStatus());
   BatchTxn txn(db_, cfs_, &batch);
   absl::Status group_status;  // set when the batch itself can no longer be trusted
+  bool durable = false;       // any txn that needs the fsync
   for (size_t i = 0; i < group.size(); ++i) {
+    durable = durable || group[i].durable;
     batch.SetSavePoint();
     absl::Status s = group[i].fn(txn);
     absl::Status write_status = txn.TakeWriteStatus();
@@ -152,7 +155,9 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatch
     }
   }
   if (group_status.ok() && batch.GetWriteBatch()->Count() > 0) {
-    group_status = FromRocks(db_->Write(write_options_, batch.GetWriteBatch()),
+    rocksdb::WriteOptions options = write_options_;
+    options.sync = options.sync && durable;
+    group_status = FromRocks(db_->Write(options, batch.GetWriteBatch()),
                              absl::StrCat("writing to shard ", index_));
   }
   for (size_t i = 0; i < group.size(); ++i) {
@@ -226,7 +231,9 @@ ShardStore::~ShardStore() = default;
 
 void ShardStore::Close() { impl_->Close(); }
 
-void ShardStore::Submit(TxnFn fn, TxnDone done) { impl_->Submit(std::move(fn), std::move(done)); }
+void ShardStore::Submit(TxnFn fn, TxnDone done, Sync sync) {
+  impl_->Submit(std::move(fn), std::move(done), sync);
+}
 
 absl::Status ShardStore::SubmitAndWait(TxnFn fn) {
   absl::Notification notification;

@@ -109,10 +109,15 @@ class ShardStore {
 
   int index() const { return index_; }
 
-  // Queues `fn` for the writer thread; `done` runs once the group is durable (or failed),
-  // on the writer thread, and must not block. After Close(), done gets UNAVAILABLE (on the
-  // calling thread).
-  void Submit(TxnFn fn, TxnDone done);
+  // kLazy: losing the write in a crash is harmless (e.g. a delivery attempt count), so it
+  // does not make its group wait for an fsync; it becomes durable with the next synced
+  // write of the shard (the WAL is sequential).
+  enum class Sync { kDurable, kLazy };
+
+  // Queues `fn` for the writer thread; `done` runs once the group is durable (kLazy: written)
+  // or failed, on the writer thread, and must not block. After Close(), done gets UNAVAILABLE
+  // (on the calling thread).
+  void Submit(TxnFn fn, TxnDone done, Sync sync = Sync::kDurable);
   // Submit and wait for the outcome. Must not be called from a `done` (deadlock).
   absl::Status SubmitAndWait(TxnFn fn);
 

@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -303,6 +304,52 @@ TEST(ShardStoreConcurrencyTest, ConcurrentSubmitsAllLandAndEachDoneRunsOnce) {
   bool more = false;
   ASSERT_OK(shard->ScanDue(std::nullopt, INT64_MAX, 100000, &due, &more));
   EXPECT_EQ(due.size(), size_t{kThreads * kPerThread});
+}
+
+// WAL syncs so far, from RocksDB's own counters ("Cumulative WAL: N writes, M syncs, ...").
+int64_t WalSyncs(ShardStore* shard) {
+  std::string stats;
+  EXPECT_TRUE(shard->db()->GetProperty("rocksdb.dbstats", &stats));
+  const std::string marker = "Cumulative WAL: ";
+  const size_t at = stats.find(marker);
+  if (at == std::string::npos) return -1;
+  const size_t writes_end = stats.find(" writes, ", at);
+  const size_t syncs_end = stats.find(" syncs", writes_end);
+  if (writes_end == std::string::npos || syncs_end == std::string::npos) return -1;
+  const size_t syncs_at = writes_end + std::string(" writes, ").size();
+  int64_t syncs = -1;
+  if (!absl::SimpleAtoi(stats.substr(syncs_at, syncs_end - syncs_at), &syncs)) return -1;
+  return syncs;
+}
+
+TEST(ShardStoreSyncTest, LazyTxnsSkipTheFsyncAndAreSyncedByTheNextDurableOne) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(), .shard_count = 1}));
+  ShardStore* shard = store->shard(0);
+  auto submit = [&](const std::string& id, ShardStore::Sync sync) {
+    absl::Notification done;
+    absl::Status result;
+    shard->Submit(
+        [id](ShardTxn& txn) {
+          txn.PutTimer(MakeTimer("ns", id));
+          return absl::OkStatus();
+        },
+        [&](absl::Status s) {
+          result = std::move(s);
+          done.Notify();
+        },
+        sync);
+    EXPECT_TRUE(done.WaitForNotificationWithTimeout(kWaitBound));
+    return result;
+  };
+  const int64_t before = WalSyncs(shard);
+  ASSERT_GE(before, 0);
+  ASSERT_OK(submit("lazy", ShardStore::Sync::kLazy));
+  EXPECT_EQ(WalSyncs(shard), before);  // written, not synced
+  ASSERT_OK_AND_ASSIGN(auto lazy, shard->GetTimer("ns", "lazy"));
+  EXPECT_TRUE(lazy.has_value());
+  ASSERT_OK(submit("durable", ShardStore::Sync::kDurable));
+  EXPECT_EQ(WalSyncs(shard), before + 1);  // one sync covers both (the WAL is sequential)
 }
 
 TEST_F(ShardStoreTest, SubmitAfterCloseIsUnavailableAndQueuedWorkStillRuns) {

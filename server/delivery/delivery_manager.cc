@@ -882,7 +882,10 @@ void DeliveryManager::QueueUpdatesLocked(ShardUpdates updates) {
         CHIME_LOG(kError, "recording delivery attempts failed", {{"error", status.ToString()}});
       }
     };
-    ordered_.push_back(OrderedTxn{shard, std::move(fn), std::move(done)});
+    // Lazy: a lost update only makes the fire visible earlier (or counts one attempt less)
+    // after a crash, which at-least-once allows; it need not wait for an fsync of its own.
+    ordered_.push_back(
+        OrderedTxn{shard, std::move(fn), std::move(done), storage::ShardStore::Sync::kLazy});
   }
   if (!updates.empty()) work_ = true;
 }
@@ -897,20 +900,27 @@ void DeliveryManager::FlushOrdered() {
   // Only the delivery thread (or Stop, after it) flushes, so submission order is the order
   // in which the writes were decided, and the shard's writer keeps it.
   for (OrderedTxn& t : batch) {
-    SubmitTracked(t.shard, std::move(t.fn), [this, done = std::move(t.done)](absl::Status s) {
-      done(std::move(s));
-      absl::MutexLock lock(&mu_);
-      --ordered_in_flight_;
-    });
+    SubmitTracked(
+        t.shard, std::move(t.fn),
+        [this, done = std::move(t.done)](absl::Status s) {
+          done(std::move(s));
+          absl::MutexLock lock(&mu_);
+          --ordered_in_flight_;
+        },
+        t.sync);
   }
 }
 
-void DeliveryManager::SubmitTracked(int shard, storage::TxnFn fn, storage::TxnDone done) {
+void DeliveryManager::SubmitTracked(int shard, storage::TxnFn fn, storage::TxnDone done,
+                                    storage::ShardStore::Sync sync) {
   TxnStarted();
-  store_->shard(shard)->Submit(std::move(fn), [this, done = std::move(done)](absl::Status s) {
-    done(std::move(s));
-    TxnFinished();  // last: `this` may be gone after it
-  });
+  store_->shard(shard)->Submit(
+      std::move(fn),
+      [this, done = std::move(done)](absl::Status s) {
+        done(std::move(s));
+        TxnFinished();  // last: `this` may be gone after it
+      },
+      sync);
 }
 
 void DeliveryManager::TxnStarted() {

@@ -11,15 +11,16 @@
 //
 // Sending: a subscriber has credit = max_outstanding - outstanding. Ready fires go to
 // subscribers with credit in round-robin order with attempt + 1 and ack deadline = now +
-// the timer's ack deadline; the attempt and visible_at_us = deadline are persisted with an
-// asynchronous transaction (if that write is lost in a crash the fire is only visible
-// earlier, which at-least-once permits). A fire whose deadline passes, or whose subscriber
+// the policy's ack deadline (the policy travels with the fire, DeliveryRecord.policy); the
+// attempt and visible_at_us = deadline are persisted with an asynchronous, lazily synced
+// transaction (if that write is lost in a crash the fire is only visible earlier and counts
+// one attempt less, which at-least-once permits). A fire whose deadline passes, or whose subscriber
 // disconnects, goes back to the ready queue for any subscriber.
 //
 // Acks: one transaction per shard deletes the pending delivery and completes the timer
 // (engine::RecordDeliveryEnded); the ACKED/UNKNOWN outcome is sent after it is durable.
 //
-// Threads: one delivery thread does all storage reads (queue scans, timer policies),
+// Threads: one delivery thread does all storage reads (queue scans, policies of older records),
 // assignment to subscribers and deadline expiry, waiting on the injected clock. OnFires,
 // Subscribe, Ack and transaction callbacks only update state under a short lock and wake it,
 // so neither gRPC reactors nor the engine's writer threads ever wait for I/O.
@@ -268,13 +269,16 @@ class DeliveryManager : public engine::FireListener {
     int shard = 0;
     storage::TxnFn fn;
     storage::TxnDone done;
+    storage::ShardStore::Sync sync = storage::ShardStore::Sync::kDurable;
   };
   // Queues the record updates, one transaction per shard.
   void QueueUpdatesLocked(ShardUpdates updates) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Submits what is queued. Delivery thread only (and Stop after joining it).
   void FlushOrdered() ABSL_LOCKS_EXCLUDED(mu_);
   // Submits with pending_txns_ accounting. Not under mu_: the store may run `done` inline.
-  void SubmitTracked(int shard, storage::TxnFn fn, storage::TxnDone done) ABSL_LOCKS_EXCLUDED(mu_);
+  void SubmitTracked(int shard, storage::TxnFn fn, storage::TxnDone done,
+                     storage::ShardStore::Sync sync = storage::ShardStore::Sync::kDurable)
+      ABSL_LOCKS_EXCLUDED(mu_);
   enum class Settle { kAck, kNack, kDeadLetter };
   // `error` is the recorded reason of a nack or dead letter ("" for a subscriber's nack).
   void SettleFires(SubscriberId id, const std::vector<std::string>& fire_ids, Settle kind,
