@@ -22,24 +22,29 @@ int64_t FillFarFuture(const std::shared_ptr<grpc::Channel>& channel, const std::
   for (int i = 0; i < 8192; ++i) {
     due.push_back(absl::Now() + absl::Hours(24) + absl::Seconds(absl::Uniform(gen, 0, 2 * 86400)));
   }
-  UnaryLoadOptions create;
-  create.method = "/chime.v1.TimerService/CreateTimer";
-  create.requests = CreateRequests(topic, due);
-  create.inflight = 256;
-  create.keep_latencies = false;
+  UnaryLoadOptions create = FillLoad(topic, due);
   const absl::Time stop = absl::Now() + bound;
-  const int64_t step = std::max<int64_t>(1, count / 10);
+  const int64_t step_calls = std::max<int64_t>(1, count / kFillBatch / 10);
   int64_t pending = 0;
   while (pending < count && absl::Now() < stop) {
-    create.max_calls = std::min(step, count - pending);
+    create.max_calls = std::min(step_calls, (count - pending + kFillBatch - 1) / kFillBatch);
     create.duration = stop - absl::Now();
     UnaryLoadResult r = RunUnaryLoad(channel, create);
     if (r.failed > 0) fprintf(stderr, "create failed: %s\n", r.first_error.c_str());
-    pending += r.ok;
-    on_step(pending, r.PerSecond());
+    pending += r.ok * kFillBatch;
+    on_step(pending, r.PerSecond() * kFillBatch);
     if (r.ok == 0) break;
   }
   return pending;
+}
+
+UnaryLoadOptions FillLoad(const std::string& topic, const std::vector<absl::Time>& due) {
+  UnaryLoadOptions create;
+  create.method = "/chime.v1.TimerService/CreateTimers";
+  create.requests = CreateBatchRequests(topic, due, kFillBatch);
+  create.inflight = 4;
+  create.keep_latencies = false;
+  return create;
 }
 
 int RunCapacity(const std::shared_ptr<grpc::Channel>& channel) {

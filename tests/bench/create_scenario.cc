@@ -34,6 +34,21 @@ std::vector<std::string> CreateRequests(const std::string& topic,
   return out;
 }
 
+std::vector<std::string> CreateBatchRequests(const std::string& topic,
+                                             const std::vector<absl::Time>& due, int batch) {
+  std::vector<std::string> out;
+  for (int c = 0; c < 8; ++c) {
+    v1::CreateTimersRequest request;
+    for (int i = 0; i < batch; ++i) {
+      v1::CreateTimerRequest* r = request.add_requests();
+      r->mutable_target()->set_topic(topic);
+      *r->mutable_fire_at() = ToProtoTimestamp(due[(c * batch + i) % due.size()]);
+    }
+    out.push_back(request.SerializeAsString());
+  }
+  return out;
+}
+
 namespace {
 
 // CreateTimers with B creates per call at each (B, calls in flight); creates/s = calls/s * B.
@@ -45,16 +60,7 @@ int RunBatchedCreate(const std::shared_ptr<grpc::Channel>& channel, const std::s
                       "creates/s", "p50_ms", "p99_ms", "p999_ms", "load");
   int rc = 0;
   for (int batch : ParseIntList(absl::GetFlag(FLAGS_batch))) {
-    std::vector<std::string> calls;
-    for (int c = 0; c < 8; ++c) {
-      v1::CreateTimersRequest request;
-      for (int i = 0; i < batch; ++i) {
-        v1::CreateTimerRequest* r = request.add_requests();
-        r->mutable_target()->set_topic(topic);
-        *r->mutable_fire_at() = ToProtoTimestamp(due[(c * batch + i) % due.size()]);
-      }
-      calls.push_back(request.SerializeAsString());
-    }
+    const std::vector<std::string> calls = CreateBatchRequests(topic, due, batch);
     v1::CreateTimersResponse sample;
     {
       auto stub = v1::TimerService::NewStub(channel);

@@ -11,14 +11,22 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "tests/bench/unary_load.h"
 
 namespace chime::bench {
 
 // Serialized CreateTimerRequests for `topic` due at the given instants.
 std::vector<std::string> CreateRequests(const std::string& topic,
                                         const std::vector<absl::Time>& due);
-// Creates `count` timers of `topic` due in 1-3 days, in ten steps bounded by `bound` in
-// total, 256 calls in flight; returns how many were created. `on_step(pending, creates/s)`.
+// Eight serialized CreateTimersRequests of `batch` creates each, due times taken in turn.
+std::vector<std::string> CreateBatchRequests(const std::string& topic,
+                                             const std::vector<absl::Time>& due, int batch);
+// Load options that create timers through CreateTimers, kFillBatch per call, 4 calls in
+// flight (the fastest create path; issue `count / kFillBatch` calls).
+inline constexpr int kFillBatch = 1000;
+UnaryLoadOptions FillLoad(const std::string& topic, const std::vector<absl::Time>& due);
+// Creates `count` timers of `topic` due in 1-3 days (FillLoad), in ten steps bounded by
+// `bound` in total; returns how many were created. `on_step(pending, creates/s)`.
 int64_t FillFarFuture(const std::shared_ptr<grpc::Channel>& channel, const std::string& topic,
                       int64_t count, absl::Duration bound,
                       const std::function<void(int64_t, double)>& on_step);
