@@ -44,6 +44,9 @@ rocksdb::DBOptions MakeDBOptions(const ShardStore::Deps& deps) {
   // With several column families the oldest WAL lives until every one of them flushed; this
   // forces flushes of idle families so the WAL (and recovery time) stays small.
   options.max_total_wal_size = 64 << 20;
+  // A restart replays the WAL into memtables and serves from them; writing them out as L0
+  // files first would only delay serving (they are flushed later like any memtable).
+  options.avoid_flush_during_recovery = true;
   options.keep_log_file_num = 3;
   options.max_log_file_size = 8 << 20;
   return options;
