@@ -77,26 +77,50 @@ absl::Status BatchTxn::PutDelivery(const DeliveryRecord& record) {
   absl::StatusOr<std::optional<DeliveryRecord>> old =
       GetDelivery(fire.namespace_(), fire.fire_id());
   if (!old.ok()) return old.status();
-  if (*old && ((*old)->fire().topic() != fire.topic() ||
-               (*old)->visible_at_us() != record.visible_at_us())) {
+  if (*old && (*old)->fire().topic() != fire.topic()) {
     Delete(kCfQueue, QueueKey(fire.namespace_(), (*old)->fire().topic(), (*old)->visible_at_us(),
                               fire.fire_id()));
+    *old = std::nullopt;  // its queue entry is gone: write the new one below
+  }
+  WriteDelivery(record, *old ? std::optional<int64_t>((*old)->visible_at_us()) : std::nullopt);
+  return absl::OkStatus();
+}
+
+void BatchTxn::UpdateReadDelivery(const DeliveryRecord& updated, int64_t stored_visible_at_us) {
+  WriteDelivery(updated, stored_visible_at_us);
+}
+
+void BatchTxn::WriteDelivery(const DeliveryRecord& record,
+                             std::optional<int64_t> stored_visible_at_us) {
+  const chime::v1::Fire& fire = record.fire();
+  if (stored_visible_at_us.has_value() && *stored_visible_at_us == record.visible_at_us()) {
+    // Same queue position: only the record changes.
+    Put(kCfDeliveries, DeliveryKey(fire.namespace_(), fire.fire_id()), record);
+    return;
+  }
+  if (stored_visible_at_us.has_value()) {
+    Delete(kCfQueue,
+           QueueKey(fire.namespace_(), fire.topic(), *stored_visible_at_us, fire.fire_id()));
   }
   Check(
       batch_->Put(cfs_[kCfQueue],
                   QueueKey(fire.namespace_(), fire.topic(), record.visible_at_us(), fire.fire_id()),
                   rocksdb::Slice()));
   Put(kCfDeliveries, DeliveryKey(fire.namespace_(), fire.fire_id()), record);
-  return absl::OkStatus();
 }
 
 absl::Status BatchTxn::DeleteDelivery(absl::string_view ns, absl::string_view fire_id) {
   absl::StatusOr<std::optional<DeliveryRecord>> old = GetDelivery(ns, fire_id);
   if (!old.ok()) return old.status();
-  if (!*old) return absl::OkStatus();
-  Delete(kCfQueue, QueueKey(ns, (*old)->fire().topic(), (*old)->visible_at_us(), fire_id));
-  Delete(kCfDeliveries, DeliveryKey(ns, fire_id));
+  if (*old) DeleteReadDelivery(**old);
   return absl::OkStatus();
+}
+
+void BatchTxn::DeleteReadDelivery(const DeliveryRecord& stored) {
+  const chime::v1::Fire& fire = stored.fire();
+  Delete(kCfQueue,
+         QueueKey(fire.namespace_(), fire.topic(), stored.visible_at_us(), fire.fire_id()));
+  Delete(kCfDeliveries, DeliveryKey(fire.namespace_(), fire.fire_id()));
 }
 
 void BatchTxn::PutDeadLetter(const DeliveryRecord& record) {

@@ -41,6 +41,8 @@ class BatchTxn final : public ShardTxn {
                       const IdempotencyRecord& record) override;
   absl::Status PutDelivery(const DeliveryRecord& record) override;
   absl::Status DeleteDelivery(absl::string_view ns, absl::string_view fire_id) override;
+  void UpdateReadDelivery(const DeliveryRecord& updated, int64_t stored_visible_at_us) override;
+  void DeleteReadDelivery(const DeliveryRecord& stored) override;
   void PutDeadLetter(const DeliveryRecord& record) override;
   void DeleteDeadLetter(absl::string_view ns, absl::string_view fire_id) override;
 
@@ -50,6 +52,9 @@ class BatchTxn final : public ShardTxn {
   void Put(Cf cf, const std::string& key, const google::protobuf::MessageLite& record);
   void Delete(Cf cf, const std::string& key);
   void Check(const rocksdb::Status& s);
+  // Writes the record and moves its queue entry from `stored_visible_at_us` (none: no entry
+  // yet) to the record's visible_at_us.
+  void WriteDelivery(const DeliveryRecord& record, std::optional<int64_t> stored_visible_at_us);
 
   rocksdb::DB* const db_;
   const Handles cfs_;

@@ -82,6 +82,11 @@ class ShardTxn {
   virtual absl::Status PutDelivery(const DeliveryRecord& record) = 0;
   // Removes the record and its queue entry; OK if absent.
   virtual absl::Status DeleteDelivery(absl::string_view ns, absl::string_view fire_id) = 0;
+  // The same two for a record this transaction has just read (`stored`, as read), without
+  // reading it again. `updated` is that record with other fields than its fire id and topic
+  // changed; `stored_visible_at_us` is its visible_at_us as read.
+  virtual void UpdateReadDelivery(const DeliveryRecord& updated, int64_t stored_visible_at_us) = 0;
+  virtual void DeleteReadDelivery(const DeliveryRecord& stored) = 0;
   virtual void PutDeadLetter(const DeliveryRecord& record) = 0;
   virtual void DeleteDeadLetter(absl::string_view ns, absl::string_view fire_id) = 0;
 };

@@ -474,6 +474,41 @@ TEST_F(ShardStoreTest, PutDeliveryTwiceInOneTxnLeavesOneQueueEntry) {
   EXPECT_EQ(out[0].visible_at_us(), 2);
 }
 
+TEST_F(ShardStoreTest, UpdatingAndDeletingAReadDeliveryKeepsOneQueueEntry) {
+  ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
+    CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("ns", "f1", "topic", 100)));
+    return txn.PutDelivery(MakeDelivery("ns", "f2", "topic", 200));
+  }));
+  // Same visibility (only the record changes), then a move, as the delivery manager does.
+  for (const int64_t visible_us : {100, 500}) {
+    ASSERT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) -> absl::Status {
+      CHIME_ASSIGN_OR_RETURN(std::optional<DeliveryRecord> read, txn.GetDelivery("ns", "f1"));
+      if (!read.has_value()) return absl::NotFoundError("f1");
+      const int64_t stored = read->visible_at_us();
+      read->mutable_fire()->set_attempt(read->fire().attempt() + 1);
+      read->set_visible_at_us(visible_us);
+      txn.UpdateReadDelivery(*read, stored);
+      return absl::OkStatus();
+    }));
+  }
+  std::vector<DeliveryRecord> out;
+  ASSERT_OK(shard_->ScanQueue("ns", "topic", INT64_MAX, {}, 10, &out));
+  ASSERT_EQ(FireIds(out), (std::vector<std::string>{"f2", "f1"}));
+  EXPECT_EQ(out[1].visible_at_us(), 500);
+  EXPECT_EQ(out[1].fire().attempt(), 2u);
+
+  ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
+    CHIME_ASSIGN_OR_RETURN(std::optional<DeliveryRecord> read, txn.GetDelivery("ns", "f1"));
+    if (!read.has_value()) return absl::NotFoundError("f1");
+    txn.DeleteReadDelivery(*read);
+    return absl::OkStatus();
+  }));
+  ASSERT_OK_AND_ASSIGN(auto f1, shard_->GetDelivery("ns", "f1"));
+  EXPECT_FALSE(f1.has_value());
+  ASSERT_OK(shard_->ScanQueue("ns", "topic", INT64_MAX, {}, 10, &out));
+  EXPECT_EQ(FireIds(out), std::vector<std::string>{"f2"});
+}
+
 TEST_F(ShardStoreTest, DeleteDeliveryRemovesRecordAndQueueEntry) {
   ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
     CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("ns", "f1", "topic", 1)));

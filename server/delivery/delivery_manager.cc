@@ -266,7 +266,7 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
         // Pending on another topic of the namespace: not this subscriber's to settle.
         if (!record->has_value() || (*record)->fire().topic() != topic_name) continue;
         if (kind == Settle::kAck) {
-          if (absl::Status s = txn.DeleteDelivery(ns, fire_id); !s.ok()) return s;
+          txn.DeleteReadDelivery(**record);
           if (absl::Status s = engine::RecordDeliveryEnded(txn, ns, fire_id, /*acked=*/true);
               !s.ok()) {
             return s;
@@ -274,7 +274,7 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
           r.set_outcome(v1::ACK_OUTCOME_ACKED);
         } else if (kind == Settle::kDeadLetter) {
           (*record)->set_last_error(error);
-          if (absl::Status s = txn.DeleteDelivery(ns, fire_id); !s.ok()) return s;
+          txn.DeleteReadDelivery(**record);
           txn.PutDeadLetter(**record);
           if (absl::Status s = engine::RecordDeliveryEnded(txn, ns, fire_id, /*acked=*/false);
               !s.ok()) {
@@ -282,9 +282,10 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
           }
           r.set_outcome(v1::ACK_OUTCOME_NACKED);
         } else {
+          const int64_t stored_visible_us = (*record)->visible_at_us();
           (*record)->set_visible_at_us(visible_us);
           (*record)->set_last_error(error.empty() ? "nacked" : error);
-          if (absl::Status s = txn.PutDelivery(**record); !s.ok()) return s;
+          txn.UpdateReadDelivery(**record, stored_visible_us);
           r.set_outcome(v1::ACK_OUTCOME_NACKED);
         }
       }
@@ -859,6 +860,7 @@ void DeliveryManager::QueueUpdatesLocked(ShardUpdates updates) {
         // Acked meanwhile: never bring it back.
         if (!record->has_value()) continue;
         DeliveryRecord& r = **record;
+        const int64_t stored_visible_us = r.visible_at_us();
         if (u.ack_deadline.has_value()) {
           r.mutable_fire()->set_attempt(u.attempt);
           *r.mutable_fire()->mutable_ack_deadline() = *u.ack_deadline;
@@ -872,7 +874,7 @@ void DeliveryManager::QueueUpdatesLocked(ShardUpdates updates) {
           if (r.fire().attempt() != u.attempt || r.visible_at_us() <= u.visible_at_us) continue;
           r.set_visible_at_us(u.visible_at_us);
         }
-        if (absl::Status s = txn.PutDelivery(r); !s.ok()) return s;
+        txn.UpdateReadDelivery(r, stored_visible_us);
       }
       return absl::OkStatus();
     };
