@@ -153,6 +153,9 @@ const std::vector<SettingSpec>& ChimedSettings() {
       {"log-format", "text", "text|json", "log lines as text or as JSON objects"},
       {"log-level", "info", "LEVEL", "least severe level logged: debug, info, warn, error"},
       {"config", "", "FILE", "optional file of `key = value` lines (keys: the flag names)"},
+      {"fire-ahead", "5ms", "D",
+       "how long before its due time a timer's fire may be made durable (delivery still "
+       "waits for the due time); takes the fsync off the path to subscribers; 0 disables"},
       {"default-ack-deadline", "30s", "D",
        "ack deadline of a delivery attempt, for timers whose policy sets none"},
       {"default-max-attempts", "5", "N",
@@ -266,6 +269,12 @@ absl::StatusOr<ChimedConfig> LoadChimedConfig(const std::vector<std::string>& ar
     return Invalid("log-level", values["log-level"], "must be debug, info, warn or error");
   }
   config.log_level = *level;
+  const SettingValue& ahead = values["fire-ahead"];
+  absl::StatusOr<absl::Duration> fire_ahead = ParseDuration(ahead.value);
+  if (!fire_ahead.ok() || *fire_ahead < absl::ZeroDuration() || *fire_ahead > absl::Seconds(1)) {
+    return Invalid("fire-ahead", ahead, "must be a duration from 0 to 1s, like 5ms");
+  }
+  config.fire_ahead = *fire_ahead;
   // Delivery policy defaults.
   const SettingValue& ack = values["default-ack-deadline"];
   absl::StatusOr<absl::Duration> ack_deadline = ParseDuration(ack.value);

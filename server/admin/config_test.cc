@@ -41,6 +41,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheDataDir) {
   EXPECT_TRUE(c.fsync);
   EXPECT_EQ(c.log_format, log::Format::kText);
   EXPECT_EQ(c.log_level, log::Level::kInfo);
+  EXPECT_EQ(c.fire_ahead, absl::Milliseconds(5));
   EXPECT_EQ(c.effective["data-dir"].source, "flag");
   EXPECT_EQ(c.effective["listen"].source, "default");
 }
@@ -119,6 +120,11 @@ TEST(ConfigTest, InvalidSettingsNameTheValueAndItsSource) {
               HasSubstr("invalid --listen \"nowhere\""));
   EXPECT_THAT(f.Load({"--data-dir=/d", "--log-level=loud"}).status().message(),
               HasSubstr("invalid --log-level \"loud\""));
+  EXPECT_THAT(
+      f.Load({"--data-dir=/d", "--fire-ahead=2s"}).status().message(),
+      HasSubstr("invalid --fire-ahead \"2s\" (from flag): must be a duration from 0 to 1s"));
+  ASSERT_OK_AND_ASSIGN(ChimedConfig off, f.Load({"--data-dir=/d", "--fire-ahead=0"}));
+  EXPECT_EQ(off.fire_ahead, absl::ZeroDuration());
   EXPECT_THAT(f.Load({}).status().message(), HasSubstr("--data-dir is required"));
   EXPECT_THAT(f.Load({"--data-dir=/d", "--colour=red"}).status().message(),
               HasSubstr("unknown flag --colour"));

@@ -67,6 +67,7 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
   std::function<void(const std::string&, const std::string&)> hook;
   {
     absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_->Now();
     for (DeliveryRecord& record : fires) {
       const v1::Fire& fire = record.fire();
       if (fire.topic().empty()) continue;  // not a topic target
@@ -79,12 +80,13 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
       // With a backlog on disk, the next scan finds this fire in visibility order; keeping a
       // second copy in memory could deliver it twice.
       if (topic->backlog_on_disk ||
-          topic->ready.size() + topic->incoming.size() >= options_.max_ready_per_topic) {
+          topic->ready.size() + topic->incoming.size() + topic->scheduled.size() >=
+              options_.max_ready_per_topic) {
         MarkBacklogLocked(*topic);
         continue;
       }
       if (record.has_policy()) {
-        AddReadyLocked(*topic, shard, std::move(record));
+        AddFreshLocked(*topic, shard, std::move(record), now);
       } else {
         topic->incoming.push_back(Incoming{shard, std::move(record)});
       }
@@ -97,17 +99,32 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
   }
 }
 
-void DeliveryManager::AddReadyLocked(Topic& topic, int shard, DeliveryRecord record) {
+void DeliveryManager::AddFreshLocked(Topic& topic, int shard, DeliveryRecord record,
+                                     absl::Time now) {
   std::string fire_id = record.fire().fire_id();
   // In memory already (a scan read the committed fire first).
   if (topic.entries.contains(fire_id)) return;
+  const absl::Time visible = absl::FromUnixMicros(record.visible_at_us());
   Entry& entry = topic.entries[fire_id];
-  entry.state = Entry::State::kReady;
   entry.shard = shard;
   entry.policy = std::move(*record.mutable_policy());
   record.clear_policy();  // stays on disk; updates there read-modify-write the stored record
   entry.record = std::move(record);
-  topic.ready.push_back(std::move(fire_id));
+  if (visible > now) {
+    entry.state = Entry::State::kScheduled;
+    topic.scheduled.insert({visible, std::move(fire_id)});
+  } else {
+    entry.state = Entry::State::kReady;
+    topic.ready.push_back(std::move(fire_id));
+  }
+}
+
+void DeliveryManager::ReleaseScheduledLocked(Topic& topic, absl::Time now) {
+  while (!topic.scheduled.empty() && topic.scheduled.begin()->first <= now) {
+    auto node = topic.scheduled.extract(topic.scheduled.begin());
+    topic.entries[node.value().second].state = Entry::State::kReady;
+    topic.ready.push_back(std::move(node.value().second));
+  }
 }
 
 void DeliveryManager::SetUnclaimedInternalTopicHook(
@@ -187,7 +204,7 @@ std::optional<TopicStats> DeliveryManager::GetTopicStats(const std::string& ns,
   const Topic& topic = it->second;
   TopicStats stats;
   stats.subscribers = topic.subscribers.size();
-  stats.ready = topic.ready.size();
+  stats.ready = topic.ready.size() + topic.scheduled.size();
   stats.in_flight = topic.deadlines.size();
   stats.backlog_on_disk = topic.backlog_on_disk;
   return stats;
@@ -199,7 +216,7 @@ std::map<std::pair<std::string, std::string>, TopicStats> DeliveryManager::AllTo
   for (const auto& [key, topic] : topics_) {
     TopicStats& stats = all[key];
     stats.subscribers = topic.subscribers.size();
-    stats.ready = topic.ready.size();
+    stats.ready = topic.ready.size() + topic.scheduled.size();
     stats.in_flight = topic.deadlines.size();
     stats.backlog_on_disk = topic.backlog_on_disk;
   }
@@ -392,6 +409,8 @@ void DeliveryManager::SettleLocked(Topic& topic, const std::string& fire_id) {
     }
   } else if (entry.state == Entry::State::kReady) {
     topic.ready.erase(std::find(topic.ready.begin(), topic.ready.end(), fire_id));
+  } else if (entry.state == Entry::State::kScheduled) {
+    topic.scheduled.erase({absl::FromUnixMicros(entry.record.visible_at_us()), fire_id});
   }
   entry.state = Entry::State::kSettling;
 }
@@ -479,6 +498,7 @@ absl::Time DeliveryManager::NextWakeLocked() const {
   absl::Time wake = absl::InfiniteFuture();
   for (const auto& [key, topic] : topics_) {
     if (!topic.deadlines.empty()) wake = std::min(wake, topic.deadlines.begin()->first);
+    if (!topic.scheduled.empty()) wake = std::min(wake, topic.scheduled.begin()->first);
     if (WantsScanLocked(topic)) wake = std::min(wake, topic.next_disk_visible);
   }
   return wake;
@@ -508,7 +528,10 @@ void DeliveryManager::RunOnceLocked() {
 
   std::vector<SinkCall> calls;
   ShardUpdates updates;
-  for (auto& [key, topic] : topics_) DispatchLocked(key, topic, now, &calls, &updates);
+  for (auto& [key, topic] : topics_) {
+    ReleaseScheduledLocked(topic, now);
+    DispatchLocked(key, topic, now, &calls, &updates);
+  }
   QueueUpdatesLocked(std::move(updates));
   if (calls.empty() && ordered_.empty()) return;
   mu_.Unlock();

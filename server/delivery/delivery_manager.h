@@ -87,7 +87,7 @@ absl::Duration WebhookAckDeadline(const v1::WebhookTarget& target);
 // Figures for status output and tests.
 struct TopicStats {
   size_t subscribers = 0;
-  size_t ready = 0;
+  size_t ready = 0;  // in memory, waiting for a subscriber (or for their due time)
   size_t in_flight = 0;
   bool backlog_on_disk = false;
 };
@@ -158,7 +158,9 @@ class DeliveryManager : public engine::FireListener {
 
   // A fire held in memory for a subscribed topic.
   struct Entry {
-    enum class State { kReady, kInFlight, kSettling };  // settling: ack/nack being written
+    // scheduled: committed ahead of its due time (EngineOptions::fire_ahead), sent once
+    // visible; settling: ack/nack being written.
+    enum class State { kScheduled, kReady, kInFlight, kSettling };
     State state = State::kReady;
     int shard = 0;
     internal::DeliveryRecord record;  // fire().attempt() = attempts sent so far
@@ -186,6 +188,7 @@ class DeliveryManager : public engine::FireListener {
     absl::flat_hash_map<std::string, Entry> entries;         // by fire_id
     std::deque<std::string> ready;                           // fire ids in state kReady, FIFO
     std::set<std::pair<absl::Time, std::string>> deadlines;  // in-flight fires
+    std::set<std::pair<absl::Time, std::string>> scheduled;  // by visibility, kScheduled
     std::vector<Incoming> incoming;
     // Pending deliveries may exist on disk that are not in `entries`.
     bool backlog_on_disk = true;
@@ -241,9 +244,12 @@ class DeliveryManager : public engine::FireListener {
   std::vector<LoadJob> CollectLoadJobsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunLoadJob(LoadJob& job, int64_t now_us) ABSL_LOCKS_EXCLUDED(mu_);
   void MergeLoadJobLocked(LoadJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A fire that carries its policy (fresh from the engine) needs no load: ready at once.
-  void AddReadyLocked(Topic& topic, int shard, internal::DeliveryRecord record)
+  // A fire that carries its policy (fresh from the engine) needs no load: ready at once, or
+  // scheduled for its visibility if the engine fired it ahead of time.
+  void AddFreshLocked(Topic& topic, int shard, internal::DeliveryRecord record, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Scheduled fires whose time has come join the ready queue.
+  void ReleaseScheduledLocked(Topic& topic, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DispatchLocked(const TopicKey& key, Topic& topic, absl::Time now,
                       std::vector<SinkCall>* calls, ShardUpdates* updates)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -249,6 +249,37 @@ TEST_F(DeliveryManagerTest, AFireCarryingItsPolicyNeedsNoTimerRecord) {
   EXPECT_EQ(sink->WaitOutcome(second->fire_id()), v1::ACK_OUTCOME_ACKED);
 }
 
+TEST_F(DeliveryManagerTest, AFireCommittedAheadOfTimeIsSentAtItsDueTime) {
+  StartManager(/*max_ready=*/100);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 10, sink));
+  // The subscriber's first scan found nothing: fires now arrive in memory from the engine.
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < limit && manager_->GetTopicStats("ns", "q")->backlog_on_disk) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_FALSE(manager_->GetTopicStats("ns", "q")->backlog_on_disk);
+
+  const absl::Time due = clock_.Now() + absl::Milliseconds(5);
+  auto [shard, record] = Pending("t1", "q");
+  *record.mutable_fire()->mutable_scheduled_time() = ToProtoTimestamp(due);
+  record.set_visible_at_us(absl::ToUnixMicros(due));
+  *record.mutable_policy() = v1::DeliveryPolicy();
+  ASSERT_OK(store_->shard(shard)->SubmitAndWait(
+      [&](storage::ShardTxn& txn) { return txn.PutDelivery(record); }));
+  manager_->OnFires(shard, {record});
+  EXPECT_EQ(manager_->GetTopicStats("ns", "q")->ready, 1u);  // held in memory
+  clock_.Advance(absl::Milliseconds(4));
+  EXPECT_EQ(sink->received(), 0u);  // not before its due time
+  clock_.Advance(absl::Milliseconds(1));
+  std::optional<v1::Fire> fire = sink->Next();
+  ASSERT_TRUE(fire.has_value());
+  EXPECT_EQ(fire->fire_id(), "t1@1");
+  EXPECT_EQ(fire->attempt(), 1u);
+  manager_->Ack(id, {fire->fire_id()});
+  EXPECT_EQ(sink->WaitOutcome(fire->fire_id()), v1::ACK_OUTCOME_ACKED);
+}
+
 TEST_F(DeliveryManagerTest, ExpiredAttemptsBackOffExponentiallyThenDeadLetter) {
   Pending("t1", "q");
   StartManager(/*max_ready=*/100, /*max_attempts=*/3);

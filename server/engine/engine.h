@@ -50,6 +50,11 @@ struct EngineOptions {
   size_t max_heap_entries_per_shard = 200'000;
   // Most timers fired in one transaction.
   size_t max_fire_batch = 2'000;
+  // Fire transactions may run this much before the due time: the fire is made durable early
+  // (its fire_time and visible_at are the due time, so delivery waits for it), taking the
+  // fsync off the path to the subscriber and batching timers due close together. A cancel
+  // or update inside this lead finds the timer already fired. Zero: commit at the due time.
+  absl::Duration fire_ahead = absl::ZeroDuration();
   // Applied where a timer's delivery policy leaves a field unset.
   absl::Duration default_ack_deadline = absl::Seconds(30);
 };

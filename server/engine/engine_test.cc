@@ -169,6 +169,33 @@ class EngineTest : public ::testing::Test {
   std::unique_ptr<Engine> engine_;
 };
 
+TEST_F(EngineTest, FireAheadCommitsEarlyAsIfAtTheDueTime) {
+  EngineOptions options;
+  options.fire_ahead = absl::Milliseconds(5);
+  Open(1, options);
+  const absl::Time due = kStart + absl::Seconds(5);
+  ASSERT_OK(Create(OneShot("t1", due)));
+  // A sentinel 20 ms earlier: once it fired, the dispatcher has looked at the heap then.
+  ASSERT_OK(Create(OneShot("sentinel", due - absl::Milliseconds(20))));
+  clock_.Advance(absl::Seconds(5) - absl::Milliseconds(25));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  EXPECT_EQ(listener_.fires()[0].timer_id(), "sentinel");
+  ASSERT_OK_AND_ASSIGN(v1::Timer before, engine_->Get("default", "t1"));
+  EXPECT_EQ(before.state(), v1::TIMER_STATE_SCHEDULED);  // 25 ms before: not yet
+
+  clock_.Advance(absl::Milliseconds(20));  // 5 ms before its due time
+  ASSERT_TRUE(listener_.WaitForCount(2));
+  const internal::DeliveryRecord record = listener_.records()[1];
+  EXPECT_EQ(record.fire().timer_id(), "t1");
+  // Durable now, but it is the due time that the fire and its delivery carry.
+  EXPECT_EQ(FromProto(record.fire().scheduled_time()), due);
+  EXPECT_EQ(FromProto(record.fire().fire_time()), due);
+  EXPECT_EQ(record.visible_at_us(), absl::ToUnixMicros(due));
+  ASSERT_OK_AND_ASSIGN(v1::Timer fired, engine_->Get("default", "t1"));
+  EXPECT_EQ(fired.state(), v1::TIMER_STATE_FIRED);
+  EXPECT_EQ(FromProto(fired.last_fire_time()), due);
+}
+
 TEST_F(EngineTest, FiresOnceAtItsDueTimeWithTheTimersFields) {
   Open();
   CreateSpec spec = OneShot("t1", kStart + absl::Seconds(5));

@@ -256,15 +256,19 @@ void ShardEngine::LoadLocked(absl::Time now) {
   cursor_ = std::move(next);
 }
 
+int64_t ShardEngine::FireHorizonUs(int64_t now_us) const {
+  return now_us + absl::ToInt64Microseconds(options_.fire_ahead);
+}
+
 bool ShardEngine::CanFireLocked(absl::Time now, int64_t now_us) const {
-  return !heap_.empty() && heap_.Top().due_us <= now_us && fires_in_flight_ < kMaxFiresInFlight &&
-         now >= fire_retry_at_;
+  return !heap_.empty() && heap_.Top().due_us <= FireHorizonUs(now_us) &&
+         fires_in_flight_ < kMaxFiresInFlight && now >= fire_retry_at_;
 }
 
 absl::Time ShardEngine::NextWakeLocked() const {
   absl::Time wake = absl::InfiniteFuture();
   if (!heap_.empty() && fires_in_flight_ < kMaxFiresInFlight) {
-    wake = std::max(absl::FromUnixMicros(heap_.Top().due_us), fire_retry_at_);
+    wake = std::max(absl::FromUnixMicros(heap_.Top().due_us) - options_.fire_ahead, fire_retry_at_);
   }
   if (heap_.size() < MaxHeap(options_)) {
     const absl::Time load_at = cursor_.has_value()
@@ -299,8 +303,11 @@ void ShardEngine::Run() {
 void ShardEngine::FireDueLocked(absl::Time now, int64_t now_us) {
   auto batch = std::make_shared<FireBatch>();
   batch->now = now;
-  heap_.PopDue(now_us, std::max<size_t>(1, options_.max_fire_batch), &batch->entries);
-  last_lateness_ = now - absl::FromUnixMicros(batch->entries.front().due_us);
+  heap_.PopDue(FireHorizonUs(now_us), std::max<size_t>(1, options_.max_fire_batch),
+               &batch->entries);
+  // Fired ahead of time counts as on time.
+  last_lateness_ =
+      std::max(absl::ZeroDuration(), now - absl::FromUnixMicros(batch->entries.front().due_us));
   ++fires_in_flight_;
 
   auto fn = [batch](ShardTxn& txn) -> absl::Status {
@@ -317,8 +324,11 @@ void ShardEngine::FireDueLocked(absl::Time now, int64_t now_us) {
       if (!seen.insert(absl::StrCat(entry.ns, std::string(1, '\0'), entry.timer_id)).second) {
         continue;
       }
-      CHIME_RETURN_IF_ERROR(FireOne(txn, std::move(*record), entry.due_us, batch->now,
-                                    &batch->fires, &batch->rescheduled));
+      // Fired ahead of its due time, a timer fires as if at that time: fire_time, delivery
+      // visibility and the next occurrence of a schedule are exactly those of firing then.
+      const absl::Time fire_at = std::max(batch->now, absl::FromUnixMicros(entry.due_us));
+      CHIME_RETURN_IF_ERROR(FireOne(txn, std::move(*record), entry.due_us, fire_at, &batch->fires,
+                                    &batch->rescheduled));
     }
     return absl::OkStatus();
   };

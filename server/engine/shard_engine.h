@@ -12,8 +12,9 @@
 // Entries may be in the heap twice (a create racing a load, a cursor moved back): the fire
 // transaction re-reads the record, so a duplicate never fires twice.
 //
-// Dispatch. The thread waits on the injected clock for the earliest due time (or the next
-// load), re-reads the wall clock on every wake, pops what is due and submits one fire
+// Dispatch. The thread waits on the injected clock for the earliest due time less
+// EngineOptions::fire_ahead (or the next load), re-reads the wall clock on every wake, pops
+// what is due by now + fire_ahead and submits one fire
 // transaction per batch without waiting for it, up to kMaxFiresInFlight transactions, so a
 // slow disk backs up into the heap and not into memory. Committed fires go to the listener;
 // a failed batch goes back into the heap and is retried after a short backoff.
@@ -69,6 +70,8 @@ class ShardEngine {
   bool NeedsLoadLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads the next part of the window from the time index; releases mu_ during the scan.
   void LoadLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Due entries up to this instant may be fired now (now + fire_ahead).
+  int64_t FireHorizonUs(int64_t now_us) const;
   bool CanFireLocked(absl::Time now, int64_t now_us) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Pops the due batch and submits its fire transaction; releases mu_ while submitting.
   void FireDueLocked(absl::Time now, int64_t now_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
