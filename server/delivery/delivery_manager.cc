@@ -86,7 +86,11 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
         continue;
       }
       if (record.has_policy()) {
-        AddFreshLocked(*topic, shard, std::move(record), now);
+        // Fresh from the engine: no load needed. A scan may have read the committed fire first.
+        if (!topic->entries.contains(record.fire().fire_id())) {
+          v1::DeliveryPolicy policy = std::move(*record.mutable_policy());
+          AddEntryLocked(*topic, shard, std::move(record), std::move(policy), now);
+        }
       } else {
         topic->incoming.push_back(Incoming{shard, std::move(record)});
       }
@@ -99,16 +103,14 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
   }
 }
 
-void DeliveryManager::AddFreshLocked(Topic& topic, int shard, DeliveryRecord record,
-                                     absl::Time now) {
+void DeliveryManager::AddEntryLocked(Topic& topic, int shard, DeliveryRecord record,
+                                     v1::DeliveryPolicy policy, absl::Time now) {
   std::string fire_id = record.fire().fire_id();
-  // In memory already (a scan read the committed fire first).
-  if (topic.entries.contains(fire_id)) return;
   const absl::Time visible = absl::FromUnixMicros(record.visible_at_us());
   Entry& entry = topic.entries[fire_id];
   entry.shard = shard;
-  entry.policy = std::move(*record.mutable_policy());
-  record.clear_policy();  // stays on disk; updates there read-modify-write the stored record
+  entry.policy = std::move(policy);
+  record.clear_policy();  // kept once, in the entry (the stored record keeps its own)
   entry.record = std::move(record);
   if (visible > now) {
     entry.state = Entry::State::kScheduled;
@@ -800,13 +802,7 @@ void DeliveryManager::MergeLoadJobLocked(LoadJob& job) {
       MarkBacklogLocked(*topic);
       continue;
     }
-    Entry& entry = topic->entries[fire_id];
-    entry.state = Entry::State::kReady;
-    entry.shard = in.shard;
-    entry.record = std::move(in.record);
-    entry.record.clear_policy();  // kept once, below
-    entry.policy = std::move(job.policies[i]);
-    topic->ready.push_back(fire_id);
+    AddEntryLocked(*topic, in.shard, std::move(in.record), std::move(job.policies[i]), now);
   }
   topic->loading = false;
   topic->settled_while_loading.clear();

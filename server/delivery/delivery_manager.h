@@ -244,10 +244,10 @@ class DeliveryManager : public engine::FireListener {
   std::vector<LoadJob> CollectLoadJobsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunLoadJob(LoadJob& job, int64_t now_us) ABSL_LOCKS_EXCLUDED(mu_);
   void MergeLoadJobLocked(LoadJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A fire that carries its policy (fresh from the engine) needs no load: ready at once, or
-  // scheduled for its visibility if the engine fired it ahead of time.
-  void AddFreshLocked(Topic& topic, int shard, internal::DeliveryRecord record, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts a fire not yet in memory into `topic`: ready, or scheduled for its visibility if
+  // the engine fired it ahead of time (EngineOptions::fire_ahead).
+  void AddEntryLocked(Topic& topic, int shard, internal::DeliveryRecord record,
+                      v1::DeliveryPolicy policy, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Scheduled fires whose time has come join the ready queue.
   void ReleaseScheduledLocked(Topic& topic, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DispatchLocked(const TopicKey& key, Topic& topic, absl::Time now,
