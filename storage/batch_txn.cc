@@ -86,6 +86,8 @@ absl::Status BatchTxn::PutDelivery(const DeliveryRecord& record) {
   return absl::OkStatus();
 }
 
+void BatchTxn::PutNewDelivery(const DeliveryRecord& record) { WriteDelivery(record, std::nullopt); }
+
 void BatchTxn::UpdateReadDelivery(const DeliveryRecord& updated, int64_t stored_visible_at_us) {
   WriteDelivery(updated, stored_visible_at_us);
 }

@@ -40,6 +40,7 @@ class BatchTxn final : public ShardTxn {
   void PutIdempotency(absl::string_view ns, absl::string_view key,
                       const IdempotencyRecord& record) override;
   absl::Status PutDelivery(const DeliveryRecord& record) override;
+  void PutNewDelivery(const DeliveryRecord& record) override;
   absl::Status DeleteDelivery(absl::string_view ns, absl::string_view fire_id) override;
   void UpdateReadDelivery(const DeliveryRecord& updated, int64_t stored_visible_at_us) override;
   void DeleteReadDelivery(const DeliveryRecord& stored) override;

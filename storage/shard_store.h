@@ -80,6 +80,9 @@ class ShardTxn {
   // Writes the delivery record and its queue entry (ns, topic, visible_at_us, fire_id),
   // removing the queue entry of the record it replaces, if any.
   virtual absl::Status PutDelivery(const DeliveryRecord& record) = 0;
+  // The same for a fire id never stored before (a fresh fire: timer id + occurrence number,
+  // and timer records are never deleted), without looking for a record to replace.
+  virtual void PutNewDelivery(const DeliveryRecord& record) = 0;
   // Removes the record and its queue entry; OK if absent.
   virtual absl::Status DeleteDelivery(absl::string_view ns, absl::string_view fire_id) = 0;
   // The same two for a record this transaction has just read (`stored`, as read), without

@@ -463,6 +463,19 @@ TEST_F(ShardStoreTest, PutDeliveryWithNewVisibilityMovesTheQueueEntry) {
   EXPECT_EQ(all, 1u);
 }
 
+TEST_F(ShardStoreTest, PutNewDeliveryWritesTheRecordAndItsQueueEntry) {
+  ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) {
+    txn.PutNewDelivery(MakeDelivery("ns", "f1", "topic", 100));
+    return absl::OkStatus();
+  }));
+  std::vector<DeliveryRecord> out;
+  ASSERT_OK(shard_->ScanQueue("ns", "topic", 100, {}, 10, &out));
+  EXPECT_EQ(FireIds(out), std::vector<std::string>{"f1"});
+  ASSERT_OK_AND_ASSIGN(std::optional<DeliveryRecord> stored, shard_->GetDelivery("ns", "f1"));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->visible_at_us(), 100);
+}
+
 TEST_F(ShardStoreTest, PutDeliveryTwiceInOneTxnLeavesOneQueueEntry) {
   ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
     CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("ns", "f1", "topic", 1)));

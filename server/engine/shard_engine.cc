@@ -123,7 +123,7 @@ absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us
     record.set_due_us(0);
   }
   txn.PutTimer(record);
-  CHIME_RETURN_IF_ERROR(txn.PutDelivery(delivery));
+  txn.PutNewDelivery(delivery);
   fires->push_back(std::move(delivery));
   return absl::OkStatus();
 }
