@@ -53,7 +53,11 @@ void DeliveryManager::Stop() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
-  FlushOrdered();  // releases queued by the last CloseAll/Unsubscribe
+  {
+    absl::MutexLock lock(&mu_);
+    ReleaseDueHeldSendsLocked(clock_->Now());  // all of them: stopping_
+  }
+  FlushOrdered();  // releases queued by the last CloseAll/Unsubscribe, held sends
   // Transaction callbacks touch this object: wait until the last one has run.
   absl::MutexLock lock(&mu_);
   auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pending_txns_ == 0; };
@@ -263,7 +267,11 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
     Topic* topic = FindTopicLocked({ns, topic_name});
     if (topic == nullptr) return;  // the subscriber left meanwhile
     incarnation = topic->incarnation;
-    for (const std::string& fire_id : routable) SettleLocked(*topic, fire_id);
+    for (const std::string& fire_id : routable) {
+      // The ack deletes the delivery: a held attempt record of it need not be written.
+      if (kind == Settle::kAck) DropHeldSendLocked(*topic, ns, fire_id);
+      SettleLocked(*topic, fire_id);
+    }
     work_ = true;  // credit was freed
   }
   if (!unknown.empty()) sink->SendAckResults(std::move(unknown));
@@ -318,8 +326,10 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
       // Acks commute with the other writes of a fire (each re-reads the record): submit now.
       SubmitTracked(shard, std::move(fn), std::move(done));
     } else {
-      // A nack's visible_at must not be overtaken by an earlier attempt's write.
+      // A nack's visible_at must not be overtaken by an earlier attempt's write, and it
+      // keeps the stored attempt count: held attempt records go first.
       absl::MutexLock lock(&mu_);
+      ReleaseHeldSendsLocked(shard);
       ordered_.push_back(OrderedTxn{shard, std::move(fn), std::move(done)});
       work_ = true;
     }
@@ -503,6 +513,9 @@ absl::Time DeliveryManager::NextWakeLocked() const {
     if (!topic.scheduled.empty()) wake = std::min(wake, topic.scheduled.begin()->first);
     if (WantsScanLocked(topic)) wake = std::min(wake, topic.next_disk_visible);
   }
+  for (const auto& [shard, held] : held_sends_) {
+    wake = std::min(wake, held.since + options_.attempt_record_hold);
+  }
   return wake;
 }
 
@@ -535,6 +548,7 @@ void DeliveryManager::RunOnceLocked() {
     DispatchLocked(key, topic, now, &calls, &updates);
   }
   QueueUpdatesLocked(std::move(updates));
+  ReleaseDueHeldSendsLocked(now);
   if (calls.empty() && ordered_.empty()) return;
   mu_.Unlock();
   // Persisting the attempt need not precede the send (see the class comment).
@@ -660,6 +674,7 @@ void DeliveryManager::DeadLetterLocked(const TopicKey& key, Topic& topic,
       MarkBacklogLocked(*t, clock_->Now() + absl::Seconds(1));
     }
   };
+  ReleaseHeldSendsLocked(shard);  // the dead letter keeps the attempts recorded before it
   ordered_.push_back(OrderedTxn{shard, std::move(fn), std::move(done)});
   work_ = true;
 }
@@ -870,7 +885,56 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
 // ---- Writes.
 
 void DeliveryManager::QueueUpdatesLocked(ShardUpdates updates) {
+  const absl::Time now = clock_->Now();
   for (auto& [shard, list] : updates) {
+    const bool all_sends = std::all_of(
+        list.begin(), list.end(), [](const RecordUpdate& u) { return u.ack_deadline.has_value(); });
+    if (all_sends && options_.attempt_record_hold > absl::ZeroDuration()) {
+      HeldSends& held = held_sends_[shard];
+      if (held.updates.empty()) held.since = now;
+      for (RecordUpdate& u : list) {
+        std::pair<std::string, std::string> key(u.ns, u.fire_id);
+        held.updates.insert_or_assign(std::move(key), std::move(u));
+      }
+      continue;
+    }
+    // Decided after the held sends of the shard: they go first.
+    ReleaseHeldSendsLocked(shard);
+    QueueUpdateTxnLocked(shard, std::move(list));
+  }
+}
+
+void DeliveryManager::ReleaseHeldSendsLocked(int shard) {
+  auto it = held_sends_.find(shard);
+  if (it == held_sends_.end()) return;
+  std::vector<RecordUpdate> list;
+  list.reserve(it->second.updates.size());
+  for (auto& [key, update] : it->second.updates) list.push_back(std::move(update));
+  held_sends_.erase(it);
+  QueueUpdateTxnLocked(shard, std::move(list));
+}
+
+void DeliveryManager::DropHeldSendLocked(const Topic& topic, const std::string& ns,
+                                         const std::string& fire_id) {
+  auto entry = topic.entries.find(fire_id);
+  if (entry == topic.entries.end()) return;  // not a fire of this topic in memory
+  auto held = held_sends_.find(entry->second.shard);
+  if (held == held_sends_.end()) return;
+  held->second.updates.erase({ns, fire_id});
+  if (held->second.updates.empty()) held_sends_.erase(held);
+}
+
+void DeliveryManager::ReleaseDueHeldSendsLocked(absl::Time now) {
+  std::vector<int> due;
+  for (const auto& [shard, held] : held_sends_) {
+    if (stopping_ || held.since + options_.attempt_record_hold <= now) due.push_back(shard);
+  }
+  for (int shard : due) ReleaseHeldSendsLocked(shard);
+}
+
+void DeliveryManager::QueueUpdateTxnLocked(int shard, std::vector<RecordUpdate> list) {
+  if (list.empty()) return;
+  {
     auto items = std::make_shared<std::vector<RecordUpdate>>(std::move(list));
     storage::TxnFn fn = [items](storage::ShardTxn& txn) -> absl::Status {
       for (const RecordUpdate& u : *items) {
@@ -908,7 +972,7 @@ void DeliveryManager::QueueUpdatesLocked(ShardUpdates updates) {
     ordered_.push_back(
         OrderedTxn{shard, std::move(fn), std::move(done), storage::ShardStore::Sync::kLazy});
   }
-  if (!updates.empty()) work_ = true;
+  work_ = true;
 }
 
 void DeliveryManager::FlushOrdered() {

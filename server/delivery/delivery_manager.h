@@ -14,8 +14,11 @@
 // the policy's ack deadline (the policy travels with the fire, DeliveryRecord.policy); the
 // attempt and visible_at_us = deadline are persisted with an asynchronous, lazily synced
 // transaction (if that write is lost in a crash the fire is only visible earlier and counts
-// one attempt less, which at-least-once permits). A fire whose deadline passes, or whose subscriber
-// disconnects, goes back to the ready queue for any subscriber.
+// one attempt less, which at-least-once permits). That write is held for up to
+// DeliveryOptions::attempt_record_hold and dropped if the ack comes first; any other write
+// about a fire of the shard (nack, release, backoff, dead letter) writes the held ones first.
+// A fire whose deadline passes, or whose subscriber disconnects, goes back to the ready queue
+// for any subscriber.
 //
 // Acks: one transaction per shard deletes the pending delivery and completes the timer
 // (engine::RecordDeliveryEnded); the ACKED/UNKNOWN outcome is sent after it is durable.
@@ -72,6 +75,11 @@ struct DeliveryOptions {
   size_t max_ready_per_topic = 10'000;
   // Most pending deliveries read from one shard per queue scan.
   size_t scan_batch = 512;
+  // How long a send's attempt record (attempt, ack deadline) may wait before it is written.
+  // Most fires are acked sooner, and then the record is never written: the ack deletes the
+  // delivery anyway. The record is lazy (see the class comment), so holding it only widens
+  // what a crash may forget. Zero writes every one.
+  absl::Duration attempt_record_hold = absl::Milliseconds(50);
   // Where delivery metrics are registered; nullptr for none. Must outlive the manager.
   metrics::Registry* metrics = nullptr;
 };
@@ -277,8 +285,19 @@ class DeliveryManager : public engine::FireListener {
     storage::TxnDone done;
     storage::ShardStore::Sync sync = storage::ShardStore::Sync::kDurable;
   };
-  // Queues the record updates, one transaction per shard.
+  // Queues the record updates, one transaction per shard. A shard's updates that are all
+  // sends are held (DeliveryOptions::attempt_record_hold); others write the held ones first.
   void QueueUpdatesLocked(ShardUpdates updates) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues one ordered, lazily synced transaction writing `updates` of `shard`.
+  void QueueUpdateTxnLocked(int shard, std::vector<RecordUpdate> updates)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the held sends of `shard` ahead of whatever is queued next.
+  void ReleaseHeldSendsLocked(int shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same for every shard whose oldest held send has waited the hold (all, if stopping).
+  void ReleaseDueHeldSendsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets the held send of a fire of `topic` being acked.
+  void DropHeldSendLocked(const Topic& topic, const std::string& ns, const std::string& fire_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Submits what is queued. Delivery thread only (and Stop after joining it).
   void FlushOrdered() ABSL_LOCKS_EXCLUDED(mu_);
   // Submits with pending_txns_ accounting. Not under mu_: the store may run `done` inline.
@@ -317,6 +336,12 @@ class DeliveryManager : public engine::FireListener {
   // that read the attempt before its send was written would send that attempt again).
   int ordered_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<OrderedTxn> ordered_ ABSL_GUARDED_BY(mu_);
+  // Send updates not yet queued, per shard, by (namespace, fire_id); the latest send wins.
+  struct HeldSends {
+    absl::Time since;  // when the oldest was held
+    std::map<std::pair<std::string, std::string>, RecordUpdate> updates;
+  };
+  std::map<int, HeldSends> held_sends_ ABSL_GUARDED_BY(mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);  // backoff jitter
   std::function<void(const std::string&, const std::string&)> internal_topic_hook_
       ABSL_GUARDED_BY(mu_);

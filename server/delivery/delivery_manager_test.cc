@@ -3,6 +3,7 @@
 // exactly once, deadlines redeliver, and a leaving subscriber's fires go to another.
 #include "server/delivery/delivery_manager.h"
 
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -247,6 +248,54 @@ TEST_F(DeliveryManagerTest, AFireCarryingItsPolicyNeedsNoTimerRecord) {
   EXPECT_EQ(FromProto(second->ack_deadline()), clock_.Now() + absl::Seconds(7));
   manager_->Ack(id, {second->fire_id()});
   EXPECT_EQ(sink->WaitOutcome(second->fire_id()), v1::ACK_OUTCOME_ACKED);
+}
+
+TEST_F(DeliveryManagerTest, AnAttemptRecordIsWrittenAfterTheHoldUnlessAckedFirst) {
+  Pending("t1", "q");
+  Pending("t2", "q");
+  StartManager(/*max_ready=*/100);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 2, sink));
+  std::map<std::string, v1::Fire> sent;
+  for (int i = 0; i < 2; ++i) {
+    std::optional<v1::Fire> fire = sink->Next();
+    ASSERT_TRUE(fire.has_value());
+    sent[fire->timer_id()] = *fire;
+  }
+  // Held: the fake clock has not moved, so neither attempt record is written yet.
+  EXPECT_EQ(StoredDelivery("t2", /*dead=*/false)->fire().attempt(), 0u);
+  manager_->Ack(id, {sent["t1"].fire_id()});
+  EXPECT_EQ(sink->WaitOutcome(sent["t1"].fire_id()), v1::ACK_OUTCOME_ACKED);
+  EXPECT_FALSE(StoredDelivery("t1", /*dead=*/false).has_value());
+
+  clock_.Advance(DeliveryOptions().attempt_record_hold);
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  std::optional<DeliveryRecord> stored;
+  while (absl::Now() < limit) {
+    stored = StoredDelivery("t2", /*dead=*/false);
+    if (stored.has_value() && stored->fire().attempt() == 1) break;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->fire().attempt(), 1u);
+  EXPECT_EQ(stored->visible_at_us(), absl::ToUnixMicros(FromProto(sent["t2"].ack_deadline())));
+  EXPECT_FALSE(StoredDelivery("t1", /*dead=*/false).has_value());
+}
+
+TEST_F(DeliveryManagerTest, ANackWritesTheHeldAttemptRecordFirst) {
+  Pending("t1", "q");
+  StartManager(/*max_ready=*/100);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 1, sink));
+  std::optional<v1::Fire> fire = sink->Next();
+  ASSERT_TRUE(fire.has_value());
+  manager_->Nack(id, {fire->fire_id()}, absl::Seconds(10));
+  EXPECT_EQ(sink->WaitOutcome(fire->fire_id()), v1::ACK_OUTCOME_NACKED);
+  // Without the attempt, a fire nacked forever would never reach its last attempt.
+  std::optional<DeliveryRecord> stored = StoredDelivery("t1", /*dead=*/false);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->fire().attempt(), 1u);
+  EXPECT_EQ(stored->visible_at_us(), absl::ToUnixMicros(clock_.Now() + absl::Seconds(10)));
 }
 
 TEST_F(DeliveryManagerTest, AFireCommittedAheadOfTimeIsSentAtItsDueTime) {

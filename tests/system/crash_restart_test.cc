@@ -1,10 +1,12 @@
 // System test: chimed as a real process, killed with SIGKILL and restarted on the same data
 // dir. Every acknowledged create still fires, every unacked fire is delivered again (same
-// fire_id, higher attempt), and a fire acked before the kill is not delivered again.
+// fire_id), a nack's delay and attempt count survive, and a fire acked before the kill is not
+// delivered again.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -65,17 +67,25 @@ class TestSubscriber {
     return fires;
   }
 
-  // Acks and waits for the durable ACKED result, collecting fires that arrive meanwhile.
-  void AckAndWait(const std::string& fire_id, std::vector<v1::Fire>* also_received) {
-    v1::SubscribeRequest ack;
-    ack.mutable_ack()->add_fire_ids(fire_id);
-    ASSERT_TRUE(stream_->Write(ack));
+  // Acks (or, with a delay, nacks) and waits for the durable result, collecting fires that
+  // arrive meanwhile.
+  void SettleAndWait(const std::string& fire_id, std::optional<absl::Duration> nack_delay,
+                     std::vector<v1::Fire>* also_received) {
+    v1::SubscribeRequest req;
+    if (nack_delay.has_value()) {
+      req.mutable_nack()->add_fire_ids(fire_id);
+      *req.mutable_nack()->mutable_delay() = ToProtoDuration(*nack_delay);
+    } else {
+      req.mutable_ack()->add_fire_ids(fire_id);
+    }
+    ASSERT_TRUE(stream_->Write(req));
     v1::SubscribeResponse resp;
     while (!ack_results_.count(fire_id) && stream_->Read(&resp)) {
       for (const auto& f : resp.fires()) also_received->push_back(f);
       for (const auto& r : resp.ack_results()) ack_results_[r.fire_id()] = r.outcome();
     }
-    ASSERT_EQ(ack_results_[fire_id], v1::ACK_OUTCOME_ACKED);
+    ASSERT_EQ(ack_results_[fire_id],
+              nack_delay.has_value() ? v1::ACK_OUTCOME_NACKED : v1::ACK_OUTCOME_ACKED);
   }
 
  private:
@@ -88,19 +98,16 @@ TEST(CrashRestartTest, NothingAcknowledgedIsLostAcrossSigkill) {
   TempDir dir;
   const std::string data = dir.path() + "/data";
   const std::string topic = "crash";
+  const absl::Duration nack_delay = absl::Seconds(3);
   std::set<std::string> later_ids;
-  std::string acked_fire_id, unacked_fire_id;
-  // One shard: attempt records are written lazily (no fsync of their own) and in order per
-  // shard, so once early-a's ack is confirmed, early-b's attempt record, decided before it, is
-  // in the same WAL. With several shards it may still be queued on another shard's writer when
-  // the kill comes, and early-b would come back as attempt 1 (at-least-once allows that).
-  const std::vector<std::string> one_shard = {"--shards", "1"};
+  std::map<std::string, std::string> early_fire_ids;  // timer id -> fire id
+  absl::Time nacked_at;
   {
-    ASSERT_OK_AND_ASSIGN(auto chimed, ChimedProcess::Start(data, one_shard));
+    ASSERT_OK_AND_ASSIGN(auto chimed, ChimedProcess::Start(data));
     auto stub = Connect(chimed->address());
-    // Two timers due at once: one will be acked, one left unacked. A short ack deadline
-    // keeps the wait for the unacked one's redelivery after the restart short.
-    for (const char* id : {"early-a", "early-b"}) {
+    // Three timers due at once: one will be acked, one left unacked, one nacked with a
+    // delay. A short ack deadline keeps the wait for the unacked one short after the restart.
+    for (const char* id : {"early-a", "early-b", "early-c"}) {
       grpc::ClientContext ctx;
       v1::CreateTimerResponse resp;
       v1::CreateTimerRequest req = DelayedTimer(id, absl::ZeroDuration(), topic);
@@ -118,37 +125,47 @@ TEST(CrashRestartTest, NothingAcknowledgedIsLostAcrossSigkill) {
       later_ids.insert(id);
     }
     TestSubscriber sub(stub.get(), topic);
-    std::vector<v1::Fire> fires = sub.ReadFires(2);
-    ASSERT_EQ(fires.size(), 2u) << chimed->Log();
+    std::vector<v1::Fire> fires = sub.ReadFires(3);
+    ASSERT_EQ(fires.size(), 3u) << chimed->Log();
     for (const auto& f : fires) {
       EXPECT_EQ(f.attempt(), 1u);
-      (f.timer_id() == "early-a" ? acked_fire_id : unacked_fire_id) = f.fire_id();
+      early_fire_ids[f.timer_id()] = f.fire_id();
     }
-    ASSERT_FALSE(acked_fire_id.empty());
-    ASSERT_FALSE(unacked_fire_id.empty());
+    ASSERT_EQ(early_fire_ids.size(), 3u);
     std::vector<v1::Fire> more;
-    sub.AckAndWait(acked_fire_id, &more);
+    sub.SettleAndWait(early_fire_ids["early-a"], std::nullopt, &more);
+    nacked_at = absl::Now();
+    sub.SettleAndWait(early_fire_ids["early-c"], nack_delay, &more);
     for (const auto& f : more) EXPECT_EQ(f.timer_id().rfind("later-", 0), 0u) << f.timer_id();
     chimed->Kill();
   }
 
-  ASSERT_OK_AND_ASSIGN(auto chimed, ChimedProcess::Start(data, one_shard));
+  ASSERT_OK_AND_ASSIGN(auto chimed, ChimedProcess::Start(data));
   auto stub = Connect(chimed->address());
   TestSubscriber sub(stub.get(), topic);
-  std::map<std::string, v1::Fire> received;  // by timer id
+  std::map<std::string, v1::Fire> received;       // by timer id
+  std::map<std::string, absl::Time> received_at;  // by timer id
   const absl::Time give_up = absl::Now() + absl::Seconds(60);
-  while (received.size() < later_ids.size() + 1 && absl::Now() < give_up) {
+  while (received.size() < later_ids.size() + 2 && absl::Now() < give_up) {
     std::vector<v1::Fire> fires = sub.ReadFires(1);
     if (fires.empty()) break;
     for (const auto& f : fires) {
-      EXPECT_NE(f.fire_id(), acked_fire_id) << "a fire acked before the kill came back";
+      EXPECT_NE(f.fire_id(), early_fire_ids["early-a"]) << "a fire acked before the kill came back";
       received[f.timer_id()] = f;
+      received_at.emplace(f.timer_id(), absl::Now());
     }
   }
   for (const auto& id : later_ids) EXPECT_TRUE(received.count(id)) << id << " never fired";
+  // Unacked: delivered again. Its attempt count is at least the recorded one; the record of
+  // the send itself may not have been written before the kill (it is lazy, README).
   ASSERT_TRUE(received.count("early-b")) << "the unacked fire was not delivered again";
-  EXPECT_EQ(received["early-b"].fire_id(), unacked_fire_id);
-  EXPECT_GE(received["early-b"].attempt(), 2u);
+  EXPECT_EQ(received["early-b"].fire_id(), early_fire_ids["early-b"]);
+  EXPECT_GE(received["early-b"].attempt(), 1u);
+  // Nacked: durable once answered, with the attempt before it and the delay.
+  ASSERT_TRUE(received.count("early-c")) << "the nacked fire was not delivered again";
+  EXPECT_EQ(received["early-c"].fire_id(), early_fire_ids["early-c"]);
+  EXPECT_EQ(received["early-c"].attempt(), 2u);
+  EXPECT_GE(received_at["early-c"], nacked_at + nack_delay);
   EXPECT_FALSE(received.count("early-a"));
   EXPECT_EQ(received["later-7"].payload(), "payload-later-7");
 }
