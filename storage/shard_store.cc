@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/thread_name.h"
 #include "rocksdb/db.h"
 #include "rocksdb/snapshot.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
@@ -48,7 +49,10 @@ class ShardStore::Impl {
 
   void Start() {
     absl::MutexLock l(&close_mu_);
-    writer_ = std::thread([this] { WriterLoop(); });
+    writer_ = std::thread([this] {
+      SetCurrentThreadName("shard-w-" + std::to_string(index_));
+      WriterLoop();
+    });
   }
 
   void Close() {

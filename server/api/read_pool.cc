@@ -2,10 +2,16 @@
 
 #include <utility>
 
+#include "common/thread_name.h"
+
 namespace chime::api {
 
 ReadPool::ReadPool(int threads, size_t max_queued) : max_queued_(max_queued) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < threads; ++i)
+    threads_.emplace_back([this] {
+      SetCurrentThreadName("reads");
+      Loop();
+    });
 }
 
 ReadPool::~ReadPool() { Stop(); }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/proto_time.h"
+#include "common/thread_name.h"
 
 namespace chime::delivery {
 
@@ -42,7 +43,10 @@ DeliveryManager::DeliveryManager(storage::Store* store, DeliveryOptions options)
       options_(std::move(options)),
       clock_(options_.clock),
       metrics_(options_.metrics) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("delivery");
+    Run();
+  });
 }
 
 DeliveryManager::~DeliveryManager() { Stop(); }

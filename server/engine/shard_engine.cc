@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "common/thread_name.h"
 #include "server/engine/next_due.h"
 #include "server/engine/recurrence.h"
 
@@ -141,7 +142,10 @@ ShardEngine::ShardEngine(int index, storage::ShardStore* store, const EngineOpti
 ShardEngine::~ShardEngine() { Stop(); }
 
 void ShardEngine::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("engine-" + std::to_string(index_));
+    Run();
+  });
 }
 
 void ShardEngine::Stop() {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/proto_time.h"
+#include "common/thread_name.h"
 #include "server/delivery/sink.h"
 #include "server/engine/engine.h"
 #include "server/webhook/fire_json.h"
@@ -124,6 +125,7 @@ void WebhookDispatcher::Start() {
     Enqueue(std::move(item));
   });
   worker_ = std::thread([this] {
+    SetCurrentThreadName("webhooks");
     DiscoverNamespaces();
     Run();
   });
