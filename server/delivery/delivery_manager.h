@@ -79,7 +79,7 @@ struct DeliveryOptions {
   // Most fires are acked sooner, and then the record is never written: the ack deletes the
   // delivery anyway. The record is lazy (see the class comment), so holding it only widens
   // what a crash may forget. Zero writes every one.
-  absl::Duration attempt_record_hold = absl::Milliseconds(50);
+  absl::Duration attempt_record_hold = absl::Seconds(1);
   // Where delivery metrics are registered; nullptr for none. Must outlive the manager.
   metrics::Registry* metrics = nullptr;
 };
