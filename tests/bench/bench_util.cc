@@ -1,9 +1,12 @@
 #include "tests/bench/bench_util.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -42,6 +45,22 @@ double LoadAverage1() {
   double l = 0;
   in >> l;
   return l;
+}
+
+double ProcCpuSeconds(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in(absl::StrFormat("/proc/%d/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which is in parentheses and may hold spaces: state is
+  // field 3, utime and stime are fields 14 and 15.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 1));
+  std::string skip;
+  for (int field = 3; field < 14; ++field) fields >> skip;
+  int64_t utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 int64_t ProcStatusBytes(int pid, const char* field) {

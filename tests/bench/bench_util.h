@@ -23,6 +23,8 @@ std::string PercentilesJson(const Percentiles& p);
 double LoadAverage1();
 // VmHWM / VmRSS of a process in bytes, 0 if unknown (pid <= 0 or gone).
 int64_t ProcStatusBytes(int pid, const char* field);
+// CPU time (user + system) a process has used so far, in seconds; 0 if unknown.
+double ProcCpuSeconds(int pid);
 // Bytes used under `dir` (recursive sum of file sizes), 0 if empty or missing.
 int64_t DirBytes(const std::string& dir);
 
