@@ -235,6 +235,16 @@ ShardStore::~ShardStore() = default;
 
 void ShardStore::Close() { impl_->Close(); }
 
+absl::Status ShardStore::FlushMemtables(uint64_t min_bytes) {
+  if (MemtableBytes() < min_bytes) return absl::OkStatus();
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  for (int c = 0; c < kNumCfs; ++c) cfs.push_back(impl_->cf(static_cast<Cf>(c)));
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  options.allow_write_stall = true;  // nothing else writes any more
+  return FromRocks(db_->Flush(options, cfs), absl::StrCat("flushing shard ", index_));
+}
+
 void ShardStore::Submit(TxnFn fn, TxnDone done, Sync sync) {
   impl_->Submit(std::move(fn), std::move(done), sync);
 }
@@ -437,6 +447,15 @@ uint64_t ShardStore::EstimateScheduled() const {
 
 uint64_t ShardStore::EstimateDeadLetters() const {
   return IntProperty(db_, impl_->cf(kCfDeadLetters), rocksdb::DB::Properties::kEstimateNumKeys);
+}
+
+uint64_t ShardStore::MemtableBytes() const {
+  uint64_t total = 0;
+  for (int c = 0; c < kNumCfs; ++c) {
+    total += IntProperty(db_, impl_->cf(static_cast<Cf>(c)),
+                         rocksdb::DB::Properties::kCurSizeAllMemTables);
+  }
+  return total;
 }
 
 uint64_t ShardStore::DiskBytes() const {

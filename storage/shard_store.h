@@ -114,6 +114,12 @@ class ShardStore {
   // Stops accepting transactions, runs those already queued and stops the writer thread.
   // Reads keep working until destruction. Idempotent. Must not be called from a `done`.
   void Close();
+  // After Close(): writes the memtables out as table files if they hold at least `min_bytes`,
+  // so that the next open has (almost) no WAL to replay. For a graceful shutdown; a crash
+  // skips it and loses nothing (the WAL has every write).
+  absl::Status FlushMemtables(uint64_t min_bytes);
+  // Bytes held in this shard's memtables (active and immutable).
+  uint64_t MemtableBytes() const;
 
   int index() const { return index_; }
 

@@ -188,6 +188,26 @@ int Store::ShardFor(absl::string_view ns, absl::string_view key) const {
   return static_cast<int>(ShardHash(ns, key) % shards_.size());
 }
 
+absl::Status Store::CloseAndFlush(uint64_t min_bytes_per_shard) {
+  std::vector<absl::Status> results(shards_.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < shards_.size(); i = next++) {
+      shards_[i]->Close();
+      results[i] = shards_[i]->FlushMemtables(min_bytes_per_shard);
+    }
+  };
+  std::vector<std::thread> threads;
+  const int n_threads = std::min(shard_count(), kMaxOpenThreads);
+  for (int t = 1; t < n_threads; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  for (absl::Status& s : results) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 uint64_t Store::DiskBytes() const {
   uint64_t total = 0;
   for (const auto& shard : shards_) total += shard->DiskBytes();

@@ -47,6 +47,11 @@ class Store {
   // Total bytes on disk (SST + WAL) of all shards.
   uint64_t DiskBytes() const;
 
+  // Graceful shutdown: closes every shard (queued transactions run first), then flushes the
+  // memtables of those holding at least `min_bytes_per_shard`, shards in parallel, so the next
+  // start replays almost no WAL. Returns the first error; the store is closed either way.
+  absl::Status CloseAndFlush(uint64_t min_bytes_per_shard);
+
  private:
   struct Shared;
   Store(std::unique_ptr<Shared> shared, std::vector<std::unique_ptr<ShardStore>> shards);
