@@ -938,44 +938,42 @@ void DeliveryManager::ReleaseDueHeldSendsLocked(absl::Time now) {
 
 void DeliveryManager::QueueUpdateTxnLocked(int shard, std::vector<RecordUpdate> list) {
   if (list.empty()) return;
-  {
-    auto items = std::make_shared<std::vector<RecordUpdate>>(std::move(list));
-    storage::TxnFn fn = [items](storage::ShardTxn& txn) -> absl::Status {
-      for (const RecordUpdate& u : *items) {
-        absl::StatusOr<std::optional<DeliveryRecord>> record = txn.GetDelivery(u.ns, u.fire_id);
-        if (!record.ok()) return record.status();
-        // Acked meanwhile: never bring it back.
-        if (!record->has_value()) continue;
-        DeliveryRecord& r = **record;
-        const int64_t stored_visible_us = r.visible_at_us();
-        if (u.ack_deadline.has_value()) {
-          r.mutable_fire()->set_attempt(u.attempt);
-          *r.mutable_fire()->mutable_ack_deadline() = *u.ack_deadline;
-          r.set_visible_at_us(u.visible_at_us);
-        } else if (u.delay) {
-          // A backoff: only if no later attempt was recorded meanwhile.
-          if (r.fire().attempt() != u.attempt) continue;
-          r.set_visible_at_us(u.visible_at_us);
-        } else {
-          // A release: only if no later attempt was recorded meanwhile.
-          if (r.fire().attempt() != u.attempt || r.visible_at_us() <= u.visible_at_us) continue;
-          r.set_visible_at_us(u.visible_at_us);
-        }
-        txn.UpdateReadDelivery(r, stored_visible_us);
+  auto items = std::make_shared<std::vector<RecordUpdate>>(std::move(list));
+  storage::TxnFn fn = [items](storage::ShardTxn& txn) -> absl::Status {
+    for (const RecordUpdate& u : *items) {
+      absl::StatusOr<std::optional<DeliveryRecord>> record = txn.GetDelivery(u.ns, u.fire_id);
+      if (!record.ok()) return record.status();
+      // Acked meanwhile: never bring it back.
+      if (!record->has_value()) continue;
+      DeliveryRecord& r = **record;
+      const int64_t stored_visible_us = r.visible_at_us();
+      if (u.ack_deadline.has_value()) {
+        r.mutable_fire()->set_attempt(u.attempt);
+        *r.mutable_fire()->mutable_ack_deadline() = *u.ack_deadline;
+        r.set_visible_at_us(u.visible_at_us);
+      } else if (u.delay) {
+        // A backoff: only if no later attempt was recorded meanwhile.
+        if (r.fire().attempt() != u.attempt) continue;
+        r.set_visible_at_us(u.visible_at_us);
+      } else {
+        // A release: only if no later attempt was recorded meanwhile.
+        if (r.fire().attempt() != u.attempt || r.visible_at_us() <= u.visible_at_us) continue;
+        r.set_visible_at_us(u.visible_at_us);
       }
-      return absl::OkStatus();
-    };
-    storage::TxnDone done = [](absl::Status status) {
-      // Lost updates only make a fire visible earlier than planned.
-      if (!status.ok()) {
-        CHIME_LOG(kError, "recording delivery attempts failed", {{"error", status.ToString()}});
-      }
-    };
-    // Lazy: a lost update only makes the fire visible earlier (or counts one attempt less)
-    // after a crash, which at-least-once allows; it need not wait for an fsync of its own.
-    ordered_.push_back(
-        OrderedTxn{shard, std::move(fn), std::move(done), storage::ShardStore::Sync::kLazy});
-  }
+      txn.UpdateReadDelivery(r, stored_visible_us);
+    }
+    return absl::OkStatus();
+  };
+  storage::TxnDone done = [](absl::Status status) {
+    // Lost updates only make a fire visible earlier than planned.
+    if (!status.ok()) {
+      CHIME_LOG(kError, "recording delivery attempts failed", {{"error", status.ToString()}});
+    }
+  };
+  // Lazy: a lost update only makes the fire visible earlier (or counts one attempt less)
+  // after a crash, which at-least-once allows; it need not wait for an fsync of its own.
+  ordered_.push_back(
+      OrderedTxn{shard, std::move(fn), std::move(done), storage::ShardStore::Sync::kLazy});
   work_ = true;
 }
 
