@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <system_error>
 #include <thread>
 
@@ -26,8 +27,22 @@ namespace {
 // Shard dirs are named with three digits, so a data dir holds at most 1000 shards.
 constexpr int kMaxShards = 1000;
 constexpr int kDefaultShards = 16;
-// Shards are opened in parallel (recovery replays each WAL), by at most this many threads.
-constexpr int kMaxOpenThreads = 8;
+// Shards are opened (recovery replays each WAL) and flushed in parallel, by at most this many
+// threads.
+constexpr int kMaxShardThreads = 8;
+
+// Runs fn(0) .. fn(count - 1), each once, on up to kMaxShardThreads threads (this one too).
+void ForEachShardInParallel(int count, const std::function<void(int)>& fn) {
+  std::atomic<int> next{0};
+  auto work = [&] {
+    for (int i = next++; i < count; i = next++) fn(i);
+  };
+  std::vector<std::thread> threads;
+  const int n_threads = std::min(count, kMaxShardThreads);
+  for (int t = 1; t < n_threads; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+}
 
 std::string ShardDirName(int i) { return absl::StrFormat("%03d", i); }
 
@@ -67,17 +82,9 @@ absl::StatusOr<int> CountShardDirs(const std::string& data_dir, const fs::path& 
 absl::StatusOr<std::vector<std::unique_ptr<ShardStore>>> OpenShards(const fs::path& dir, int count,
                                                                     const ShardStore::Deps& deps) {
   std::vector<absl::StatusOr<std::unique_ptr<ShardStore>>> opened(count);
-  std::atomic<int> next{0};
-  auto work = [&] {
-    for (int i = next++; i < count; i = next++) {
-      opened[i] = ShardStore::Open(i, (dir / ShardDirName(i)).string(), deps);
-    }
-  };
-  std::vector<std::thread> threads;
-  int n_threads = std::min(count, kMaxOpenThreads);
-  for (int t = 1; t < n_threads; ++t) threads.emplace_back(work);
-  work();
-  for (std::thread& t : threads) t.join();
+  ForEachShardInParallel(count, [&](int i) {
+    opened[i] = ShardStore::Open(i, (dir / ShardDirName(i)).string(), deps);
+  });
 
   std::vector<std::unique_ptr<ShardStore>> shards;
   shards.reserve(count);
@@ -190,18 +197,10 @@ int Store::ShardFor(absl::string_view ns, absl::string_view key) const {
 
 absl::Status Store::CloseAndFlush(uint64_t min_bytes_per_shard) {
   std::vector<absl::Status> results(shards_.size());
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next++; i < shards_.size(); i = next++) {
-      shards_[i]->Close();
-      results[i] = shards_[i]->FlushMemtables(min_bytes_per_shard);
-    }
-  };
-  std::vector<std::thread> threads;
-  const int n_threads = std::min(shard_count(), kMaxOpenThreads);
-  for (int t = 1; t < n_threads; ++t) threads.emplace_back(work);
-  work();
-  for (std::thread& t : threads) t.join();
+  ForEachShardInParallel(shard_count(), [&](int i) {
+    shards_[i]->Close();
+    results[i] = shards_[i]->FlushMemtables(min_bytes_per_shard);
+  });
   for (absl::Status& s : results) {
     if (!s.ok()) return s;
   }
