@@ -89,7 +89,10 @@ absl::StatusOr<v1::DeadLetter> DeliveryManager::ReplayDeadLetter(const std::stri
         txn.GetTimer(ns, replayed.fire().timer_id());
     if (!timer.ok()) return timer.status();
     if (timer->has_value() && (*timer)->timer().state() == v1::TIMER_STATE_DEAD_LETTERED) {
-      (*timer)->mutable_timer()->set_state(v1::TIMER_STATE_FIRED);
+      v1::Timer& t = *(*timer)->mutable_timer();
+      t.set_state(v1::TIMER_STATE_FIRED);
+      // Readers tell an ack from a dead letter by the version (engine::ResolveCompletion).
+      t.set_version(t.version() + 1);
       txn.PutTimer(**timer);
     }
     return absl::OkStatus();

@@ -297,18 +297,14 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
         // Pending on another topic of the namespace: not this subscriber's to settle.
         if (!record->has_value() || (*record)->fire().topic() != topic_name) continue;
         if (kind == Settle::kAck) {
+          // The timer record stays FIRED: readers see COMPLETED once no delivery is pending.
           txn.DeleteReadDelivery(**record);
-          if (absl::Status s = engine::RecordDeliveryEnded(txn, ns, fire_id, /*acked=*/true);
-              !s.ok()) {
-            return s;
-          }
           r.set_outcome(v1::ACK_OUTCOME_ACKED);
         } else if (kind == Settle::kDeadLetter) {
           (*record)->set_last_error(error);
           txn.DeleteReadDelivery(**record);
           txn.PutDeadLetter(**record);
-          if (absl::Status s = engine::RecordDeliveryEnded(txn, ns, fire_id, /*acked=*/false);
-              !s.ok()) {
+          if (absl::Status s = engine::RecordDeadLettered(txn, ns, fire_id); !s.ok()) {
             return s;
           }
           r.set_outcome(v1::ACK_OUTCOME_NACKED);
@@ -663,7 +659,7 @@ void DeliveryManager::DeadLetterLocked(const TopicKey& key, Topic& topic,
     r.set_last_error(error);
     if (absl::Status s = txn.DeleteDelivery(ns, fire_id); !s.ok()) return s;
     txn.PutDeadLetter(r);
-    return engine::RecordDeliveryEnded(txn, ns, fire_id, /*acked=*/false);
+    return engine::RecordDeadLettered(txn, ns, fire_id);
   };
   storage::TxnDone done = [=, this](absl::Status status) {
     if (status.ok()) {

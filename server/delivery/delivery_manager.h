@@ -20,8 +20,9 @@
 // A fire whose deadline passes, or whose subscriber disconnects, goes back to the ready queue
 // for any subscriber.
 //
-// Acks: one transaction per shard deletes the pending delivery and completes the timer
-// (engine::RecordDeliveryEnded); the ACKED/UNKNOWN outcome is sent after it is durable.
+// Acks: one transaction per shard deletes the pending deliveries (their timers read as
+// COMPLETED from then on, engine::ResolveCompletion); the ACKED/UNKNOWN outcome is sent after
+// it is durable.
 //
 // Threads: one delivery thread does all storage reads (queue scans, policies of older records),
 // assignment to subscribers and deadline expiry, waiting on the injected clock. OnFires,

@@ -112,6 +112,7 @@ absl::Status InsertTimer(ShardTxn& txn, CreateOp& op) {
     if (existing->request_fingerprint() != op.spec.request_fingerprint) {
       return absl::AlreadyExistsError(absl::StrCat("timer ", op.id, " already exists"));
     }
+    CHIME_RETURN_IF_ERROR(ResolveCompletion(txn, *existing));
     op.result = CreateResult{existing->timer(), false};
     return absl::OkStatus();
   }
@@ -222,6 +223,7 @@ class Engine::Impl {
               CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> record,
                                      txn.GetTimer(op->ns, op->id));
               if (!record.has_value()) return NotFound(op->ns, op->id);
+              CHIME_RETURN_IF_ERROR(ResolveCompletion(txn, *record));
               v1::Timer& timer = *record->mutable_timer();
               if (timer.state() != v1::TIMER_STATE_SCHEDULED &&
                   timer.state() != v1::TIMER_STATE_PAUSED) {
@@ -272,6 +274,7 @@ class Engine::Impl {
           CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> record,
                                  txn.GetTimer(op->ns, op->id));
           if (!record.has_value()) return NotFound(op->ns, op->id);
+          CHIME_RETURN_IF_ERROR(ResolveCompletion(txn, *record));
           CHIME_RETURN_IF_ERROR(change(txn, *record, op->now));
           op->result = std::move(*record);
           return absl::OkStatus();
@@ -293,9 +296,11 @@ class Engine::Impl {
 
   absl::StatusOr<v1::Timer> Get(absl::string_view ns_in, absl::string_view timer_id) const {
     const std::string ns = NamespaceOrDefault(ns_in);
+    const storage::ShardStore& shard = *store_->shard(store_->ShardFor(ns, timer_id));
     CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> record,
-                           store_->shard(store_->ShardFor(ns, timer_id))->GetTimer(ns, timer_id));
+                           shard.GetTimer(ns, timer_id));
     if (!record.has_value()) return NotFound(ns, timer_id);
+    CHIME_RETURN_IF_ERROR(ResolveCompletion(shard, *record));
     v1::Timer& timer = *record->mutable_timer();
     if (!IsOneShot(timer) && timer.state() == v1::TIMER_STATE_SCHEDULED && record->due_us() != 0) {
       const int64_t nominal = record->nominal_us() != 0 ? record->nominal_us() : record->due_us();
@@ -322,25 +327,28 @@ class Engine::Impl {
     std::vector<v1::Timer> best;
     best.reserve(keep + 1);
     auto by_id = [](const v1::Timer& a, const v1::Timer& b) { return a.timer_id() < b.timer_id(); };
-    for (const auto& shard : shards_) {
-      CHIME_RETURN_IF_ERROR(
-          store_->shard(shard->index())
-              ->ScanTimers(ns, after_id, [&](const internal::TimerRecord& record) {
-                const v1::Timer& timer = record.timer();
-                if (best.size() == keep && timer.timer_id() >= best.back().timer_id()) {
-                  return false;
-                }
-                if (!request.topic().empty() && timer.target().topic() != request.topic()) {
-                  return true;
-                }
-                if (request.state() != v1::TIMER_STATE_UNSPECIFIED &&
-                    timer.state() != request.state()) {
-                  return true;
-                }
-                best.insert(std::upper_bound(best.begin(), best.end(), timer, by_id), timer);
-                if (best.size() > keep) best.pop_back();
-                return true;
-              }));
+    absl::Status resolve_status;
+    for (const auto& shard_engine : shards_) {
+      const storage::ShardStore& shard = *store_->shard(shard_engine->index());
+      CHIME_RETURN_IF_ERROR(shard.ScanTimers(ns, after_id, [&](const internal::TimerRecord& read) {
+        if (best.size() == keep && read.timer().timer_id() >= best.back().timer_id()) {
+          return false;
+        }
+        if (!request.topic().empty() && read.timer().target().topic() != request.topic()) {
+          return true;
+        }
+        internal::TimerRecord record = read;
+        resolve_status = ResolveCompletion(shard, record);
+        if (!resolve_status.ok()) return false;
+        const v1::Timer& timer = record.timer();
+        if (request.state() != v1::TIMER_STATE_UNSPECIFIED && timer.state() != request.state()) {
+          return true;
+        }
+        best.insert(std::upper_bound(best.begin(), best.end(), timer, by_id), timer);
+        if (best.size() > keep) best.pop_back();
+        return true;
+      }));
+      CHIME_RETURN_IF_ERROR(resolve_status);
     }
     v1::ListTimersResponse response;
     const bool more = best.size() > page_size;

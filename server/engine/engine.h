@@ -126,12 +126,20 @@ class Engine {
   std::unique_ptr<Impl> impl_;
 };
 
-// Updates the timer record behind a fire whose delivery ended — acknowledged (`acked`) or
-// dead-lettered — inside the caller's transaction, so the delivery record and the timer
-// change in one write: a one-shot timer becomes COMPLETED or DEAD_LETTERED. A missing timer
-// (e.g. purged) is not an error.
-absl::Status RecordDeliveryEnded(storage::ShardTxn& txn, absl::string_view ns,
-                                 absl::string_view fire_id, bool acked);
+// Marks the timer of a dead-lettered fire DEAD_LETTERED (a one-shot timer, or a recurring one
+// whose schedule ended with this fire), inside the caller's transaction, so the delivery
+// record and the timer change in one write. A missing timer (e.g. purged) is not an error.
+// An acked fire needs no such call: its timer stays FIRED in storage and readers see it
+// COMPLETED once its last fire is no longer pending (ResolveCompletion).
+absl::Status RecordDeadLettered(storage::ShardTxn& txn, absl::string_view ns,
+                                absl::string_view fire_id);
+
+// Turns a stored FIRED into COMPLETED when the timer's last fire is no longer pending: what
+// API reads and state checks must do with every timer record they read. In a transaction, or
+// on committed data (then re-reading the timer to tell an ack from a dead letter that
+// happened between the two reads).
+absl::Status ResolveCompletion(storage::ShardTxn& txn, internal::TimerRecord& record);
+absl::Status ResolveCompletion(const storage::ShardStore& shard, internal::TimerRecord& record);
 
 // Builds a fire_id from a timer id and the occurrence number; the inverse finds the timer,
 // so an ack can be routed to the timer's shard from the fire_id alone.

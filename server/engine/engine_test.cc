@@ -26,6 +26,7 @@ namespace chime::engine {
 namespace {
 
 using ::chime::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kWaitBound = absl::Seconds(60);  // real time; generous
@@ -653,29 +654,62 @@ TEST_F(EngineTest, WallClockStepForwardFiresWhatBecameDue) {
   EXPECT_EQ(listener_.count(), 3u);
 }
 
-TEST_F(EngineTest, DeliveryEndedCompletesOrDeadLettersTheTimer) {
+// An ack only deletes the delivery: the stored timer stays FIRED (no write on the hot path)
+// and every read reports it COMPLETED. A dead letter writes DEAD_LETTERED.
+TEST_F(EngineTest, AnAckedTimerReadsAsCompletedAndADeadLetteredOneIsMarked) {
   Open();
   ASSERT_OK(Create(OneShot("acked", kStart)));
   ASSERT_OK(Create(OneShot("dead", kStart)));
+  ASSERT_OK(Create(OneShot("pending", kStart)));
   ASSERT_OK(Create(OneShot("waiting", kStart + absl::Hours(1))));
-  ASSERT_TRUE(listener_.WaitForCount(2));
+  ASSERT_TRUE(listener_.WaitForCount(3));
   storage::ShardStore* shard = store_->shard(0);
   ASSERT_OK(shard->SubmitAndWait([](storage::ShardTxn& txn) -> absl::Status {
-    if (auto s = RecordDeliveryEnded(txn, "default", "acked@0", true); !s.ok()) return s;
-    if (auto s = RecordDeliveryEnded(txn, "default", "dead@0", false); !s.ok()) return s;
+    if (auto s = txn.DeleteDelivery("default", "acked@0"); !s.ok()) return s;
+    if (auto s = txn.DeleteDelivery("default", "dead@0"); !s.ok()) return s;
+    if (auto s = RecordDeadLettered(txn, "default", "dead@0"); !s.ok()) return s;
     // A scheduled timer is untouched, a missing one is no error.
-    if (auto s = RecordDeliveryEnded(txn, "default", "waiting@0", true); !s.ok()) return s;
-    return RecordDeliveryEnded(txn, "default", "purged@0", true);
+    if (auto s = RecordDeadLettered(txn, "default", "waiting@0"); !s.ok()) return s;
+    return RecordDeadLettered(txn, "default", "purged@0");
   }));
+  ASSERT_OK_AND_ASSIGN(std::optional<internal::TimerRecord> stored,
+                       shard->GetTimer("default", "acked"));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->timer().state(), v1::TIMER_STATE_FIRED);
+
   ASSERT_OK_AND_ASSIGN(v1::Timer acked, engine_->Get("default", "acked"));
   EXPECT_EQ(acked.state(), v1::TIMER_STATE_COMPLETED);
-  EXPECT_EQ(acked.version(), 3u);
-  EXPECT_EQ(engine_->Get("default", "dead")->state(), v1::TIMER_STATE_DEAD_LETTERED);
+  EXPECT_EQ(acked.version(), 2u);  // created, fired
+  EXPECT_EQ(engine_->Get("default", "pending")->state(), v1::TIMER_STATE_FIRED);
+  ASSERT_OK_AND_ASSIGN(v1::Timer dead, engine_->Get("default", "dead"));
+  EXPECT_EQ(dead.state(), v1::TIMER_STATE_DEAD_LETTERED);
+  EXPECT_EQ(dead.version(), 3u);
   ASSERT_OK_AND_ASSIGN(v1::Timer waiting, engine_->Get("default", "waiting"));
   EXPECT_EQ(waiting.state(), v1::TIMER_STATE_SCHEDULED);
   EXPECT_EQ(waiting.version(), 1u);
+
+  // Listing filters by the state readers see.
+  auto ids_in = [&](v1::TimerState state) {
+    v1::ListTimersRequest request;
+    request.set_state(state);
+    std::vector<std::string> ids;
+    absl::StatusOr<v1::ListTimersResponse> page = engine_->List(request);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const v1::Timer& t : page->timers()) ids.push_back(t.timer_id());
+    }
+    return ids;
+  };
+  EXPECT_THAT(ids_in(v1::TIMER_STATE_COMPLETED), ElementsAre("acked"));
+  EXPECT_THAT(ids_in(v1::TIMER_STATE_FIRED), ElementsAre("pending"));
+  EXPECT_THAT(ids_in(v1::TIMER_STATE_DEAD_LETTERED), ElementsAre("dead"));
+  // State errors name the state readers see too.
+  absl::StatusOr<v1::Timer> cancel = Cancel("acked");
+  EXPECT_THAT(cancel, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(std::string(cancel.status().message()), HasSubstr("is COMPLETED"));
+
   EXPECT_THAT(shard->SubmitAndWait([](storage::ShardTxn& txn) {
-    return RecordDeliveryEnded(txn, "default", "no-at-sign", true);
+    return RecordDeadLettered(txn, "default", "no-at-sign");
   }),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }

@@ -150,7 +150,7 @@ class RecurringTest : public ::testing::Test {
   absl::Status EndDelivery(const std::string& fire_id, bool acked) {
     return store_->shard(0)->SubmitAndWait([&](storage::ShardTxn& txn) -> absl::Status {
       if (absl::Status s = txn.DeleteDelivery("default", fire_id); !s.ok()) return s;
-      return RecordDeliveryEnded(txn, "default", fire_id, acked);
+      return acked ? absl::OkStatus() : RecordDeadLettered(txn, "default", fire_id);
     });
   }
 
