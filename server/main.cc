@@ -1,6 +1,6 @@
 // chimed: the chime server.
 //
-//   chimed --data-dir DIR [--listen 0.0.0.0:7070] [--http-listen 0.0.0.0:9090] [--shards 16]
+//   chimed --data-dir DIR [--listen 0.0.0.0:7070] [--http-listen 0.0.0.0:9090] [--shards N]
 //          [--fsync=always|never] [--log-format=text|json] [--log-level=info] [--config FILE]
 //
 // Every flag can also come from a CHIME_<FLAG> environment variable or the --config file

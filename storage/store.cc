@@ -26,7 +26,6 @@ namespace {
 
 // Shard dirs are named with three digits, so a data dir holds at most 1000 shards.
 constexpr int kMaxShards = 1000;
-constexpr int kDefaultShards = 16;
 // Shards are opened (recovery replays each WAL) and flushed in parallel, by at most this many
 // threads.
 constexpr int kMaxShardThreads = 8;
@@ -131,6 +130,11 @@ absl::Status CreateShards(const std::string& data_dir, int count, ShardStore::De
 
 }  // namespace
 
+int DefaultShardCount() {
+  const int threads = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(2 * threads, 4, 16);
+}
+
 struct Store::Shared {
   std::shared_ptr<rocksdb::Cache> block_cache;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager;
@@ -167,7 +171,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
       return absl::UnavailableError(
           absl::StrCat("checking ", shards_dir.string(), ": ", ec.message()));
     }
-    int count = options.shard_count == 0 ? kDefaultShards : options.shard_count;
+    int count = options.shard_count == 0 ? DefaultShardCount() : options.shard_count;
     if (absl::Status s = CreateShards(data_dir, count, deps); !s.ok()) return s;
   }
 

@@ -19,10 +19,16 @@
 
 namespace chime::storage {
 
+// Shards of a new data dir when none is asked: two per hardware thread, from 4 to 16. Each
+// shard has a writer thread and a WAL synced on its own; past twice the cores they only add
+// context switches and small group commits (docs/PERFORMANCE.md: on 2 cores, 4 shards fire
+// 10k/s with a tenth of the lateness of 16, and create faster).
+int DefaultShardCount();
+
 struct StoreOptions {
   std::string data_dir;
-  // Used when the data dir is created; an existing dir keeps its count and a different
-  // non-zero value here is an error (re-sharding is not supported).
+  // Used when the data dir is created (0: DefaultShardCount()); an existing dir keeps its
+  // count and a different non-zero value here is an error (re-sharding is not supported).
   int shard_count = 16;
   // Sync the WAL before acknowledging a commit. Off only for tests and benchmarks.
   bool fsync = true;

@@ -1,10 +1,13 @@
 #include "storage/store.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
@@ -56,11 +59,17 @@ TEST(StoreTest, NewDataDirGetsOneDirWithMetaPerShard) {
   EXPECT_GT(store->DiskBytes(), 0u);
 }
 
-TEST(StoreTest, DefaultIsSixteenShards) {
+TEST(StoreTest, DefaultIsTwoShardsPerCoreFromFourToSixteen) {
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  EXPECT_EQ(DefaultShardCount(), std::clamp(2 * cores, 4, 16));
   TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path() + "/new/nested"}));
-  EXPECT_EQ(store->shard_count(), 16);
-  EXPECT_TRUE(fs::is_directory(dir.path() + "/new/nested/shards/015"));
+  ASSERT_OK_AND_ASSIGN(auto store,
+                       Store::Open({.data_dir = dir.path() + "/new/nested", .shard_count = 0}));
+  EXPECT_EQ(store->shard_count(), DefaultShardCount());
+  EXPECT_TRUE(fs::is_directory(
+      absl::StrFormat("%s/new/nested/shards/%03d", dir.path(), DefaultShardCount() - 1)));
+  EXPECT_FALSE(
+      fs::exists(absl::StrFormat("%s/new/nested/shards/%03d", dir.path(), DefaultShardCount())));
 }
 
 TEST(StoreTest, DataSurvivesCloseAndReopen) {

@@ -145,8 +145,8 @@ const std::vector<SettingSpec>& ChimedSettings() {
       {"http-listen", "0.0.0.0:9090", "HOST:PORT",
        "HTTP address of /metrics, /healthz, /readyz; \"\" for no HTTP server"},
       {"shards", "0", "N",
-       "number of shards, fixed when the data dir is created (0: 16 for a new data dir, the "
-       "existing count otherwise)"},
+       "number of shards, fixed when the data dir is created (0: two per core, 4 to 16, for a "
+       "new data dir; the existing count otherwise)"},
       {"fsync", "always", "always|never",
        "always: a write is acknowledged only once synced to disk; never: for tests and "
        "benchmarks only, acknowledged timers are lost on power loss or OS crash"},
