@@ -23,10 +23,6 @@ std::string TimerJson(const v1::Timer& timer);
 // "SCHEDULED" for TIMER_STATE_SCHEDULED.
 std::string StateName(v1::TimerState state);
 
-bool IsValidUtf8(const std::string& bytes);
-// A JSON string literal (quotes included) of UTF-8 text.
-std::string JsonQuote(const std::string& utf8);
-
 }  // namespace chime::cli
 
 #endif  // CHIME_CLIENT_CLI_OUTPUT_H_

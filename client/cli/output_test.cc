@@ -151,17 +151,6 @@ TEST(TimerOutputTest, Json) {
   EXPECT_EQ(json.find('\n'), std::string::npos);
 }
 
-TEST(Utf8Test, Validity) {
-  EXPECT_TRUE(IsValidUtf8(""));
-  EXPECT_TRUE(IsValidUtf8("plain"));
-  EXPECT_TRUE(IsValidUtf8("é€😀"));
-  EXPECT_FALSE(IsValidUtf8("\xff"));
-  EXPECT_FALSE(IsValidUtf8("\xc3"));              // truncated
-  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
-  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
-}
-
 TEST(StateNameTest, DropsThePrefix) {
   EXPECT_EQ(StateName(v1::TIMER_STATE_DEAD_LETTERED), "DEAD_LETTERED");
   EXPECT_EQ(StateName(v1::TIMER_STATE_UNSPECIFIED), "UNSPECIFIED");

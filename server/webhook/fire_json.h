@@ -25,10 +25,6 @@ struct FireBody {
 // the payload is not valid UTF-8. Times are RFC 3339 UTC.
 std::string FireToJson(const FireBody& fire);
 
-// JSON string literal (with quotes). Input must be valid UTF-8 (invalid bytes become U+FFFD).
-std::string JsonQuote(const std::string& s);
-bool IsValidUtf8(const std::string& s);
-
 }  // namespace chime::webhook
 
 #endif  // CHIME_SERVER_WEBHOOK_FIRE_JSON_H_
