@@ -42,8 +42,10 @@ rocksdb::DBOptions MakeDBOptions(const ShardStore::Deps& deps) {
   options.write_buffer_manager = deps.write_buffer_manager;
   options.max_background_jobs = deps.max_background_jobs;
   // With several column families the oldest WAL lives until every one of them flushed; this
-  // forces flushes of idle families so the WAL (and recovery time) stays small.
-  options.max_total_wal_size = 64 << 20;
+  // forces flushes of idle families so the WAL stays small. It bounds what a restart after a
+  // crash replays (~120 MB/s here): 16 MB per shard brought SIGKILL -> first on-time fire with
+  // 10M pending on 4 shards from 2.1 to 0.95 s; 64 MB was no faster on the fire path.
+  options.max_total_wal_size = 16 << 20;
   // A restart replays the WAL into memtables and serves from them; writing them out as L0
   // files first would only delay serving (they are flushed later like any memtable).
   options.avoid_flush_during_recovery = true;
