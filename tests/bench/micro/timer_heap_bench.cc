@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "server/engine/timer_heap.h"
 
 namespace chime::engine {
@@ -16,7 +17,7 @@ void BM_HeapPushPopAll(benchmark::State& state) {
     entries.push_back(HeapEntry{.due_us = static_cast<int64_t>(rng() % 1'000'000'000),
                                 .version = 1,
                                 .ns = "default",
-                                .timer_id = "t" + std::to_string(i) + "-0123456789abcdef"});
+                                .timer_id = absl::StrCat("t", i, "-0123456789abcdef")});
   }
   std::vector<HeapEntry> out;
   for (auto _ : state) {
