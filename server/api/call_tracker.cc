@@ -1,5 +1,7 @@
 #include "server/api/call_tracker.h"
 
+#include <string_view>
+
 namespace chime::api {
 namespace {
 
@@ -17,12 +19,21 @@ class TrackingInterceptor final : public grpc::experimental::Interceptor {
   CallTracker* const tracker_;
 };
 
+bool IsOpenEndedStream(std::string_view method) {
+  return method == "/grpc.health.v1.Health/Watch" ||
+         method == "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+}
+
 class TrackingFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit TrackingFactory(CallTracker* tracker) : tracker_(tracker) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* /*info*/) override {
+      grpc::experimental::ServerRpcInfo* info) override {
+    // Streams that only end when the client or the server's own Shutdown ends them are not
+    // work in flight: counting them made every shutdown with a health watcher (a load
+    // balancer, a kubelet) wait for the whole deadline.
+    if (IsOpenEndedStream(info->method())) return nullptr;
     return new TrackingInterceptor(tracker_);
   }
 

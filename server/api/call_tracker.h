@@ -1,4 +1,5 @@
-// Counts the gRPC calls alive on a server, of every service, through an interceptor, so a
+// Counts the gRPC calls alive on a server, of every service (but the open-ended health Watch
+// and reflection streams, which gRPC's Shutdown ends itself), through an interceptor, so a
 // graceful shutdown can wait for the calls in flight and then close the connections at once.
 // gRPC's own Shutdown(deadline) also waits for clients to drop their idle connections, which a
 // client holding its channel open never does: every shutdown would take the whole deadline.

@@ -144,5 +144,56 @@ TEST_F(StreamErrorsTest, HealthIsNotServingAfterShutdown) {
   EXPECT_TRUE(Serving(channel_));
 }
 
+// A Health/Watch stream held open, as load balancers and kubelets do.
+class HealthWatch final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit HealthWatch(const std::shared_ptr<grpc::Channel>& channel) : stub_(channel) {
+    ctx_.set_deadline(CallDeadline());
+    grpc::Slice nothing("");  // HealthCheckRequest{service: ""}
+    request_ = grpc::ByteBuffer(&nothing, 1);
+    stub_.PrepareBidiStreamingCall(&ctx_, "/grpc.health.v1.Health/Watch", grpc::StubOptions(),
+                                   this);
+    StartWrite(&request_);
+    StartRead(&response_);
+    StartCall();
+  }
+  ~HealthWatch() override { done_.WaitForNotification(); }
+
+  void OnWriteDone(bool ok) override {
+    if (ok) StartWritesDone();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    if (!first_response_.HasBeenNotified()) first_response_.Notify();
+    StartRead(&response_);
+  }
+  void OnDone(const grpc::Status& /*status*/) override { done_.Notify(); }
+
+  bool WaitForFirstResponse() {
+    return first_response_.WaitForNotificationWithTimeout(absl::Seconds(30));
+  }
+  bool WaitDone() { return done_.WaitForNotificationWithTimeout(absl::Seconds(30)); }
+
+ private:
+  grpc::GenericStub stub_;
+  grpc::ClientContext ctx_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  absl::Notification first_response_;
+  absl::Notification done_;
+};
+
+// The watch is not work in flight: shutdown does not wait for it until its deadline.
+TEST_F(StreamErrorsTest, AnOpenHealthWatchDoesNotHoldUpShutdown) {
+  HealthWatch watch(channel_);
+  ASSERT_TRUE(watch.WaitForFirstResponse());
+  const absl::Time start = absl::Now();
+  server_->Shutdown(start + absl::Seconds(60));
+  // Counted as a call, it held the shutdown for the whole 60 s.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  EXPECT_TRUE(watch.WaitDone());
+  StopServer();
+}
+
 }  // namespace
 }  // namespace chime::testing
