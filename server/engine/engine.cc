@@ -337,10 +337,14 @@ class Engine::Impl {
         if (!request.topic().empty() && read.timer().target().topic() != request.topic()) {
           return true;
         }
-        internal::TimerRecord record = read;
-        resolve_status = ResolveCompletion(shard, record);
-        if (!resolve_status.ok()) return false;
-        const v1::Timer& timer = record.timer();
+        // Only a FIRED timer may read differently from its record (COMPLETED): copy just those.
+        std::optional<internal::TimerRecord> resolved;
+        if (read.timer().state() == v1::TIMER_STATE_FIRED) {
+          resolved = read;
+          resolve_status = ResolveCompletion(shard, *resolved);
+          if (!resolve_status.ok()) return false;
+        }
+        const v1::Timer& timer = resolved.has_value() ? resolved->timer() : read.timer();
         if (request.state() != v1::TIMER_STATE_UNSPECIFIED && timer.state() != request.state()) {
           return true;
         }

@@ -8,15 +8,14 @@
 // Reports fires/s (wall) and cpu_us_per_fire (process CPU, all threads: the writer thread does
 // the work, RocksDB's flushes count too).
 #include <benchmark/benchmark.h>
-#include <stdlib.h>
 #include <sys/resource.h>
 
-#include <filesystem>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/store.h"
+#include "tests/bench/micro/temp_store.h"
 
 namespace chime::storage {
 namespace {
@@ -55,14 +54,9 @@ absl::Status SubmitEach(ShardStore* shard, int64_t begin, int64_t end, Fn fn) {
 void BM_FireAndAckStorage(benchmark::State& state) {
   const int64_t group = state.range(0);
   const int64_t timers = 200'000;
-  char tmpl[] = "/tmp/chime-micro.XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  auto store = Store::Open({.data_dir = dir, .shard_count = 1, .fsync = true});
-  if (!store.ok()) {
-    state.SkipWithError(std::string(store.status().message()).c_str());
-    return;
-  }
-  ShardStore* shard = (*store)->shard(0);
+  TempStore temp(state);
+  if (temp.store() == nullptr) return;
+  ShardStore* shard = temp.store()->shard(0);
   // Timers as CreateTimer writes them, due in id order.
   for (int64_t b = 0; b < timers; b += 1000) {
     absl::Status s = SubmitEach(shard, b, b + 1000, [](ShardTxn& txn, int64_t i) {
@@ -137,8 +131,6 @@ void BM_FireAndAckStorage(benchmark::State& state) {
   if (fires > 0) {
     state.counters["cpu_us_per_fire"] = (ProcessCpuSeconds() - cpu_start) * 1e6 / fires;
   }
-  store->reset();
-  std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_FireAndAckStorage)
     ->Arg(1)

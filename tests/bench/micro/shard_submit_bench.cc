@@ -2,27 +2,21 @@
 // create path could reach per shard (each txn: one timer record + one time-index entry,
 // like CreateTimer). One iteration = N txns submitted together, waited for.
 #include <benchmark/benchmark.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "storage/store.h"
+#include "tests/bench/micro/temp_store.h"
 
 namespace chime::storage {
 namespace {
 
 void BM_ShardSubmitInFlight(benchmark::State& state) {
   const int inflight = static_cast<int>(state.range(0));
-  char tmpl[] = "/tmp/chime-micro.XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  auto store = Store::Open({.data_dir = dir, .shard_count = 1, .fsync = true});
-  if (!store.ok()) {
-    state.SkipWithError(std::string(store.status().message()).c_str());
-    return;
-  }
-  ShardStore* shard = (*store)->shard(0);
+  TempStore temp(state);
+  if (temp.store() == nullptr) return;
+  ShardStore* shard = temp.store()->shard(0);
   int64_t next = 0;
   for (auto _ : state) {
     absl::Mutex mu;
@@ -49,8 +43,6 @@ void BM_ShardSubmitInFlight(benchmark::State& state) {
     mu.Await(absl::Condition(&all));
   }
   state.SetItemsProcessed(state.iterations() * inflight);
-  store->reset();
-  std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_ShardSubmitInFlight)->Arg(1)->Arg(10)->Arg(100)->Arg(1000)->UseRealTime();
 
