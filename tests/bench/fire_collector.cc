@@ -55,9 +55,10 @@ void FireCollector::ReadLoop(int i) {
         } else {
           const double late = absl::ToDoubleMilliseconds(received - FromProto(f.scheduled_time()));
           lateness_ms_.push_back(late);
-          dispatch_ms_.push_back(
-              absl::ToDoubleMilliseconds(FromProto(f.fire_time()) - FromProto(f.scheduled_time())));
-          if (receipts_.size() < 100000) receipts_.emplace_back(received, late);
+          const double dispatch =
+              absl::ToDoubleMilliseconds(FromProto(f.fire_time()) - FromProto(f.scheduled_time()));
+          dispatch_ms_.push_back(dispatch);
+          if (receipts_.size() < 100000) receipts_.push_back(Receipt{received, late, dispatch});
         }
         ack.mutable_ack()->add_fire_ids(f.fire_id());
       }
@@ -104,8 +105,8 @@ absl::Time FireCollector::last_receipt() const {
 }
 absl::Time FireCollector::first_on_time(absl::Duration on_time) const {
   absl::MutexLock lock(&mu_);
-  for (const auto& [t, late] : receipts_) {
-    if (late <= absl::ToDoubleMilliseconds(on_time)) return t;
+  for (const Receipt& r : receipts_) {
+    if (r.lateness_ms <= absl::ToDoubleMilliseconds(on_time)) return r.received;
   }
   return absl::InfiniteFuture();
 }

@@ -41,6 +41,14 @@ class FireCollector {
   // Receipt time of the first fire with lateness <= on_time (InfiniteFuture if none).
   absl::Time first_on_time(absl::Duration on_time) const;
 
+  struct Receipt {
+    absl::Time received;
+    double lateness_ms;
+    double dispatch_ms;
+  };
+  // The first 100k first deliveries in receipt order. Valid after Stop().
+  const std::vector<Receipt>& receipts() const { return receipts_; }
+
  private:
   void ReadLoop(int i);
 
@@ -54,9 +62,9 @@ class FireCollector {
   mutable absl::Mutex mu_;
   int started_ ABSL_GUARDED_BY(mu_) = 0;
   std::unordered_set<std::string> seen_ ABSL_GUARDED_BY(mu_);
-  std::vector<double> lateness_ms_;                      // guarded by mu_ until Stop()
-  std::vector<double> dispatch_ms_;                      // guarded by mu_ until Stop()
-  std::vector<std::pair<absl::Time, double>> receipts_;  // (receipt, lateness ms), first 100k
+  std::vector<double> lateness_ms_;  // guarded by mu_ until Stop()
+  std::vector<double> dispatch_ms_;  // guarded by mu_ until Stop()
+  std::vector<Receipt> receipts_;    // guarded by mu_ until Stop()
   int64_t duplicates_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time first_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   absl::Time last_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

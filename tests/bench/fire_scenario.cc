@@ -7,6 +7,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "tests/bench/bench_util.h"
@@ -16,6 +17,25 @@
 #include "tests/bench/unary_load.h"
 
 namespace chime::bench {
+namespace {
+
+// One line per first delivery, so a tail can be placed in time (a stall, or spread out).
+void WriteReceiptsCsv(const FireCollector& collector, const std::string& label) {
+  const std::string path = absl::GetFlag(FLAGS_receipts_csv);
+  if (path.empty()) return;
+  FILE* out = fopen(path.c_str(), "a");
+  if (out == nullptr) {
+    fprintf(stderr, "cannot open %s\n", path.c_str());
+    return;
+  }
+  for (const FireCollector::Receipt& r : collector.receipts()) {
+    fprintf(out, "%s,%lld,%.3f,%.3f\n", label.c_str(),
+            static_cast<long long>(absl::ToUnixMicros(r.received)), r.lateness_ms, r.dispatch_ms);
+  }
+  fclose(out);
+}
+
+}  // namespace
 
 int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed) {
   const char* name = mixed ? "mixed" : "fire";
@@ -80,6 +100,7 @@ int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed) {
     const bool all = collector.WaitAll(first_due + window + absl::Seconds(30));
     if (mixer.joinable()) mixer.join();
     collector.Stop();
+    WriteReceiptsCsv(collector, absl::StrCat(name, "-", rate));
     const int64_t distinct = collector.distinct();
     const double cpu_us_per_fire =
         chimed_pid > 0 && distinct > 0
