@@ -53,6 +53,12 @@ class ShardStore::Impl {
       SetCurrentThreadName("shard-w-" + std::to_string(index_));
       WriterLoop();
     });
+    if (write_options_.sync) {
+      syncer_ = std::thread([this] {
+        SetCurrentThreadName("shard-s-" + std::to_string(index_));
+        SyncerLoop();
+      });
+    }
   }
 
   void Close() {
@@ -62,6 +68,12 @@ class ShardStore::Impl {
       stopping_ = true;
     }
     if (writer_.joinable()) writer_.join();
+    // After the writer: its last groups may still hand durable transactions to the syncer.
+    {
+      absl::MutexLock l(&sync_mu_);
+      sync_stopping_ = true;
+    }
+    if (syncer_.joinable()) syncer_.join();
   }
 
   void Submit(TxnFn fn, TxnDone done, Sync sync) {
@@ -94,6 +106,7 @@ class ShardStore::Impl {
   }
 
   void WriterLoop();
+  void SyncerLoop();
   void RunGroup(std::vector<Pending>& group, rocksdb::WriteBatchWithIndex& batch,
                 std::vector<absl::Status>& results);
 
@@ -108,8 +121,15 @@ class ShardStore::Impl {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
+  // Written transactions that need an fsync before their `done`: the syncer syncs the WAL
+  // while the writer goes on writing, so no write (a lazy fire, say) waits for a sync.
+  absl::Mutex sync_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::vector<TxnDone> awaiting_sync_ ABSL_GUARDED_BY(sync_mu_);
+  bool sync_stopping_ ABSL_GUARDED_BY(sync_mu_) = false;
+
   absl::Mutex close_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::thread writer_ ABSL_GUARDED_BY(close_mu_);
+  std::thread syncer_ ABSL_GUARDED_BY(close_mu_);
 };
 
 void ShardStore::Impl::WriterLoop() {
@@ -140,9 +160,7 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatch
   results.assign(group.size(), absl::OkStatus());
   BatchTxn txn(db_, cfs_, &batch);
   absl::Status group_status;  // set when the batch itself can no longer be trusted
-  bool durable = false;       // any txn that needs the fsync
   for (size_t i = 0; i < group.size(); ++i) {
-    durable = durable || group[i].durable;
     batch.SetSavePoint();
     absl::Status s = group[i].fn(txn);
     absl::Status write_status = txn.TakeWriteStatus();
@@ -159,14 +177,45 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatch
     }
   }
   if (group_status.ok() && batch.GetWriteBatch()->Count() > 0) {
+    // Never synced here: the syncer does that (see awaiting_sync_).
     rocksdb::WriteOptions options = write_options_;
-    options.sync = options.sync && durable;
+    options.sync = false;
     group_status = FromRocks(db_->Write(options, batch.GetWriteBatch()),
                              absl::StrCat("writing to shard ", index_));
   }
+  std::vector<TxnDone> to_sync;
   for (size_t i = 0; i < group.size(); ++i) {
     if (!group[i].done) continue;
-    group[i].done(results[i].ok() ? group_status : std::move(results[i]));
+    absl::Status status = results[i].ok() ? group_status : std::move(results[i]);
+    if (status.ok() && group[i].durable && write_options_.sync) {
+      to_sync.push_back(std::move(group[i].done));
+    } else {
+      group[i].done(std::move(status));
+    }
+  }
+  if (!to_sync.empty()) {
+    absl::MutexLock l(&sync_mu_);
+    for (TxnDone& done : to_sync) awaiting_sync_.push_back(std::move(done));
+  }
+}
+
+void ShardStore::Impl::SyncerLoop() {
+  std::vector<TxnDone> synced;
+  for (;;) {
+    {
+      absl::MutexLock l(&sync_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) {
+        return !awaiting_sync_.empty() || sync_stopping_;
+      };
+      sync_mu_.Await(absl::Condition(&ready));
+      if (awaiting_sync_.empty()) return;  // stopping, and nothing left to sync
+      synced.swap(awaiting_sync_);
+    }
+    // Covers every write made before it: all of `synced` and whatever the writer added since.
+    const absl::Status status =
+        FromRocks(db_->SyncWAL(), absl::StrCat("syncing the WAL of shard ", index_));
+    for (TxnDone& done : synced) done(status);
+    synced.clear();
   }
 }
 

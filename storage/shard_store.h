@@ -4,9 +4,11 @@
 //
 // Writes: every state change is a transaction function submitted to the shard's single
 // writer thread. The writer takes all queued transactions, runs them in order against one
-// WriteBatchWithIndex (so each sees the writes of those before it), writes the batch once and
-// syncs the WAL once (group commit), then calls each `done` with its outcome. A transaction
-// that returns an error has its writes rolled back and changes nothing.
+// WriteBatchWithIndex (so each sees the writes of those before it) and writes the batch once.
+// The shard's syncer thread then syncs the WAL once for every durable transaction written
+// meanwhile (group commit) and calls their `done`; the writer goes on writing during the sync,
+// so lazy transactions never wait for one. A transaction that returns an error has its
+// writes rolled back and changes nothing.
 //
 //   shard->Submit(
 //       [&](ShardTxn& txn) -> absl::Status {
@@ -18,7 +20,9 @@
 //       },
 //       [](absl::Status s) { /* durable (or failed); must not block */ });
 //
-// Reads outside transactions see committed data only. Thread-safe.
+// Reads outside transactions see written data, which a crash of the machine (not of the
+// process) may still lose until its sync; a durable write is reported only after it.
+// Thread-safe.
 #ifndef CHIME_STORAGE_SHARD_STORE_H_
 #define CHIME_STORAGE_SHARD_STORE_H_
 
@@ -123,14 +127,17 @@ class ShardStore {
 
   int index() const { return index_; }
 
-  // kLazy: losing the write in a crash is harmless (e.g. a delivery attempt count), so it
-  // does not make its group wait for an fsync; it becomes durable with the next synced
-  // write of the shard (the WAL is sequential).
+  // kLazy: losing the write in a machine crash is harmless (e.g. a delivery attempt count,
+  // a fire), so its done does not wait for a sync; it becomes durable with the next synced
+  // write of the shard (the WAL is sequential). A process crash loses neither kind: both are
+  // in the OS's page cache once written.
   enum class Sync { kDurable, kLazy };
 
-  // Queues `fn` for the writer thread; `done` runs once the group is durable (kLazy: written)
-  // or failed, on the writer thread, and must not block. After Close(), done gets UNAVAILABLE
-  // (on the calling thread).
+  // Queues `fn` for the writer thread; `done` runs once the transaction is durable, on the
+  // syncer thread (kLazy, or --fsync=never: once written, on the writer thread), or failed,
+  // and must not block. Dones of durable transactions run in submission order, as do those of
+  // lazy ones; a lazy done can run before the done of a durable transaction submitted
+  // earlier. After Close(), done gets UNAVAILABLE (on the calling thread).
   void Submit(TxnFn fn, TxnDone done, Sync sync = Sync::kDurable);
   // Submit and wait for the outcome. Must not be called from a `done` (deadlock).
   absl::Status SubmitAndWait(TxnFn fn);

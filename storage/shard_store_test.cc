@@ -5,7 +5,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -15,6 +14,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
 #include "storage/store.h"
+#include "tests/testing/gated_wal_sync_fs.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -307,24 +307,13 @@ TEST(ShardStoreConcurrencyTest, ConcurrentSubmitsAllLandAndEachDoneRunsOnce) {
 }
 
 // WAL syncs so far, from RocksDB's own counters ("Cumulative WAL: N writes, M syncs, ...").
-int64_t WalSyncs(ShardStore* shard) {
-  std::string stats;
-  EXPECT_TRUE(shard->db()->GetProperty("rocksdb.dbstats", &stats));
-  const std::string marker = "Cumulative WAL: ";
-  const size_t at = stats.find(marker);
-  if (at == std::string::npos) return -1;
-  const size_t writes_end = stats.find(" writes, ", at);
-  const size_t syncs_end = stats.find(" syncs", writes_end);
-  if (writes_end == std::string::npos || syncs_end == std::string::npos) return -1;
-  const size_t syncs_at = writes_end + std::string(" writes, ").size();
-  int64_t syncs = -1;
-  if (!absl::SimpleAtoi(stats.substr(syncs_at, syncs_end - syncs_at), &syncs)) return -1;
-  return syncs;
-}
 
 TEST(ShardStoreSyncTest, LazyTxnsSkipTheFsyncAndAreSyncedByTheNextDurableOne) {
   TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(), .shard_count = 1}));
+  auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();  // never held: counts syncs
+  std::unique_ptr<rocksdb::Env> env = ::chime::testing::NewEnvOn(fs);
+  ASSERT_OK_AND_ASSIGN(auto store,
+                       Store::Open({.data_dir = dir.path(), .shard_count = 1, .env = env.get()}));
   ShardStore* shard = store->shard(0);
   auto submit = [&](const std::string& id, ShardStore::Sync sync) {
     absl::Notification done;
@@ -342,14 +331,61 @@ TEST(ShardStoreSyncTest, LazyTxnsSkipTheFsyncAndAreSyncedByTheNextDurableOne) {
     EXPECT_TRUE(done.WaitForNotificationWithTimeout(kWaitBound));
     return result;
   };
-  const int64_t before = WalSyncs(shard);
-  ASSERT_GE(before, 0);
+  const int64_t before = fs->syncs();
   ASSERT_OK(submit("lazy", ShardStore::Sync::kLazy));
-  EXPECT_EQ(WalSyncs(shard), before);  // written, not synced
+  EXPECT_EQ(fs->syncs(), before);  // written, not synced
   ASSERT_OK_AND_ASSIGN(auto lazy, shard->GetTimer("ns", "lazy"));
   EXPECT_TRUE(lazy.has_value());
   ASSERT_OK(submit("durable", ShardStore::Sync::kDurable));
-  EXPECT_EQ(WalSyncs(shard), before + 1);  // one sync covers both (the WAL is sequential)
+  EXPECT_EQ(fs->syncs(), before + 1);  // one sync covers both (the WAL is sequential)
+}
+
+TEST(ShardStoreSyncTest, WritesGoOnWhileASyncWaitsForTheDisk) {
+  TempDir dir;
+  auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();
+  std::unique_ptr<rocksdb::Env> env = ::chime::testing::NewEnvOn(fs);
+  ASSERT_OK_AND_ASSIGN(auto store,
+                       Store::Open({.data_dir = dir.path(), .shard_count = 1, .env = env.get()}));
+  ShardStore* shard = store->shard(0);
+  auto put = [](const std::string& id) {
+    return [id](ShardTxn& txn) {
+      txn.PutTimer(MakeTimer("ns", id));
+      return absl::OkStatus();
+    };
+  };
+
+  fs->Hold();
+  absl::Notification durable_done;
+  absl::Status durable_status;
+  shard->Submit(put("durable"), [&](absl::Status s) {
+    durable_status = std::move(s);
+    durable_done.Notify();
+  });
+  ASSERT_TRUE(fs->AwaitSyncWaiting(kWaitBound));  // the durable write's sync is stuck
+
+  // A lazy write, and the done of a failed durable one, do not wait for that sync.
+  absl::Notification lazy_done;
+  absl::Status lazy_status;
+  shard->Submit(
+      put("lazy"),
+      [&](absl::Status s) {
+        lazy_status = std::move(s);
+        lazy_done.Notify();
+      },
+      ShardStore::Sync::kLazy);
+  ASSERT_TRUE(lazy_done.WaitForNotificationWithTimeout(kWaitBound));
+  EXPECT_OK(lazy_status);
+  EXPECT_THAT(shard->SubmitAndWait([](ShardTxn&) { return absl::InvalidArgumentError("no"); }),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_FALSE(durable_done.HasBeenNotified());  // not reported before its sync
+  ASSERT_OK_AND_ASSIGN(auto lazy, shard->GetTimer("ns", "lazy"));
+  EXPECT_TRUE(lazy.has_value());
+
+  fs->Release();
+  ASSERT_TRUE(durable_done.WaitForNotificationWithTimeout(kWaitBound));
+  EXPECT_OK(durable_status);
+  // A durable write submitted now is synced and reported as usual.
+  EXPECT_OK(shard->SubmitAndWait(put("after")));
 }
 
 TEST_F(ShardStoreTest, SubmitAfterCloseIsUnavailableAndQueuedWorkStillRuns) {

@@ -155,7 +155,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   ShardStore::Deps deps;
   deps.block_cache = shared->block_cache;
   deps.write_buffer_manager = shared->write_buffer_manager;
-  deps.env = rocksdb::Env::Default();
+  deps.env = options.env != nullptr ? options.env : rocksdb::Env::Default();
   // Compactions share the LOW pool, flushes the HIGH pool, across every shard.
   int threads = std::max(1, options.background_threads);
   deps.env->SetBackgroundThreads(threads, rocksdb::Env::Priority::LOW);

@@ -17,6 +17,10 @@
 #include "absl/strings/string_view.h"
 #include "storage/shard_store.h"
 
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace chime::storage {
 
 // Shards of a new data dir when none is asked: two per hardware thread, from 4 to 16. Each
@@ -38,6 +42,8 @@ struct StoreOptions {
   int background_threads = 2;
   // Most transactions merged into one group commit.
   size_t max_group_size = 4096;
+  // nullptr: rocksdb::Env::Default(). Tests inject faults through it.
+  rocksdb::Env* env = nullptr;
 };
 
 class Store {

@@ -34,7 +34,8 @@ namespace chime::engine {
 // it. Client topics cannot start with '$'.
 inline constexpr char kWebhookTopic[] = "$webhook";
 
-// Receives fires after they are durable as pending deliveries. Called on a shard's writer
+// Receives fires once written as pending deliveries (lazily synced: a fire lost in a machine
+// crash fires again from its due entry). Called on a shard's writer
 // thread; must not block.
 class FireListener {
  public:
@@ -50,7 +51,7 @@ struct EngineOptions {
   size_t max_heap_entries_per_shard = 200'000;
   // Most timers fired in one transaction.
   size_t max_fire_batch = 2'000;
-  // Fire transactions may run this much before the due time: the fire is made durable early
+  // Fire transactions may run this much before the due time: the fire is written early
   // (its fire_time and visible_at are the due time, so delivery waits for it), taking the
   // fsync off the path to the subscriber and batching timers due close together. A cancel
   // or update inside this lead finds the timer already fired. Zero: commit at the due time.

@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
+#include "tests/testing/gated_wal_sync_fs.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -100,11 +101,18 @@ CreateSpec OneShot(std::string id, absl::Time at, std::string topic = "demo",
 
 class EngineTest : public ::testing::Test {
  protected:
-  void Open(int shards = 1, EngineOptions options = {}) {
+  // sync_gate: the store syncs its WAL (fsync on) through a file system whose syncs can be
+  // held; otherwise fsync is off.
+  void Open(int shards = 1, EngineOptions options = {}, bool sync_gate = false) {
     storage::StoreOptions store_options;
     store_options.data_dir = dir_.path();
     store_options.shard_count = shards;
-    store_options.fsync = false;
+    store_options.fsync = sync_gate;
+    if (sync_gate) {
+      gated_fs_ = std::make_shared<chime::testing::GatedWalSyncFs>();
+      gated_env_ = chime::testing::NewEnvOn(gated_fs_);
+      store_options.env = gated_env_.get();
+    }
     auto store = storage::Store::Open(store_options);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
@@ -166,6 +174,9 @@ class EngineTest : public ::testing::Test {
   FakeClock clock_{kStart};
   chime::testing::TempDir dir_;
   RecordingListener listener_;
+  // Before store_: outlive it.
+  std::shared_ptr<chime::testing::GatedWalSyncFs> gated_fs_;
+  std::unique_ptr<rocksdb::Env> gated_env_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Engine> engine_;
 };
@@ -195,6 +206,26 @@ TEST_F(EngineTest, FireAheadCommitsEarlyAsIfAtTheDueTime) {
   ASSERT_OK_AND_ASSIGN(v1::Timer fired, engine_->Get("default", "t1"));
   EXPECT_EQ(fired.state(), v1::TIMER_STATE_FIRED);
   EXPECT_EQ(FromProto(fired.last_fire_time()), due);
+}
+
+TEST_F(EngineTest, AFireIsWrittenAndHandedOnWithoutWaitingForAnFsync) {
+  Open(1, {}, /*sync_gate=*/true);
+  ASSERT_OK(Create(OneShot("t1", kStart + absl::Seconds(5))));  // durable: synced
+  // From here every WAL sync waits, as on a disk that stalls: a fire must not.
+  gated_fs_->Hold();
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  EXPECT_EQ(listener_.fires()[0].timer_id(), "t1");
+  ASSERT_OK_AND_ASSIGN(v1::Timer fired, engine_->Get("default", "t1"));
+  EXPECT_EQ(fired.state(), v1::TIMER_STATE_FIRED);
+  // A create, in contrast, is answered only once synced.
+  absl::Notification created;
+  engine_->Create(OneShot("t2", kStart + absl::Seconds(60)),
+                  [&](absl::StatusOr<CreateResult>) { created.Notify(); });
+  ASSERT_TRUE(gated_fs_->AwaitSyncWaiting(kWaitBound));
+  EXPECT_FALSE(created.HasBeenNotified());
+  gated_fs_->Release();
+  EXPECT_TRUE(created.WaitForNotificationWithTimeout(kWaitBound));
 }
 
 TEST_F(EngineTest, FiresOnceAtItsDueTimeWithTheTimersFields) {

@@ -338,9 +338,13 @@ void ShardEngine::FireDueLocked(absl::Time now, int64_t now_us) {
   };
   auto done = [this, batch](absl::Status status) { FireDone(batch.get(), std::move(status)); };
 
+  // Lazy: a fire needs no fsync before it is delivered. Lost with unsynced WAL (a machine
+  // crash), it leaves the timer's due entry in place, so the timer fires again with the same
+  // fire id; an ack, nack or dead letter of the fire is synced after it (the WAL is
+  // sequential). A disk here stalls every fsync for ~10 ms each 100 ms: fires must not wait.
   // Submit without mu_: commit callbacks of this shard's writer take mu_.
   mu_.Unlock();
-  store_->Submit(std::move(fn), std::move(done));
+  store_->Submit(std::move(fn), std::move(done), storage::ShardStore::Sync::kLazy);
   mu_.Lock();
 }
 
