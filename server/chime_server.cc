@@ -67,6 +67,7 @@ absl::StatusOr<std::unique_ptr<ChimeServer>> ChimeServer::Start(ServerOptions op
   store_options.data_dir = options.data_dir;
   store_options.shard_count = options.shards;
   store_options.fsync = options.fsync;
+  store_options.deferred_sync_delay = options.ack_sync_delay;
   const absl::Time open_start = absl::Now();
   CHIME_LOG(kInfo, "opening store", {{"data_dir", options.data_dir}});
   absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::Store::Open(store_options);

@@ -49,10 +49,12 @@ struct ServerOptions {
   std::string data_dir;
   // host:port; port 0 lets the kernel choose (see ChimeServer::port()).
   std::string listen = "0.0.0.0:7070";
-  // 0: 16 when the data dir is created, the existing count otherwise.
+  // 0: storage::DefaultShardCount() when the data dir is created, the existing count otherwise.
   int shards = 0;
   // Sync the WAL before acknowledging writes. false only for tests and benchmarks.
   bool fsync = true;
+  // Longest a subscriber's ack or nack waits for its sync (storage::ShardStore::Sync::kDeferred).
+  absl::Duration ack_sync_delay = absl::Milliseconds(50);
   Clock* clock = Clock::Real();
   // `clock` replaces engine.clock and delivery.clock; engine.default_ack_deadline replaces
   // delivery.default_ack_deadline, so both layers agree.

@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
   options.http_listen = config->http_listen;
   options.shards = config->shards;
   options.fsync = config->fsync;
+  options.ack_sync_delay = config->ack_sync_delay;
   options.engine.default_ack_deadline = config->default_ack_deadline;  // delivery follows it
   options.engine.fire_ahead = config->fire_ahead;
   options.delivery.default_max_attempts = config->default_max_attempts;

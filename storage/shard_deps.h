@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "absl/time/time.h"
 #include "storage/shard_store.h"
 
 namespace rocksdb {
@@ -25,6 +26,8 @@ struct ShardStore::Deps {
   // Sync the WAL on every group commit.
   bool fsync = true;
   size_t max_group_size = 4096;
+  // How long a Sync::kDeferred write may wait for its sync when nothing urgent comes along.
+  absl::Duration deferred_sync_delay = absl::Milliseconds(50);
   // true: the shard must not exist yet; it is created with meta (index, shard_count).
   // false: the shard must exist and its meta must say (index, shard_count).
   bool create = false;

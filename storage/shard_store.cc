@@ -30,7 +30,11 @@ class ShardStore::Impl {
  public:
   Impl(int index, std::string path, rocksdb::DB* db,
        const std::vector<rocksdb::ColumnFamilyHandle*>& handles, const Deps& deps)
-      : index_(index), path_(std::move(path)), db_(db), max_group_size_(deps.max_group_size) {
+      : index_(index),
+        path_(std::move(path)),
+        db_(db),
+        max_group_size_(deps.max_group_size),
+        deferred_sync_delay_(deps.deferred_sync_delay) {
     std::copy(handles.begin(), handles.end(), cfs_.begin());
     write_options_.sync = deps.fsync;
     if (max_group_size_ == 0) max_group_size_ = 1;
@@ -80,7 +84,7 @@ class ShardStore::Impl {
     {
       absl::MutexLock l(&mu_);
       if (!stopping_) {
-        queue_.push_back(Pending{std::move(fn), std::move(done), sync == Sync::kDurable});
+        queue_.push_back(Pending{std::move(fn), std::move(done), sync});
         return;
       }
     }
@@ -98,7 +102,7 @@ class ShardStore::Impl {
   struct Pending {
     TxnFn fn;
     TxnDone done;
-    bool durable = true;
+    Sync sync = Sync::kDurable;
   };
 
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -116,6 +120,7 @@ class ShardStore::Impl {
   std::array<rocksdb::ColumnFamilyHandle*, kNumCfs> cfs_{};
   rocksdb::WriteOptions write_options_;
   size_t max_group_size_;
+  const absl::Duration deferred_sync_delay_;
 
   absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
@@ -125,6 +130,10 @@ class ShardStore::Impl {
   // while the writer goes on writing, so no write (a lazy fire, say) waits for a sync.
   absl::Mutex sync_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::vector<TxnDone> awaiting_sync_ ABSL_GUARDED_BY(sync_mu_);
+  // A kDurable done is in awaiting_sync_: sync now. Otherwise (only kDeferred ones) sync once
+  // the oldest has waited deferred_sync_delay_, so that a stream of them syncs rarely.
+  bool sync_urgent_ ABSL_GUARDED_BY(sync_mu_) = false;
+  absl::Time oldest_deferred_ ABSL_GUARDED_BY(sync_mu_);
   bool sync_stopping_ ABSL_GUARDED_BY(sync_mu_) = false;
 
   absl::Mutex close_mu_ ABSL_ACQUIRED_BEFORE(mu_);
@@ -184,10 +193,12 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatch
                              absl::StrCat("writing to shard ", index_));
   }
   std::vector<TxnDone> to_sync;
+  bool urgent = false;
   for (size_t i = 0; i < group.size(); ++i) {
     if (!group[i].done) continue;
     absl::Status status = results[i].ok() ? group_status : std::move(results[i]);
-    if (status.ok() && group[i].durable && write_options_.sync) {
+    if (status.ok() && group[i].sync != Sync::kLazy && write_options_.sync) {
+      urgent = urgent || group[i].sync == Sync::kDurable;
       to_sync.push_back(std::move(group[i].done));
     } else {
       group[i].done(std::move(status));
@@ -195,6 +206,8 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatch
   }
   if (!to_sync.empty()) {
     absl::MutexLock l(&sync_mu_);
+    if (awaiting_sync_.empty()) oldest_deferred_ = absl::Now();
+    sync_urgent_ = sync_urgent_ || urgent;
     for (TxnDone& done : to_sync) awaiting_sync_.push_back(std::move(done));
   }
 }
@@ -204,12 +217,20 @@ void ShardStore::Impl::SyncerLoop() {
   for (;;) {
     {
       absl::MutexLock l(&sync_mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) {
+      auto any = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) {
         return !awaiting_sync_.empty() || sync_stopping_;
       };
-      sync_mu_.Await(absl::Condition(&ready));
+      auto urgent = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) {
+        return sync_urgent_ || sync_stopping_;
+      };
+      sync_mu_.Await(absl::Condition(&any));
+      if (!urgent()) {
+        sync_mu_.AwaitWithDeadline(absl::Condition(&urgent),
+                                   oldest_deferred_ + deferred_sync_delay_);
+      }
       if (awaiting_sync_.empty()) return;  // stopping, and nothing left to sync
       synced.swap(awaiting_sync_);
+      sync_urgent_ = false;
     }
     // Covers every write made before it: all of `synced` and whatever the writer added since.
     const absl::Status status =

@@ -131,13 +131,18 @@ class ShardStore {
   // a fire), so its done does not wait for a sync; it becomes durable with the next synced
   // write of the shard (the WAL is sequential). A process crash loses neither kind: both are
   // in the OS's page cache once written.
-  enum class Sync { kDurable, kLazy };
+  // kDeferred: durable before its done runs, like kDurable, but its sync need not be soon:
+  // it waits for the next kDurable write's sync or at most Deps::deferred_sync_delay. For
+  // writes whose outcome nobody waits on (a subscriber's ack), so that a steady stream of
+  // them syncs the WAL a few times a second instead of back to back: on this VM's disk every
+  // sync slows the shard's other writes (fires) for milliseconds.
+  enum class Sync { kDurable, kLazy, kDeferred };
 
   // Queues `fn` for the writer thread; `done` runs once the transaction is durable, on the
   // syncer thread (kLazy, or --fsync=never: once written, on the writer thread), or failed,
-  // and must not block. Dones of durable transactions run in submission order, as do those of
-  // lazy ones; a lazy done can run before the done of a durable transaction submitted
-  // earlier. After Close(), done gets UNAVAILABLE (on the calling thread).
+  // and must not block. Dones of kDurable and kDeferred transactions run in submission order,
+  // as do those of lazy ones; a lazy done can run before the done of a durable transaction
+  // submitted earlier. After Close(), done gets UNAVAILABLE (on the calling thread).
   void Submit(TxnFn fn, TxnDone done, Sync sync = Sync::kDurable);
   // Submit and wait for the outcome. Must not be called from a `done` (deadlock).
   absl::Status SubmitAndWait(TxnFn fn);

@@ -388,6 +388,117 @@ TEST(ShardStoreSyncTest, WritesGoOnWhileASyncWaitsForTheDisk) {
   EXPECT_OK(shard->SubmitAndWait(put("after")));
 }
 
+// Records the order in which dones ran and their statuses.
+class DoneLog {
+ public:
+  TxnDone For(std::string name) {
+    return [this, name = std::move(name)](absl::Status s) {
+      absl::MutexLock l(&mu_);
+      names_.push_back(name);
+      statuses_.push_back(std::move(s));
+    };
+  }
+  bool AwaitCount(size_t n) {
+    absl::MutexLock l(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return names_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kWaitBound);
+  }
+  std::vector<std::string> names() {
+    absl::MutexLock l(&mu_);
+    return names_;
+  }
+  bool AllOk() {
+    absl::MutexLock l(&mu_);
+    for (const absl::Status& s : statuses_) {
+      if (!s.ok()) return false;
+    }
+    return true;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> names_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Status> statuses_ ABSL_GUARDED_BY(mu_);
+};
+
+TxnFn PutTimerTxn(const std::string& id) {
+  return [id](ShardTxn& txn) {
+    txn.PutTimer(MakeTimer("ns", id));
+    return absl::OkStatus();
+  };
+}
+
+TEST(ShardStoreSyncTest, DeferredTxnsWaitForTheNextDurableSyncAndShareIt) {
+  TempDir dir;
+  auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();  // never held: counts syncs
+  std::unique_ptr<rocksdb::Env> env = ::chime::testing::NewEnvOn(fs);
+  // Longer than any test: only a durable write (or Close) can sync them.
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(),
+                                                .shard_count = 1,
+                                                .deferred_sync_delay = absl::Hours(1),
+                                                .env = env.get()}));
+  ShardStore* shard = store->shard(0);
+  const int64_t before = fs->syncs();
+  DoneLog log;
+  for (const char* id : {"ack1", "ack2", "ack3"}) {
+    shard->Submit(PutTimerTxn(id), log.For(id), ShardStore::Sync::kDeferred);
+  }
+  // Written (a read sees the last one) but neither synced nor reported. A lazy no-op is
+  // reported once written, after them (the writer keeps submission order).
+  absl::Notification written;
+  shard->Submit([](ShardTxn&) { return absl::OkStatus(); }, [&](absl::Status) { written.Notify(); },
+                ShardStore::Sync::kLazy);
+  ASSERT_TRUE(written.WaitForNotificationWithTimeout(kWaitBound));
+  ASSERT_OK_AND_ASSIGN(auto last, shard->GetTimer("ns", "ack3"));
+  EXPECT_TRUE(last.has_value());
+  EXPECT_EQ(fs->syncs(), before);
+  EXPECT_TRUE(log.names().empty());
+
+  shard->Submit(PutTimerTxn("create"), log.For("create"), ShardStore::Sync::kDurable);
+  ASSERT_TRUE(log.AwaitCount(4));
+  EXPECT_EQ(log.names(), (std::vector<std::string>{"ack1", "ack2", "ack3", "create"}));
+  EXPECT_TRUE(log.AllOk());
+  EXPECT_EQ(fs->syncs(), before + 1);  // one sync for all four
+}
+
+TEST(ShardStoreSyncTest, DeferredTxnsAloneAreSyncedAfterTheDelay) {
+  TempDir dir;
+  auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();
+  std::unique_ptr<rocksdb::Env> env = ::chime::testing::NewEnvOn(fs);
+  constexpr absl::Duration kDelay = absl::Milliseconds(30);
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(),
+                                                .shard_count = 1,
+                                                .deferred_sync_delay = kDelay,
+                                                .env = env.get()}));
+  ShardStore* shard = store->shard(0);
+  const int64_t before = fs->syncs();
+  DoneLog log;
+  const absl::Time submitted = absl::Now();
+  shard->Submit(PutTimerTxn("ack"), log.For("ack"), ShardStore::Sync::kDeferred);
+  ASSERT_TRUE(log.AwaitCount(1));
+  // Not before the delay: that is the point of deferring (a lower bound, not a timing test).
+  EXPECT_GE(absl::Now() - submitted, kDelay);
+  EXPECT_TRUE(log.AllOk());
+  EXPECT_EQ(fs->syncs(), before + 1);
+}
+
+TEST(ShardStoreSyncTest, CloseSyncsAndReportsDeferredTxnsWithoutWaitingForTheDelay) {
+  TempDir dir;
+  auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();
+  std::unique_ptr<rocksdb::Env> env = ::chime::testing::NewEnvOn(fs);
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(),
+                                                .shard_count = 1,
+                                                .deferred_sync_delay = absl::Hours(1),
+                                                .env = env.get()}));
+  const int64_t before = fs->syncs();
+  DoneLog log;
+  store->shard(0)->Submit(PutTimerTxn("ack"), log.For("ack"), ShardStore::Sync::kDeferred);
+  store->shard(0)->Close();
+  ASSERT_TRUE(log.AwaitCount(1));
+  EXPECT_TRUE(log.AllOk());
+  EXPECT_GE(fs->syncs(), before + 1);
+}
+
 TEST_F(ShardStoreTest, SubmitAfterCloseIsUnavailableAndQueuedWorkStillRuns) {
   Outcomes outcomes(2);
   std::thread closer;

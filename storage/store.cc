@@ -163,6 +163,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   deps.max_background_jobs = threads + 1;
   deps.fsync = options.fsync;
   deps.max_group_size = options.max_group_size;
+  deps.deferred_sync_delay = options.deferred_sync_delay;
 
   fs::path shards_dir = fs::path(data_dir) / "shards";
   std::error_code ec;

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "storage/shard_store.h"
 
 namespace rocksdb {
@@ -42,6 +43,8 @@ struct StoreOptions {
   int background_threads = 2;
   // Most transactions merged into one group commit.
   size_t max_group_size = 4096;
+  // Longest a Sync::kDeferred write (an ack) waits for its WAL sync (ShardStore::Sync).
+  absl::Duration deferred_sync_delay = absl::Milliseconds(50);
   // nullptr: rocksdb::Env::Default(). Tests inject faults through it.
   rocksdb::Env* env = nullptr;
 };

@@ -156,6 +156,10 @@ const std::vector<SettingSpec>& ChimedSettings() {
       {"fire-ahead", "5ms", "D",
        "how long before its due time a timer's fire may be made durable (delivery still "
        "waits for the due time); takes the fsync off the path to subscribers; 0 disables"},
+      {"ack-sync-delay", "50ms", "D",
+       "a subscriber's acks are synced to disk at most this late, many in one sync (their "
+       "results are sent after it; a create or cancel syncs at once and takes them along): "
+       "back-to-back syncs slow the fires of the same shard; 0 syncs each ack at once"},
       {"default-ack-deadline", "30s", "D",
        "ack deadline of a delivery attempt, for timers whose policy sets none"},
       {"default-max-attempts", "5", "N",
@@ -275,6 +279,13 @@ absl::StatusOr<ChimedConfig> LoadChimedConfig(const std::vector<std::string>& ar
     return Invalid("fire-ahead", ahead, "must be a duration from 0 to 1s, like 5ms");
   }
   config.fire_ahead = *fire_ahead;
+  const SettingValue& ack_sync = values["ack-sync-delay"];
+  absl::StatusOr<absl::Duration> ack_sync_delay = ParseDuration(ack_sync.value);
+  if (!ack_sync_delay.ok() || *ack_sync_delay < absl::ZeroDuration() ||
+      *ack_sync_delay > absl::Seconds(1)) {
+    return Invalid("ack-sync-delay", ack_sync, "must be a duration from 0 to 1s, like 50ms");
+  }
+  config.ack_sync_delay = *ack_sync_delay;
   // Delivery policy defaults.
   const SettingValue& ack = values["default-ack-deadline"];
   absl::StatusOr<absl::Duration> ack_deadline = ParseDuration(ack.value);

@@ -42,6 +42,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheDataDir) {
   EXPECT_EQ(c.log_format, log::Format::kText);
   EXPECT_EQ(c.log_level, log::Level::kInfo);
   EXPECT_EQ(c.fire_ahead, absl::Milliseconds(5));
+  EXPECT_EQ(c.ack_sync_delay, absl::Milliseconds(50));
   EXPECT_EQ(c.effective["data-dir"].source, "flag");
   EXPECT_EQ(c.effective["listen"].source, "default");
 }
@@ -125,6 +126,13 @@ TEST(ConfigTest, InvalidSettingsNameTheValueAndItsSource) {
       HasSubstr("invalid --fire-ahead \"2s\" (from flag): must be a duration from 0 to 1s"));
   ASSERT_OK_AND_ASSIGN(ChimedConfig off, f.Load({"--data-dir=/d", "--fire-ahead=0"}));
   EXPECT_EQ(off.fire_ahead, absl::ZeroDuration());
+  EXPECT_THAT(
+      f.Load({"--data-dir=/d", "--ack-sync-delay=-1ms"}).status().message(),
+      HasSubstr("invalid --ack-sync-delay \"-1ms\" (from flag): must be a duration from 0 to 1s"));
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--ack-sync-delay=5s"}).status().message(),
+              HasSubstr("invalid --ack-sync-delay \"5s\""));
+  ASSERT_OK_AND_ASSIGN(ChimedConfig each, f.Load({"--data-dir=/d", "--ack-sync-delay=0"}));
+  EXPECT_EQ(each.ack_sync_delay, absl::ZeroDuration());
   EXPECT_THAT(f.Load({}).status().message(), HasSubstr("--data-dir is required"));
   EXPECT_THAT(f.Load({"--data-dir=/d", "--colour=red"}).status().message(),
               HasSubstr("unknown flag --colour"));

@@ -324,7 +324,10 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
     };
     if (kind == Settle::kAck) {
       // Acks commute with the other writes of a fire (each re-reads the record): submit now.
-      SubmitTracked(shard, std::move(fn), std::move(done));
+      // Nobody waits on an ack's result (the subscriber's credit is already back), so its
+      // sync may wait for company (--ack-sync-delay): a stream of acks then syncs a few times
+      // a second instead of back to back, which kept delaying the shard's fires.
+      SubmitTracked(shard, std::move(fn), std::move(done), storage::ShardStore::Sync::kDeferred);
     } else {
       // A nack's visible_at must not be overtaken by an earlier attempt's write, and it
       // keeps the stored attempt count: held attempt records go first.
