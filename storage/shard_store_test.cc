@@ -308,6 +308,13 @@ TEST(ShardStoreConcurrencyTest, ConcurrentSubmitsAllLandAndEachDoneRunsOnce) {
 
 // WAL syncs so far, from RocksDB's own counters ("Cumulative WAL: N writes, M syncs, ...").
 
+TxnFn PutTimerTxn(const std::string& id) {
+  return [id](ShardTxn& txn) {
+    txn.PutTimer(MakeTimer("ns", id));
+    return absl::OkStatus();
+  };
+}
+
 TEST(ShardStoreSyncTest, LazyTxnsSkipTheFsyncAndAreSyncedByTheNextDurableOne) {
   TempDir dir;
   auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();  // never held: counts syncs
@@ -319,10 +326,7 @@ TEST(ShardStoreSyncTest, LazyTxnsSkipTheFsyncAndAreSyncedByTheNextDurableOne) {
     absl::Notification done;
     absl::Status result;
     shard->Submit(
-        [id](ShardTxn& txn) {
-          txn.PutTimer(MakeTimer("ns", id));
-          return absl::OkStatus();
-        },
+        PutTimerTxn(id),
         [&](absl::Status s) {
           result = std::move(s);
           done.Notify();
@@ -347,17 +351,11 @@ TEST(ShardStoreSyncTest, WritesGoOnWhileASyncWaitsForTheDisk) {
   ASSERT_OK_AND_ASSIGN(auto store,
                        Store::Open({.data_dir = dir.path(), .shard_count = 1, .env = env.get()}));
   ShardStore* shard = store->shard(0);
-  auto put = [](const std::string& id) {
-    return [id](ShardTxn& txn) {
-      txn.PutTimer(MakeTimer("ns", id));
-      return absl::OkStatus();
-    };
-  };
 
   fs->Hold();
   absl::Notification durable_done;
   absl::Status durable_status;
-  shard->Submit(put("durable"), [&](absl::Status s) {
+  shard->Submit(PutTimerTxn("durable"), [&](absl::Status s) {
     durable_status = std::move(s);
     durable_done.Notify();
   });
@@ -367,7 +365,7 @@ TEST(ShardStoreSyncTest, WritesGoOnWhileASyncWaitsForTheDisk) {
   absl::Notification lazy_done;
   absl::Status lazy_status;
   shard->Submit(
-      put("lazy"),
+      PutTimerTxn("lazy"),
       [&](absl::Status s) {
         lazy_status = std::move(s);
         lazy_done.Notify();
@@ -385,7 +383,7 @@ TEST(ShardStoreSyncTest, WritesGoOnWhileASyncWaitsForTheDisk) {
   ASSERT_TRUE(durable_done.WaitForNotificationWithTimeout(kWaitBound));
   EXPECT_OK(durable_status);
   // A durable write submitted now is synced and reported as usual.
-  EXPECT_OK(shard->SubmitAndWait(put("after")));
+  EXPECT_OK(shard->SubmitAndWait(PutTimerTxn("after")));
 }
 
 // Records the order in which dones ran and their statuses.
@@ -420,13 +418,6 @@ class DoneLog {
   std::vector<std::string> names_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::Status> statuses_ ABSL_GUARDED_BY(mu_);
 };
-
-TxnFn PutTimerTxn(const std::string& id) {
-  return [id](ShardTxn& txn) {
-    txn.PutTimer(MakeTimer("ns", id));
-    return absl::OkStatus();
-  };
-}
 
 TEST(ShardStoreSyncTest, DeferredTxnsWaitForTheNextDurableSyncAndShareIt) {
   TempDir dir;
