@@ -10,6 +10,8 @@
 #define CHIME_METRICS_REGISTRY_H_
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
@@ -99,6 +101,18 @@ class Registry {
   std::map<CollectorId, Collector> collectors_ ABSL_GUARDED_BY(collect_mu_);
   CollectorId next_collector_id_ ABSL_GUARDED_BY(collect_mu_) = 1;
 };
+
+// For fixed registrations, which fail only on a programming error (a clashing name): the
+// family, or a message naming `what` on stderr and abort().
+//   auto* fires = metrics::MustRegister(registry->AddCounter(...), "fire metrics");
+template <typename T>
+T* MustRegister(absl::StatusOr<T*> family, const char* what) {
+  if (!family.ok()) {
+    fprintf(stderr, "chimed: %s: %s\n", what, family.status().ToString().c_str());
+    abort();
+  }
+  return *family;
+}
 
 }  // namespace chime::metrics
 

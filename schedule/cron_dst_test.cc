@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "schedule/cron.h"
+#include "tests/testing/time_at.h"
 
 namespace chime {
 namespace {
@@ -26,13 +27,7 @@ std::string Local(absl::Time t, const absl::TimeZone& zone) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", t, zone);
 }
 
-// An instant given by its local reading and offset, e.g. "2026-10-25T02:30:00+01:00".
-absl::Time At(const std::string& rfc3339) {
-  absl::Time t;
-  std::string error;
-  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &error)) << rfc3339 << error;
-  return t;
-}
+using ::chime::testing::At;
 
 std::string Chain(const std::string& expression, const absl::TimeZone& zone,
                   const std::string& from, int count) {

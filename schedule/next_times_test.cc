@@ -7,16 +7,12 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "schedule/recurring.h"
+#include "tests/testing/time_at.h"
 
 namespace chime {
 namespace {
 
-absl::Time At(const std::string& rfc3339) {
-  absl::Time t;
-  std::string error;
-  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &error)) << rfc3339 << error;
-  return t;
-}
+using ::chime::testing::At;
 
 std::string Join(const std::vector<absl::Time>& times, const absl::TimeZone& zone) {
   std::vector<std::string> out;

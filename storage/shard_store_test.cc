@@ -14,6 +14,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
 #include "storage/store.h"
+#include "storage/test_records.h"
 #include "tests/testing/gated_wal_sync_fs.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -25,15 +26,6 @@ using ::chime::testing::StatusIs;
 using ::chime::testing::TempDir;
 
 constexpr absl::Duration kWaitBound = absl::Seconds(60);
-
-TimerRecord MakeTimer(const std::string& ns, const std::string& id,
-                      const std::string& payload = "") {
-  TimerRecord record;
-  record.mutable_timer()->set_namespace_(ns);
-  record.mutable_timer()->set_timer_id(id);
-  record.mutable_timer()->set_payload(payload);
-  return record;
-}
 
 DeliveryRecord MakeDelivery(const std::string& ns, const std::string& fire_id,
                             const std::string& topic, int64_t visible_at_us) {

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
+#include "storage/test_records.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -21,13 +22,6 @@ namespace fs = std::filesystem;
 using ::chime::testing::StatusIs;
 using ::chime::testing::TempDir;
 using ::testing::HasSubstr;
-
-TimerRecord MakeTimer(const std::string& ns, const std::string& id) {
-  TimerRecord record;
-  record.mutable_timer()->set_namespace_(ns);
-  record.mutable_timer()->set_timer_id(id);
-  return record;
-}
 
 // Opens one shard's RocksDB directly (all column families) to tamper with it.
 void EditShardMeta(const std::string& shard_dir, const std::optional<std::string>& meta) {

@@ -180,4 +180,8 @@ std::string Help(const CliSpec& spec, const std::string& command) {
   return out;
 }
 
+absl::Status FlagError(const std::string& flag, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", message));
+}
+
 }  // namespace chime::cli

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace chime::cli {
 
@@ -66,6 +67,9 @@ absl::Status ParseArgs(const CliSpec& spec, const std::vector<std::string>& args
 std::string UsageLine(const CliSpec& spec, const std::string& command);
 // Full help: the usage line, summary and flags of `command`, or the command list when empty.
 std::string Help(const CliSpec& spec, const std::string& command);
+
+// INVALID_ARGUMENT "--flag: message": how the commands report a bad flag value.
+absl::Status FlagError(const std::string& flag, absl::string_view message);
 
 }  // namespace chime::cli
 

@@ -37,7 +37,7 @@ TEST(FireLineTest, ControlCharactersStayOnOneLineAndBinaryIsBase64) {
   fire.set_payload(std::string("\xff\x00", 2));
   EXPECT_THAT(FireLine(fire), HasSubstr(" payload_base64=/wA="));
   fire.set_payload("");
-  EXPECT_THAT(FireLine(fire), testing::EndsWith(" payload="));
+  EXPECT_THAT(FireLine(fire), ::testing::EndsWith(" payload="));
 }
 
 TEST(FireJsonTest, SnakeCaseFieldsAndTextPayload) {

@@ -18,10 +18,6 @@
 namespace chime::cli {
 namespace {
 
-absl::Status FlagError(const std::string& flag, absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", message));
-}
-
 absl::StatusOr<absl::Duration> DurationFlag(const ParsedArgs& args, const std::string& flag) {
   absl::StatusOr<absl::Duration> d = ParseDuration(*args.Get(flag));
   if (!d.ok()) return FlagError(flag, d.status().message());

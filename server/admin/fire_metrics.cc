@@ -1,37 +1,23 @@
 #include "server/admin/fire_metrics.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <utility>
 
 #include "common/proto_time.h"
 
 namespace chime::admin {
-namespace {
-
-template <typename T>
-T* Must(absl::StatusOr<T*> family) {
-  if (!family.ok()) {
-    fprintf(stderr, "chimed: fire metrics: %s\n", family.status().ToString().c_str());
-    abort();
-  }
-  return *family;
-}
-
-}  // namespace
 
 FireMetricsListener::FireMetricsListener(metrics::Registry* registry, int shard_count,
                                          engine::FireListener* next)
     : next_(next) {
-  auto* fires = Must(
-      registry->AddCounter("chime_fires_total", "Timer fires committed, by shard.", {"shard"}));
+  auto* fires = metrics::MustRegister(
+      registry->AddCounter("chime_fires_total", "Timer fires committed, by shard.", {"shard"}), "fire metrics");
   for (int i = 0; i < shard_count; ++i) {
     fires_.push_back(fires->WithLabels({{"shard", std::to_string(i)}}));
   }
   lateness_ =
-      Must(registry->AddHistogram(kDispatchLatenessName, kDispatchLatenessHelp))->WithLabels({});
+      metrics::MustRegister(registry->AddHistogram(kDispatchLatenessName, kDispatchLatenessHelp), "fire metrics")->WithLabels({});
 }
 
 void FireMetricsListener::OnFires(int shard, std::vector<internal::DeliveryRecord> fires) {

@@ -1,26 +1,15 @@
 #include "server/admin/grpc_metrics.h"
 
-#include <cstdio>
-#include <cstdlib>
-
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "chime/v1/timer.pb.h"
 
 namespace chime::admin {
+
 namespace {
 
 constexpr char kCreateTimer[] = "/chime.v1.TimerService/CreateTimer";
 constexpr char kCancelTimer[] = "/chime.v1.TimerService/CancelTimer";
-
-template <typename T>
-T* Must(absl::StatusOr<T*> family) {
-  if (!family.ok()) {
-    fprintf(stderr, "chimed: grpc metrics: %s\n", family.status().ToString().c_str());
-    abort();
-  }
-  return *family;
-}
 
 std::string CodeName(grpc::StatusCode code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
@@ -87,17 +76,17 @@ class Factory final : public grpc::experimental::ServerInterceptorFactoryInterfa
  public:
   explicit Factory(metrics::Registry* registry)
       : families_{
-            Must(registry->AddCounter("chime_grpc_requests_total",
+            metrics::MustRegister(registry->AddCounter("chime_grpc_requests_total",
                                       "gRPC calls handled, by service, method and status code.",
-                                      {"service", "method", "code"})),
-            Must(registry->AddCounter("chime_timer_creates_total",
+                                      {"service", "method", "code"}), "grpc metrics"),
+            metrics::MustRegister(registry->AddCounter("chime_timer_creates_total",
                                       "CreateTimer calls by outcome: created, existing (an "
                                       "idempotent retry), or the error code.",
-                                      {"outcome"})),
-            Must(registry->AddCounter("chime_timer_cancels_total",
+                                      {"outcome"}), "grpc metrics"),
+            metrics::MustRegister(registry->AddCounter("chime_timer_cancels_total",
                                       "CancelTimer calls by outcome: cancelled, or the error "
                                       "code.",
-                                      {"outcome"}))} {}
+                                      {"outcome"}), "grpc metrics")} {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {

@@ -1,43 +1,27 @@
 #include "server/delivery/delivery_metrics.h"
 
-#include <cstdio>
-#include <cstdlib>
-
 namespace chime::delivery {
-namespace {
-
-// Registration only fails on a programming error (a clashing name): say so and stop.
-template <typename T>
-T* Must(absl::StatusOr<T*> family) {
-  if (!family.ok()) {
-    fprintf(stderr, "chimed: delivery metrics: %s\n", family.status().ToString().c_str());
-    abort();
-  }
-  return *family;
-}
-
-}  // namespace
 
 DeliveryMetrics::DeliveryMetrics(metrics::Registry* registry) {
   if (registry == nullptr) return;
-  auto* outcomes = Must(registry->AddCounter(
+  auto* outcomes = metrics::MustRegister(registry->AddCounter(
       "chime_deliveries_total",
       "Delivery attempts that ended, by outcome (acked, nacked, unknown: the fire was no "
       "longer pending, expired: the ack deadline passed, dead_lettered).",
-      {"outcome"}));
+      {"outcome"}), "delivery metrics");
   acked_ = outcomes->WithLabels({{"outcome", "acked"}});
   nacked_ = outcomes->WithLabels({{"outcome", "nacked"}});
   unknown_ = outcomes->WithLabels({{"outcome", "unknown"}});
   expired_ = outcomes->WithLabels({{"outcome", "expired"}});
   dead_lettered_ = outcomes->WithLabels({{"outcome", "dead_lettered"}});
-  attempts_ = Must(registry->AddCounter("chime_delivery_attempts_total",
+  attempts_ = metrics::MustRegister(registry->AddCounter("chime_delivery_attempts_total",
                                         "Fires sent to subscribers, first attempts and "
-                                        "redeliveries."))
+                                        "redeliveries."), "delivery metrics")
                   ->WithLabels({});
-  redeliveries_ = Must(registry->AddCounter("chime_redeliveries_total",
-                                            "Fires sent to subscribers again (attempt > 1)."))
+  redeliveries_ = metrics::MustRegister(registry->AddCounter("chime_redeliveries_total",
+                                            "Fires sent to subscribers again (attempt > 1)."), "delivery metrics")
                       ->WithLabels({});
-  ack_lateness_ = Must(registry->AddHistogram(kAckLatenessName, kAckLatenessHelp))->WithLabels({});
+  ack_lateness_ = metrics::MustRegister(registry->AddHistogram(kAckLatenessName, kAckLatenessHelp), "delivery metrics")->WithLabels({});
 }
 
 void DeliveryMetrics::Sent(uint32_t attempt) const {
