@@ -12,12 +12,15 @@ FireMetricsListener::FireMetricsListener(metrics::Registry* registry, int shard_
                                          engine::FireListener* next)
     : next_(next) {
   auto* fires = metrics::MustRegister(
-      registry->AddCounter("chime_fires_total", "Timer fires committed, by shard.", {"shard"}), "fire metrics");
+      registry->AddCounter("chime_fires_total", "Timer fires committed, by shard.", {"shard"}),
+      "fire metrics");
   for (int i = 0; i < shard_count; ++i) {
     fires_.push_back(fires->WithLabels({{"shard", std::to_string(i)}}));
   }
   lateness_ =
-      metrics::MustRegister(registry->AddHistogram(kDispatchLatenessName, kDispatchLatenessHelp), "fire metrics")->WithLabels({});
+      metrics::MustRegister(registry->AddHistogram(kDispatchLatenessName, kDispatchLatenessHelp),
+                            "fire metrics")
+          ->WithLabels({});
 }
 
 void FireMetricsListener::OnFires(int shard, std::vector<internal::DeliveryRecord> fires) {

@@ -76,17 +76,23 @@ class Factory final : public grpc::experimental::ServerInterceptorFactoryInterfa
  public:
   explicit Factory(metrics::Registry* registry)
       : families_{
-            metrics::MustRegister(registry->AddCounter("chime_grpc_requests_total",
-                                      "gRPC calls handled, by service, method and status code.",
-                                      {"service", "method", "code"}), "grpc metrics"),
-            metrics::MustRegister(registry->AddCounter("chime_timer_creates_total",
-                                      "CreateTimer calls by outcome: created, existing (an "
-                                      "idempotent retry), or the error code.",
-                                      {"outcome"}), "grpc metrics"),
-            metrics::MustRegister(registry->AddCounter("chime_timer_cancels_total",
-                                      "CancelTimer calls by outcome: cancelled, or the error "
-                                      "code.",
-                                      {"outcome"}), "grpc metrics")} {}
+            metrics::MustRegister(
+                registry->AddCounter("chime_grpc_requests_total",
+                                     "gRPC calls handled, by service, method and status code.",
+                                     {"service", "method", "code"}),
+                "grpc metrics"),
+            metrics::MustRegister(
+                registry->AddCounter("chime_timer_creates_total",
+                                     "CreateTimer calls by outcome: created, existing (an "
+                                     "idempotent retry), or the error code.",
+                                     {"outcome"}),
+                "grpc metrics"),
+            metrics::MustRegister(
+                registry->AddCounter("chime_timer_cancels_total",
+                                     "CancelTimer calls by outcome: cancelled, or the error "
+                                     "code.",
+                                     {"outcome"}),
+                "grpc metrics")} {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {

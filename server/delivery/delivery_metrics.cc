@@ -4,24 +4,32 @@ namespace chime::delivery {
 
 DeliveryMetrics::DeliveryMetrics(metrics::Registry* registry) {
   if (registry == nullptr) return;
-  auto* outcomes = metrics::MustRegister(registry->AddCounter(
-      "chime_deliveries_total",
-      "Delivery attempts that ended, by outcome (acked, nacked, unknown: the fire was no "
-      "longer pending, expired: the ack deadline passed, dead_lettered).",
-      {"outcome"}), "delivery metrics");
+  auto* outcomes = metrics::MustRegister(
+      registry->AddCounter(
+          "chime_deliveries_total",
+          "Delivery attempts that ended, by outcome (acked, nacked, unknown: the fire was no "
+          "longer pending, expired: the ack deadline passed, dead_lettered).",
+          {"outcome"}),
+      "delivery metrics");
   acked_ = outcomes->WithLabels({{"outcome", "acked"}});
   nacked_ = outcomes->WithLabels({{"outcome", "nacked"}});
   unknown_ = outcomes->WithLabels({{"outcome", "unknown"}});
   expired_ = outcomes->WithLabels({{"outcome", "expired"}});
   dead_lettered_ = outcomes->WithLabels({{"outcome", "dead_lettered"}});
-  attempts_ = metrics::MustRegister(registry->AddCounter("chime_delivery_attempts_total",
-                                        "Fires sent to subscribers, first attempts and "
-                                        "redeliveries."), "delivery metrics")
-                  ->WithLabels({});
-  redeliveries_ = metrics::MustRegister(registry->AddCounter("chime_redeliveries_total",
-                                            "Fires sent to subscribers again (attempt > 1)."), "delivery metrics")
+  attempts_ =
+      metrics::MustRegister(registry->AddCounter("chime_delivery_attempts_total",
+                                                 "Fires sent to subscribers, first attempts and "
+                                                 "redeliveries."),
+                            "delivery metrics")
+          ->WithLabels({});
+  redeliveries_ =
+      metrics::MustRegister(registry->AddCounter("chime_redeliveries_total",
+                                                 "Fires sent to subscribers again (attempt > 1)."),
+                            "delivery metrics")
+          ->WithLabels({});
+  ack_lateness_ = metrics::MustRegister(registry->AddHistogram(kAckLatenessName, kAckLatenessHelp),
+                                        "delivery metrics")
                       ->WithLabels({});
-  ack_lateness_ = metrics::MustRegister(registry->AddHistogram(kAckLatenessName, kAckLatenessHelp), "delivery metrics")->WithLabels({});
 }
 
 void DeliveryMetrics::Sent(uint32_t attempt) const {
