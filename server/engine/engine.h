@@ -53,8 +53,9 @@ struct EngineOptions {
   size_t max_fire_batch = 2'000;
   // Fire transactions may run this much before the due time: the fire is written early
   // (its fire_time and visible_at are the due time, so delivery waits for it), taking the
-  // fsync off the path to the subscriber and batching timers due close together. A cancel
-  // or update inside this lead finds the timer already fired. Zero: commit at the due time.
+  // fsync off the path to the subscriber and batching timers due close together (a shard
+  // wakes with half the lead left and fires all that is due within the lead). A cancel or
+  // update inside this lead finds the timer already fired. Zero: commit at the due time.
   absl::Duration fire_ahead = absl::ZeroDuration();
   // Applied where a timer's delivery policy leaves a field unset.
   absl::Duration default_ack_deadline = absl::Seconds(30);

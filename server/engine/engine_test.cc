@@ -38,6 +38,7 @@ class RecordingListener : public FireListener {
  public:
   void OnFires(int shard, std::vector<internal::DeliveryRecord> fires) override {
     absl::MutexLock lock(&mu_);
+    batch_sizes_.push_back(fires.size());
     for (auto& fire : fires) {
       shards_.push_back(shard);
       fires_.push_back(std::move(fire));
@@ -64,6 +65,11 @@ class RecordingListener : public FireListener {
     absl::MutexLock lock(&mu_);
     return fires_;
   }
+  // The number of fires in each OnFires call (one per fire transaction), in order.
+  std::vector<size_t> batch_sizes() const {
+    absl::MutexLock lock(&mu_);
+    return batch_sizes_;
+  }
   std::map<std::string, int> CountByTimer() const {
     absl::MutexLock lock(&mu_);
     std::map<std::string, int> out;
@@ -75,6 +81,7 @@ class RecordingListener : public FireListener {
   mutable absl::Mutex mu_;
   std::vector<internal::DeliveryRecord> fires_ ABSL_GUARDED_BY(mu_);
   std::vector<int> shards_ ABSL_GUARDED_BY(mu_);
+  std::vector<size_t> batch_sizes_ ABSL_GUARDED_BY(mu_);
 };
 
 // Polls `pred` (for state with no event to wait on, e.g. the heap after a window load).
@@ -189,13 +196,14 @@ TEST_F(EngineTest, FireAheadCommitsEarlyAsIfAtTheDueTime) {
   ASSERT_OK(Create(OneShot("t1", due)));
   // A sentinel 20 ms earlier: once it fired, the dispatcher has looked at the heap then.
   ASSERT_OK(Create(OneShot("sentinel", due - absl::Milliseconds(20))));
-  clock_.Advance(absl::Seconds(5) - absl::Milliseconds(25));
+  clock_.Advance(absl::Seconds(5) - absl::Milliseconds(22) - absl::Microseconds(500));
   ASSERT_TRUE(listener_.WaitForCount(1));
   EXPECT_EQ(listener_.fires()[0].timer_id(), "sentinel");
   ASSERT_OK_AND_ASSIGN(v1::Timer before, engine_->Get("default", "t1"));
-  EXPECT_EQ(before.state(), v1::TIMER_STATE_SCHEDULED);  // 25 ms before: not yet
+  EXPECT_EQ(before.state(), v1::TIMER_STATE_SCHEDULED);  // 22.5 ms before: not yet
 
-  clock_.Advance(absl::Milliseconds(20));  // 5 ms before its due time
+  // The engine wakes to fire with half the lead left (and takes all due within the lead).
+  clock_.Advance(absl::Milliseconds(20));
   ASSERT_TRUE(listener_.WaitForCount(2));
   const internal::DeliveryRecord record = listener_.records()[1];
   EXPECT_EQ(record.fire().timer_id(), "t1");
@@ -206,6 +214,35 @@ TEST_F(EngineTest, FireAheadCommitsEarlyAsIfAtTheDueTime) {
   ASSERT_OK_AND_ASSIGN(v1::Timer fired, engine_->Get("default", "t1"));
   EXPECT_EQ(fired.state(), v1::TIMER_STATE_FIRED);
   EXPECT_EQ(FromProto(fired.last_fire_time()), due);
+}
+
+TEST_F(EngineTest, TimersDueCloseTogetherShareAFireTransactionWithinTheLead) {
+  EngineOptions options;
+  options.fire_ahead = absl::Milliseconds(5);
+  Open(1, options);
+  const absl::Time due = kStart + absl::Seconds(5);
+  ASSERT_OK(Create(OneShot("sentinel", due - absl::Milliseconds(20))));
+  ASSERT_OK(Create(OneShot("t1", due)));
+  ASSERT_OK(Create(OneShot("t2", due + absl::Milliseconds(2))));
+  ASSERT_OK(Create(OneShot("t3", due + absl::Milliseconds(3))));
+  clock_.Advance(absl::Seconds(5) - absl::Milliseconds(22) - absl::Microseconds(500));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  // 5 ms before t1: it may fire now, but the engine waits until half the lead is left so
+  // the timers due right after it can join its transaction.
+  clock_.Advance(absl::Milliseconds(17) + absl::Microseconds(500));
+  ASSERT_OK_AND_ASSIGN(v1::Timer waiting, engine_->Get("default", "t1"));
+  EXPECT_EQ(waiting.state(), v1::TIMER_STATE_SCHEDULED);
+
+  // Half the lead before t1: one transaction takes what is due within the whole lead (t1, and
+  // t2 4.5 ms ahead) and nothing beyond it (t3 at 5.5 ms).
+  clock_.Advance(absl::Microseconds(2500));
+  ASSERT_TRUE(listener_.WaitForCount(3));
+  EXPECT_EQ(listener_.batch_sizes(), (std::vector<size_t>{1, 2}));
+  ASSERT_OK_AND_ASSIGN(v1::Timer t3, engine_->Get("default", "t3"));
+  EXPECT_EQ(t3.state(), v1::TIMER_STATE_SCHEDULED);
+  clock_.Advance(absl::Milliseconds(3));  // half the lead before t3
+  ASSERT_TRUE(listener_.WaitForCount(4));
+  EXPECT_EQ(listener_.fires()[3].timer_id(), "t3");
 }
 
 TEST_F(EngineTest, AFireIsWrittenAndHandedOnWithoutWaitingForAnFsync) {

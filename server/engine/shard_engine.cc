@@ -264,15 +264,17 @@ int64_t ShardEngine::FireHorizonUs(int64_t now_us) const {
   return now_us + absl::ToInt64Microseconds(options_.fire_ahead);
 }
 
+absl::Duration ShardEngine::WakeLead() const { return options_.fire_ahead / 2; }
+
 bool ShardEngine::CanFireLocked(absl::Time now, int64_t now_us) const {
-  return !heap_.empty() && heap_.Top().due_us <= FireHorizonUs(now_us) &&
+  return !heap_.empty() && heap_.Top().due_us <= now_us + absl::ToInt64Microseconds(WakeLead()) &&
          fires_in_flight_ < kMaxFiresInFlight && now >= fire_retry_at_;
 }
 
 absl::Time ShardEngine::NextWakeLocked() const {
   absl::Time wake = absl::InfiniteFuture();
   if (!heap_.empty() && fires_in_flight_ < kMaxFiresInFlight) {
-    wake = std::max(absl::FromUnixMicros(heap_.Top().due_us) - options_.fire_ahead, fire_retry_at_);
+    wake = std::max(absl::FromUnixMicros(heap_.Top().due_us) - WakeLead(), fire_retry_at_);
   }
   if (heap_.size() < MaxHeap(options_)) {
     const absl::Time load_at = cursor_.has_value()
