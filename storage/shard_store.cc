@@ -84,7 +84,11 @@ class ShardStore::Impl {
     {
       absl::MutexLock l(&mu_);
       if (!stopping_) {
-        queue_.push_back(Pending{std::move(fn), std::move(done), sync});
+        const bool deferred =
+            sync == Sync::kDeferred && deferred_sync_delay_ > absl::ZeroDuration();
+        queue_.push_back(Pending{std::move(fn), std::move(done), sync,
+                                 deferred ? absl::Now() : absl::InfinitePast()});
+        if (!deferred) ++prompt_queued_;
         return;
       }
     }
@@ -103,10 +107,16 @@ class ShardStore::Impl {
     TxnFn fn;
     TxnDone done;
     Sync sync = Sync::kDurable;
+    // When a deferred transaction was queued: it waits (at most deferred_sync_delay_ from
+    // here) for a prompt one to share its write and wake-up. InfinitePast for prompt ones.
+    absl::Time deferred_since = absl::InfinitePast();
   };
 
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !queue_.empty() || stopping_;
+  }
+  bool HasPromptWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return prompt_queued_ > 0 || stopping_;
   }
 
   void WriterLoop();
@@ -124,6 +134,8 @@ class ShardStore::Impl {
 
   absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  // Queued transactions that are not deferred: the writer writes as soon as there is one.
+  size_t prompt_queued_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   // Written transactions that need an fsync before their `done`: the syncer syncs the WAL
@@ -149,11 +161,20 @@ void ShardStore::Impl::WriterLoop() {
   for (;;) {
     {
       absl::MutexLock l(&mu_);
-      mu_.Await(absl::Condition(this, &Impl::HasWorkOrStopping));
+      for (;;) {
+        mu_.Await(absl::Condition(this, &Impl::HasWorkOrStopping));
+        if (HasPromptWorkOrStopping()) break;
+        // Only deferred transactions (acks): they ride along with the next prompt one (a
+        // fire, say) instead of waking this thread each, or go once the oldest has waited.
+        const absl::Time deadline = queue_.front().deferred_since + deferred_sync_delay_;
+        if (absl::Now() >= deadline) break;
+        mu_.AwaitWithDeadline(absl::Condition(this, &Impl::HasPromptWorkOrStopping), deadline);
+      }
       // Stopping still drains: everything queued before Close() runs.
       if (queue_.empty()) return;
       size_t n = std::min(queue_.size(), max_group_size_);
       for (size_t i = 0; i < n; ++i) {
+        if (queue_.front().deferred_since == absl::InfinitePast()) --prompt_queued_;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -194,7 +215,13 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatch
   }
   std::vector<TxnDone> to_sync;
   bool urgent = false;
+  // The syncer's delay counts from when the oldest deferred transaction was queued, so its
+  // wait to be written and its wait to be synced share one deferred_sync_delay_.
+  absl::Time oldest_deferred = absl::InfiniteFuture();
   for (size_t i = 0; i < group.size(); ++i) {
+    if (group[i].sync == Sync::kDeferred) {
+      oldest_deferred = std::min(oldest_deferred, group[i].deferred_since);
+    }
     if (!group[i].done) continue;
     absl::Status status = results[i].ok() ? group_status : std::move(results[i]);
     if (status.ok() && group[i].sync != Sync::kLazy && write_options_.sync) {
@@ -206,7 +233,7 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatch
   }
   if (!to_sync.empty()) {
     absl::MutexLock l(&sync_mu_);
-    if (awaiting_sync_.empty()) oldest_deferred_ = absl::Now();
+    if (awaiting_sync_.empty()) oldest_deferred_ = std::min(absl::Now(), oldest_deferred);
     sync_urgent_ = sync_urgent_ || urgent;
     for (TxnDone& done : to_sync) awaiting_sync_.push_back(std::move(done));
   }

@@ -131,11 +131,14 @@ class ShardStore {
   // a fire), so its done does not wait for a sync; it becomes durable with the next synced
   // write of the shard (the WAL is sequential). A process crash loses neither kind: both are
   // in the OS's page cache once written.
-  // kDeferred: durable before its done runs, like kDurable, but its sync need not be soon:
-  // it waits for the next kDurable write's sync or at most Deps::deferred_sync_delay. For
-  // writes whose outcome nobody waits on (a subscriber's ack), so that a steady stream of
-  // them syncs the WAL a few times a second instead of back to back: on this VM's disk every
-  // sync slows the shard's other writes (fires) for milliseconds.
+  // kDeferred: durable before its done runs, like kDurable, but neither its write nor its
+  // sync need be soon: it is written with the next transaction of another kind (or once it
+  // has waited Deps::deferred_sync_delay) and synced with the next kDurable write's sync (or
+  // once that delay from its submission passed). For writes whose outcome nobody waits on (a
+  // subscriber's ack), so that a steady stream of them neither wakes the writer for each nor
+  // syncs the WAL back to back: on this VM's disk every sync slows the shard's other writes
+  // (fires) for milliseconds. Reads see such a write only once written. A zero delay makes
+  // kDeferred behave as kDurable.
   enum class Sync { kDurable, kLazy, kDeferred };
 
   // Queues `fn` for the writer thread; `done` runs once the transaction is durable, on the

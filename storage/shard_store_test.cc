@@ -444,6 +444,46 @@ TEST(ShardStoreSyncTest, DeferredTxnsWaitForTheNextDurableSyncAndShareIt) {
   EXPECT_EQ(fs->syncs(), before + 1);  // one sync for all four
 }
 
+TEST(ShardStoreSyncTest, DeferredTxnsWaitToBeWrittenWithTheNextPromptTxn) {
+  TempDir dir;
+  // Longer than any test: only another kind of write (or Close) can write them.
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(),
+                                                .shard_count = 1,
+                                                .deferred_sync_delay = absl::Hours(1)}));
+  ShardStore* shard = store->shard(0);
+  DoneLog log;
+  shard->Submit(PutTimerTxn("ack"), log.For("ack"), ShardStore::Sync::kDeferred);
+  // Alone, it is not written: a writer would take it within microseconds, so 100 ms of
+  // looking is ample (a bounded check of an absence, which has no event to wait for).
+  const absl::Time look_until = absl::Now() + absl::Milliseconds(100);
+  while (absl::Now() < look_until) {
+    ASSERT_OK_AND_ASSIGN(auto early, shard->GetTimer("ns", "ack"));
+    ASSERT_FALSE(early.has_value());
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  // A lazy transaction submitted later shares the deferred one's group: inside it, the
+  // deferred write is in the group's batch (the transaction reads it) but not yet in the
+  // database (a plain read does not).
+  bool in_batch = false;
+  std::optional<bool> in_db;
+  absl::Notification written;
+  shard->Submit(
+      [&](ShardTxn& txn) -> absl::Status {
+        CHIME_ASSIGN_OR_RETURN(auto from_txn, txn.GetTimer("ns", "ack"));
+        in_batch = from_txn.has_value();
+        CHIME_ASSIGN_OR_RETURN(auto from_db, shard->GetTimer("ns", "ack"));
+        in_db = from_db.has_value();
+        return absl::OkStatus();
+      },
+      [&](absl::Status) { written.Notify(); }, ShardStore::Sync::kLazy);
+  ASSERT_TRUE(written.WaitForNotificationWithTimeout(kWaitBound));
+  EXPECT_TRUE(in_batch);
+  ASSERT_TRUE(in_db.has_value());
+  EXPECT_FALSE(*in_db);
+  ASSERT_OK_AND_ASSIGN(auto after, shard->GetTimer("ns", "ack"));
+  EXPECT_TRUE(after.has_value());
+}
+
 TEST(ShardStoreSyncTest, DeferredTxnsAloneAreSyncedAfterTheDelay) {
   TempDir dir;
   auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();
