@@ -157,9 +157,10 @@ const std::vector<SettingSpec>& ChimedSettings() {
        "how long before its due time a timer's fire may be made durable (delivery still "
        "waits for the due time); takes the fsync off the path to subscribers; 0 disables"},
       {"ack-sync-delay", "50ms", "D",
-       "a subscriber's acks are synced to disk at most this late, many in one sync (their "
-       "results are sent after it; a create or cancel syncs at once and takes them along): "
-       "back-to-back syncs slow the fires of the same shard; 0 syncs each ack at once"},
+       "a subscriber's acks are written with the shard's next other write and synced to "
+       "disk at most this late, many in one sync (their results are sent after it; a create "
+       "or cancel syncs at once and takes them along): back-to-back syncs slow the fires of "
+       "the same shard; 0 writes and syncs each ack at once"},
       {"default-ack-deadline", "30s", "D",
        "ack deadline of a delivery attempt, for timers whose policy sets none"},
       {"default-max-attempts", "5", "N",
