@@ -84,11 +84,8 @@ class ShardStore::Impl {
     {
       absl::MutexLock l(&mu_);
       if (!stopping_) {
-        const bool deferred =
-            sync == Sync::kDeferred && deferred_sync_delay_ > absl::ZeroDuration();
-        queue_.push_back(Pending{std::move(fn), std::move(done), sync,
-                                 deferred ? absl::Now() : absl::InfinitePast()});
-        if (!deferred) ++prompt_queued_;
+        queue_.push_back(Pending{std::move(fn), std::move(done), sync, absl::Now()});
+        if (IsPrompt(queue_.back())) ++prompt_queued_;
         return;
       }
     }
@@ -107,10 +104,15 @@ class ShardStore::Impl {
     TxnFn fn;
     TxnDone done;
     Sync sync = Sync::kDurable;
-    // When a deferred transaction was queued: it waits (at most deferred_sync_delay_ from
-    // here) for a prompt one to share its write and wake-up. InfinitePast for prompt ones.
-    absl::Time deferred_since = absl::InfinitePast();
+    // When it was queued: a deferred transaction waits at most deferred_sync_delay_ from
+    // here for a prompt one to share its write and wake-up.
+    absl::Time queued_at;
   };
+
+  // Written as soon as the writer gets to it; the others wait for company (see Sync).
+  bool IsPrompt(const Pending& p) const {
+    return p.sync != Sync::kDeferred || deferred_sync_delay_ == absl::ZeroDuration();
+  }
 
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !queue_.empty() || stopping_;
@@ -166,7 +168,7 @@ void ShardStore::Impl::WriterLoop() {
         if (HasPromptWorkOrStopping()) break;
         // Only deferred transactions (acks): they ride along with the next prompt one (a
         // fire, say) instead of waking this thread each, or go once the oldest has waited.
-        const absl::Time deadline = queue_.front().deferred_since + deferred_sync_delay_;
+        const absl::Time deadline = queue_.front().queued_at + deferred_sync_delay_;
         if (absl::Now() >= deadline) break;
         mu_.AwaitWithDeadline(absl::Condition(this, &Impl::HasPromptWorkOrStopping), deadline);
       }
@@ -174,7 +176,7 @@ void ShardStore::Impl::WriterLoop() {
       if (queue_.empty()) return;
       size_t n = std::min(queue_.size(), max_group_size_);
       for (size_t i = 0; i < n; ++i) {
-        if (queue_.front().deferred_since == absl::InfinitePast()) --prompt_queued_;
+        if (IsPrompt(queue_.front())) --prompt_queued_;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -220,7 +222,7 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatch
   absl::Time oldest_deferred = absl::InfiniteFuture();
   for (size_t i = 0; i < group.size(); ++i) {
     if (group[i].sync == Sync::kDeferred) {
-      oldest_deferred = std::min(oldest_deferred, group[i].deferred_since);
+      oldest_deferred = std::min(oldest_deferred, group[i].queued_at);
     }
     if (!group[i].done) continue;
     absl::Status status = results[i].ok() ? group_status : std::move(results[i]);
