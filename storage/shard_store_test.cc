@@ -27,16 +27,6 @@ using ::chime::testing::TempDir;
 
 constexpr absl::Duration kWaitBound = absl::Seconds(60);
 
-DeliveryRecord MakeDelivery(const std::string& ns, const std::string& fire_id,
-                            const std::string& topic, int64_t visible_at_us) {
-  DeliveryRecord record;
-  record.mutable_fire()->set_namespace_(ns);
-  record.mutable_fire()->set_fire_id(fire_id);
-  record.mutable_fire()->set_topic(topic);
-  record.set_visible_at_us(visible_at_us);
-  return record;
-}
-
 std::vector<std::string> FireIds(const std::vector<DeliveryRecord>& records) {
   std::vector<std::string> ids;
   for (const DeliveryRecord& r : records) ids.push_back(r.fire().fire_id());

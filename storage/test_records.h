@@ -3,6 +3,7 @@
 #ifndef CHIME_STORAGE_TEST_RECORDS_H_
 #define CHIME_STORAGE_TEST_RECORDS_H_
 
+#include <cstdint>
 #include <string>
 
 #include "chime/internal/storage.pb.h"
@@ -15,6 +16,16 @@ inline internal::TimerRecord MakeTimer(const std::string& ns, const std::string&
   record.mutable_timer()->set_namespace_(ns);
   record.mutable_timer()->set_timer_id(id);
   record.mutable_timer()->set_payload(payload);
+  return record;
+}
+
+inline internal::DeliveryRecord MakeDelivery(const std::string& ns, const std::string& fire_id,
+                                             const std::string& topic, int64_t visible_at_us) {
+  internal::DeliveryRecord record;
+  record.mutable_fire()->set_namespace_(ns);
+  record.mutable_fire()->set_fire_id(fire_id);
+  record.mutable_fire()->set_topic(topic);
+  record.set_visible_at_us(visible_at_us);
   return record;
 }
 
