@@ -147,6 +147,7 @@ function render(data) {
   set("storage", bytes(num(s.storage_bytes)));
   set("shard-count", (s.shards || []).length + " shards in " + s.data_dir);
   fillRows("lateness", [["scheduled → dispatched", data.lateness.dispatch],
+                        ["scheduled → sent", data.lateness.sent],
                         ["scheduled → acked", data.lateness.ack]].map(([name, l]) =>
     l.count > 0 ? [name, l.count, seconds(l.p50), seconds(l.p90), seconds(l.p99)]
                 : [name, 0, "-", "-", "-"]));
@@ -226,9 +227,11 @@ http::HttpHandler StatusPageHandler() {
 
 http::HttpHandler StatusJsonHandler(StatusFn status, metrics::Registry* registry) {
   metrics::Histogram* dispatch = Lookup(registry, kDispatchLatenessName, kDispatchLatenessHelp);
+  metrics::Histogram* sent =
+      Lookup(registry, delivery::kSendLatenessName, delivery::kSendLatenessHelp);
   metrics::Histogram* ack =
       Lookup(registry, delivery::kAckLatenessName, delivery::kAckLatenessHelp);
-  return [status = std::move(status), dispatch, ack](const http::HttpRequest&) {
+  return [status = std::move(status), dispatch, sent, ack](const http::HttpRequest&) {
     http::HttpResponse response;
     response.headers.push_back({"Cache-Control", "no-store"});
     absl::StatusOr<v1::GetStatusResponse> s = status();
@@ -247,7 +250,8 @@ http::HttpHandler StatusJsonHandler(StatusFn status, metrics::Registry* registry
     }
     response.content_type = "application/json";
     response.body = absl::StrCat(R"({"status":)", status_json, R"(,"lateness":{"dispatch":)",
-                                 dispatch ? LatenessJson(*dispatch) : "{}", R"(,"ack":)",
+                                 dispatch ? LatenessJson(*dispatch) : "{}", R"(,"sent":)",
+                                 sent ? LatenessJson(*sent) : "{}", R"(,"ack":)",
                                  ack ? LatenessJson(*ack) : "{}", "}}");
     return response;
   };

@@ -28,7 +28,8 @@ const std::string& StatusPageHtml();
 http::HttpHandler StatusPageHandler();
 
 // GET /status.json : {"status": <GetStatusResponse as JSON, proto field names>,
-//   "lateness": {"dispatch": {"count": N, "p50": s, "p90": s, "p99": s}, "ack": {...}}}.
+//   "lateness": {"dispatch": {"count": N, "p50": s, "p90": s, "p99": s}, "sent": {...},
+//                "ack": {...}}}.
 // `status` is called on an HTTP thread. The registry must outlive the handler.
 using StatusFn = std::function<absl::StatusOr<v1::GetStatusResponse>()>;
 http::HttpHandler StatusJsonHandler(StatusFn status, metrics::Registry* registry);

@@ -60,6 +60,7 @@ TEST(StatusPageTest, StatusJsonCarriesStatusAndLateness) {
   EXPECT_EQ(response.content_type, "application/json");
   EXPECT_THAT(response.body, HasSubstr(R"({"status":{"node_id":"n-7"})"));
   EXPECT_THAT(response.body, HasSubstr(R"("dispatch":{"count":1,"p50":)"));
+  EXPECT_THAT(response.body, HasSubstr(R"("sent":{"count":0,)"));
   EXPECT_THAT(response.body, HasSubstr(R"("ack":{"count":0,)"));
 
   auto failing = StatusJsonHandler(

@@ -875,7 +875,7 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
     entry.owner = sub_id;
     ++sub->outstanding;
     topic.deadlines.insert({entry.deadline, fire_id});
-    metrics_.Sent(fire->attempt());
+    metrics_.Sent(fire->attempt(), FromProto(fire->scheduled_time()), now);
     batches[sub_id].push_back(*fire);
     (*updates)[entry.shard].push_back(RecordUpdate{
         key.first, fire_id, fire->attempt(), entry.record.visible_at_us(), fire->ack_deadline()});

@@ -82,6 +82,7 @@ class DeliveryManagerTest : public ::testing::Test {
     options.clock = &clock_;
     options.max_ready_per_topic = max_ready;
     options.scan_batch = 4;
+    options.metrics = &registry_;
     manager_ = std::make_unique<DeliveryManager>(store_.get(), options);
   }
 
@@ -138,7 +139,18 @@ class DeliveryManagerTest : public ::testing::Test {
     return n;
   }
 
+  // Observations of the send lateness histogram: (count, sum in seconds).
+  std::pair<uint64_t, double> SendLateness() {
+    absl::StatusOr<metrics::HistogramFamily*> family =
+        registry_.AddHistogram(kSendLatenessName, kSendLatenessHelp);
+    EXPECT_OK(family.status());
+    if (!family.ok()) return {0, 0};
+    metrics::Histogram* h = (*family)->WithLabels({});
+    return {h->Count(), h->Sum()};
+  }
+
   FakeClock clock_{absl::FromUnixSeconds(1'800'000'000)};
+  metrics::Registry registry_;
   testing::TempDir dir_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<DeliveryManager> manager_;
@@ -211,6 +223,8 @@ TEST_F(DeliveryManagerTest, DeadlineAndDisconnectRedeliverWithTheNextAttempt) {
   ASSERT_TRUE(third.has_value());
   EXPECT_EQ(third->attempt(), 3u);
   EXPECT_EQ(a->received(), 2u);
+  // Only the first attempt counts for the send lateness (sent as soon as subscribed: 0).
+  EXPECT_EQ(SendLateness(), std::make_pair(uint64_t{1}, 0.0));
 
   // The attempt was persisted (the manager's writes are flushed by Stop).
   manager_->Unsubscribe(b_id);
@@ -320,11 +334,15 @@ TEST_F(DeliveryManagerTest, AFireCommittedAheadOfTimeIsSentAtItsDueTime) {
   EXPECT_EQ(manager_->GetTopicStats("ns", "q")->ready, 1u);  // held in memory
   clock_.Advance(absl::Milliseconds(4));
   EXPECT_EQ(sink->received(), 0u);  // not before its due time
-  clock_.Advance(absl::Milliseconds(1));
+  clock_.Advance(absl::Milliseconds(3));
   std::optional<v1::Fire> fire = sink->Next();
   ASSERT_TRUE(fire.has_value());
   EXPECT_EQ(fire->fire_id(), "t1@1");
   EXPECT_EQ(fire->attempt(), 1u);
+  // Sent 2 ms after its due time, though committed 5 ms before it.
+  const auto [sent, lateness_s] = SendLateness();
+  EXPECT_EQ(sent, 1u);
+  EXPECT_NEAR(lateness_s, 0.002, 1e-9);
   manager_->Ack(id, {fire->fire_id()});
   EXPECT_EQ(sink->WaitOutcome(fire->fire_id()), v1::ACK_OUTCOME_ACKED);
 }

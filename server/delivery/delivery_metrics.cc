@@ -1,5 +1,7 @@
 #include "server/delivery/delivery_metrics.h"
 
+#include <algorithm>
+
 namespace chime::delivery {
 
 DeliveryMetrics::DeliveryMetrics(metrics::Registry* registry) {
@@ -30,12 +32,20 @@ DeliveryMetrics::DeliveryMetrics(metrics::Registry* registry) {
   ack_lateness_ = metrics::MustRegister(registry->AddHistogram(kAckLatenessName, kAckLatenessHelp),
                                         "delivery metrics")
                       ->WithLabels({});
+  send_lateness_ =
+      metrics::MustRegister(registry->AddHistogram(kSendLatenessName, kSendLatenessHelp),
+                            "delivery metrics")
+          ->WithLabels({});
 }
 
-void DeliveryMetrics::Sent(uint32_t attempt) const {
+void DeliveryMetrics::Sent(uint32_t attempt, absl::Time scheduled, absl::Time now) const {
   if (attempts_ == nullptr) return;
   attempts_->Increment();
-  if (attempt > 1) redeliveries_->Increment();
+  if (attempt > 1) {
+    redeliveries_->Increment();
+  } else {
+    send_lateness_->ObserveDuration(std::max(absl::ZeroDuration(), now - scheduled));
+  }
 }
 
 void DeliveryMetrics::Settled(v1::AckOutcome outcome, absl::Time scheduled, absl::Time now) const {

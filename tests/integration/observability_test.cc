@@ -312,6 +312,8 @@ TEST_F(ObservabilityTest, MetricsCountTheTraffic) {
   EXPECT_EQ(m.Value("chime_fire_dispatch_lateness_seconds_count"), 2);
   EXPECT_NEAR(m.Value("chime_fire_dispatch_lateness_seconds_sum").value_or(-1), 2.0, 1e-6);
   EXPECT_EQ(m.Value("chime_fire_dispatch_lateness_seconds_bucket", {{"le", "0.5"}}), 0);
+  EXPECT_EQ(m.Value("chime_fire_send_lateness_seconds_count"), 2);
+  EXPECT_NEAR(m.Value("chime_fire_send_lateness_seconds_sum").value_or(-1), 2.0, 1e-6);
   EXPECT_EQ(m.Value("chime_fire_ack_lateness_seconds_count"), 2);
   EXPECT_NEAR(m.Value("chime_fire_ack_lateness_seconds_sum").value_or(-1), 2.0, 1e-6);
   EXPECT_EQ(m.Value("chime_deliveries_total", {{"outcome", "acked"}}), 2);
@@ -332,6 +334,7 @@ TEST_F(ObservabilityTest, MetricsCountTheTraffic) {
       {"chime_rocksdb_memtable_bytes", "gauge"},
       {"chime_storage_disk_bytes", "gauge"},
       {"chime_fire_dispatch_lateness_seconds", "histogram"},
+      {"chime_fire_send_lateness_seconds", "histogram"},
       {"chime_fire_ack_lateness_seconds", "histogram"},
       {"chime_grpc_requests_total", "counter"},
       {"process_resident_memory_bytes", "gauge"},
