@@ -309,6 +309,9 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
           }
           r.set_outcome(v1::ACK_OUTCOME_NACKED);
         } else {
+          // Never sent (fire ids are predictable): nothing to nack, and moving its visibility
+          // could send a fire held for its due time early.
+          if ((*record)->fire().attempt() == 0) continue;
           const int64_t stored_visible_us = (*record)->visible_at_us();
           (*record)->set_visible_at_us(visible_us);
           (*record)->set_last_error(error.empty() ? "nacked" : error);
@@ -362,6 +365,15 @@ void DeliveryManager::FinishSettle(const TopicKey& key, uint64_t incarnation, Su
         }
         Entry& entry = it->second;
         const bool has_record = entry.record.has_fire();
+        if (status.ok() && outcome == v1::ACK_OUTCOME_UNKNOWN && has_record) {
+          // Not settled (a nack of a fire never sent): it is pending on disk as before, so
+          // read it back from there at its visible time.
+          metrics_.Settled(outcome, absl::InfinitePast(), now);
+          const absl::Time visible = absl::FromUnixMicros(entry.record.visible_at_us());
+          topic->entries.erase(it);
+          MarkBacklogLocked(*topic, visible);
+          continue;
+        }
         if (status.ok()) {
           metrics_.Settled(
               outcome,

@@ -347,6 +347,45 @@ TEST_F(DeliveryManagerTest, AFireCommittedAheadOfTimeIsSentAtItsDueTime) {
   EXPECT_EQ(sink->WaitOutcome(fire->fire_id()), v1::ACK_OUTCOME_ACKED);
 }
 
+// Fire ids are predictable; a nack of a fire nobody was sent must not make it visible before
+// its due time.
+TEST_F(DeliveryManagerTest, ANackOfAFireNotYetSentChangesNothing) {
+  StartManager(/*max_ready=*/100);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 10, sink));
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < limit && manager_->GetTopicStats("ns", "q")->backlog_on_disk) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_FALSE(manager_->GetTopicStats("ns", "q")->backlog_on_disk);
+
+  const absl::Time due = clock_.Now() + absl::Milliseconds(5);
+  auto [shard, record] = Pending("t1", "q");
+  *record.mutable_fire()->mutable_scheduled_time() = ToProtoTimestamp(due);
+  record.set_visible_at_us(absl::ToUnixMicros(due));
+  *record.mutable_policy() = v1::DeliveryPolicy();
+  ASSERT_OK(store_->shard(shard)->SubmitAndWait(
+      [&](storage::ShardTxn& txn) { return txn.PutDelivery(record); }));
+  manager_->OnFires(shard, {record});
+
+  manager_->Nack(id, {"t1@1"}, std::nullopt);
+  EXPECT_EQ(sink->WaitOutcome("t1@1"), v1::ACK_OUTCOME_UNKNOWN);
+  EXPECT_EQ(sink->received(), 0u);
+  ASSERT_OK_AND_ASSIGN(auto stored, store_->shard(shard)->GetDelivery("ns", "t1@1"));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->visible_at_us(), absl::ToUnixMicros(due));
+
+  // Still sent, once, at its due time.
+  clock_.Advance(absl::Milliseconds(4));
+  EXPECT_EQ(sink->received(), 0u);
+  clock_.Advance(absl::Milliseconds(1));
+  std::optional<v1::Fire> fire = sink->Next();
+  ASSERT_TRUE(fire.has_value());
+  EXPECT_EQ(fire->fire_id(), "t1@1");
+  EXPECT_EQ(fire->attempt(), 1u);
+  EXPECT_EQ(sink->received(), 1u);
+}
+
 TEST_F(DeliveryManagerTest, ExpiredAttemptsBackOffExponentiallyThenDeadLetter) {
   Pending("t1", "q");
   StartManager(/*max_ready=*/100, /*max_attempts=*/3);
