@@ -102,6 +102,28 @@ class DeliveryManagerTest : public ::testing::Test {
     return {shard, record};
   }
 
+  // Waits (real time, bounded) until the topic's first disk scan is over, so fires then
+  // arrive in memory from the engine.
+  void WaitNoBacklog(const std::string& topic) {
+    const absl::Time limit = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < limit && manager_->GetTopicStats("ns", topic)->backlog_on_disk) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_FALSE(manager_->GetTopicStats("ns", topic)->backlog_on_disk);
+  }
+
+  // A fire the engine committed `lead` before its due time and handed to delivery.
+  void FireAhead(const std::string& timer_id, const std::string& topic, absl::Duration lead) {
+    const absl::Time due = clock_.Now() + lead;
+    auto [shard, record] = Pending(timer_id, topic);
+    *record.mutable_fire()->mutable_scheduled_time() = ToProtoTimestamp(due);
+    record.set_visible_at_us(absl::ToUnixMicros(due));
+    *record.mutable_policy() = v1::DeliveryPolicy();
+    ASSERT_OK(store_->shard(shard)->SubmitAndWait(
+        [&](storage::ShardTxn& txn) { return txn.PutDelivery(record); }));
+    manager_->OnFires(shard, {record});
+  }
+
   // Waits (real time, bounded) until `n` fires of the topic are in flight.
   void WaitInFlight(const std::string& topic, size_t n) {
     const absl::Time limit = absl::Now() + absl::Seconds(30);
@@ -316,21 +338,8 @@ TEST_F(DeliveryManagerTest, AFireCommittedAheadOfTimeIsSentAtItsDueTime) {
   StartManager(/*max_ready=*/100);
   auto sink = std::make_shared<RecordingSink>();
   ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 10, sink));
-  // The subscriber's first scan found nothing: fires now arrive in memory from the engine.
-  const absl::Time limit = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < limit && manager_->GetTopicStats("ns", "q")->backlog_on_disk) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  ASSERT_FALSE(manager_->GetTopicStats("ns", "q")->backlog_on_disk);
-
-  const absl::Time due = clock_.Now() + absl::Milliseconds(5);
-  auto [shard, record] = Pending("t1", "q");
-  *record.mutable_fire()->mutable_scheduled_time() = ToProtoTimestamp(due);
-  record.set_visible_at_us(absl::ToUnixMicros(due));
-  *record.mutable_policy() = v1::DeliveryPolicy();
-  ASSERT_OK(store_->shard(shard)->SubmitAndWait(
-      [&](storage::ShardTxn& txn) { return txn.PutDelivery(record); }));
-  manager_->OnFires(shard, {record});
+  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+  ASSERT_NO_FATAL_FAILURE(FireAhead("t1", "q", absl::Milliseconds(5)));
   EXPECT_EQ(manager_->GetTopicStats("ns", "q")->ready, 1u);  // held in memory
   clock_.Advance(absl::Milliseconds(4));
   EXPECT_EQ(sink->received(), 0u);  // not before its due time
@@ -353,25 +362,15 @@ TEST_F(DeliveryManagerTest, ANackOfAFireNotYetSentChangesNothing) {
   StartManager(/*max_ready=*/100);
   auto sink = std::make_shared<RecordingSink>();
   ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 10, sink));
-  const absl::Time limit = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < limit && manager_->GetTopicStats("ns", "q")->backlog_on_disk) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  ASSERT_FALSE(manager_->GetTopicStats("ns", "q")->backlog_on_disk);
-
+  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
   const absl::Time due = clock_.Now() + absl::Milliseconds(5);
-  auto [shard, record] = Pending("t1", "q");
-  *record.mutable_fire()->mutable_scheduled_time() = ToProtoTimestamp(due);
-  record.set_visible_at_us(absl::ToUnixMicros(due));
-  *record.mutable_policy() = v1::DeliveryPolicy();
-  ASSERT_OK(store_->shard(shard)->SubmitAndWait(
-      [&](storage::ShardTxn& txn) { return txn.PutDelivery(record); }));
-  manager_->OnFires(shard, {record});
+  ASSERT_NO_FATAL_FAILURE(FireAhead("t1", "q", absl::Milliseconds(5)));
 
   manager_->Nack(id, {"t1@1"}, std::nullopt);
   EXPECT_EQ(sink->WaitOutcome("t1@1"), v1::ACK_OUTCOME_UNKNOWN);
   EXPECT_EQ(sink->received(), 0u);
-  ASSERT_OK_AND_ASSIGN(auto stored, store_->shard(shard)->GetDelivery("ns", "t1@1"));
+  ASSERT_OK_AND_ASSIGN(auto stored,
+                       store_->shard(store_->ShardFor("ns", "t1"))->GetDelivery("ns", "t1@1"));
   ASSERT_TRUE(stored.has_value());
   EXPECT_EQ(stored->visible_at_us(), absl::ToUnixMicros(due));
 
