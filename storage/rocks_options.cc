@@ -1,5 +1,6 @@
 #include "storage/rocks_options.h"
 
+#include "common/limits.h"
 #include "rocksdb/env.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/memtablerep.h"
@@ -23,6 +24,7 @@ bool IsTimeOrderedCf(int cf) { return cf == kCfDue || cf == kCfQueue; }
 constexpr size_t kDeliveryMemtableBuckets = size_t{1} << 16;
 // Longer than any delivery key (namespace + fire id), so the hash covers the whole key.
 constexpr size_t kDeliveryKeyHashPrefix = 256;
+static_assert(kDeliveryKeyHashPrefix >= limits::kMaxNamespaceLength + 1 + limits::kMaxFireIdLength);
 
 rocksdb::ColumnFamilyOptions MakeCfOptions(const ShardStore::Deps& deps, int cf) {
   rocksdb::ColumnFamilyOptions options;
