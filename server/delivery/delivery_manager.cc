@@ -365,20 +365,19 @@ void DeliveryManager::FinishSettle(const TopicKey& key, uint64_t incarnation, Su
         }
         Entry& entry = it->second;
         const bool has_record = entry.record.has_fire();
-        if (status.ok() && outcome == v1::ACK_OUTCOME_UNKNOWN && has_record) {
-          // Not settled (a nack of a fire never sent): it is pending on disk as before, so
-          // read it back from there at its visible time.
-          metrics_.Settled(outcome, absl::InfinitePast(), now);
-          const absl::Time visible = absl::FromUnixMicros(entry.record.visible_at_us());
-          topic->entries.erase(it);
-          MarkBacklogLocked(*topic, visible);
-          continue;
-        }
         if (status.ok()) {
           metrics_.Settled(
               outcome,
               has_record ? FromProto(entry.record.fire().scheduled_time()) : absl::InfinitePast(),
               now);
+        }
+        if (status.ok() && outcome == v1::ACK_OUTCOME_UNKNOWN && has_record) {
+          // Not settled (a nack of a fire never sent): it is pending on disk as before, so
+          // read it back from there at its visible time.
+          const absl::Time visible = absl::FromUnixMicros(entry.record.visible_at_us());
+          topic->entries.erase(it);
+          MarkBacklogLocked(*topic, visible);
+          continue;
         }
         if (status.ok() && topic->loading) topic->settled_while_loading.insert(fire_ids[i]);
         if (!status.ok()) {
