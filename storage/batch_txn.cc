@@ -14,8 +14,15 @@ absl::Status BatchTxn::TakeWriteStatus() {
 template <typename Record>
 absl::StatusOr<std::optional<Record>> BatchTxn::Get(Cf cf, const std::string& key,
                                                     absl::string_view what) {
+  std::optional<absl::string_view> in_batch = batch_->Find(cf, key);
+  if (in_batch.has_value()) {
+    if (in_batch->data() == nullptr) return std::optional<Record>();  // deleted in the group
+    absl::StatusOr<Record> record = ParseRecord<Record>(ToSlice(*in_batch), what, key);
+    if (!record.ok()) return record.status();
+    return std::optional<Record>(*std::move(record));
+  }
   value_.Reset();
-  rocksdb::Status s = batch_->GetFromBatchAndDB(db_, read_options_, cfs_[cf], key, &value_);
+  rocksdb::Status s = db_->Get(read_options_, cfs_[cf], key, &value_);
   return RecordFromGet<Record>(s, value_, what, key);
 }
 
@@ -26,10 +33,10 @@ void BatchTxn::Check(const rocksdb::Status& s) {
 void BatchTxn::Put(Cf cf, const std::string& key, const google::protobuf::MessageLite& record) {
   scratch_.clear();
   record.AppendToString(&scratch_);
-  Check(batch_->Put(cfs_[cf], key, scratch_));
+  Check(batch_->Put(cf, key, scratch_));
 }
 
-void BatchTxn::Delete(Cf cf, const std::string& key) { Check(batch_->Delete(cfs_[cf], key)); }
+void BatchTxn::Delete(Cf cf, const std::string& key) { Check(batch_->Delete(cf, key)); }
 
 absl::StatusOr<std::optional<TimerRecord>> BatchTxn::GetTimer(absl::string_view ns,
                                                               absl::string_view timer_id) {
@@ -60,7 +67,7 @@ void BatchTxn::DeleteTimer(absl::string_view ns, absl::string_view timer_id) {
 }
 
 void BatchTxn::PutDue(int64_t due_us, absl::string_view ns, absl::string_view timer_id) {
-  Check(batch_->Put(cfs_[kCfDue], DueKey(due_us, ns, timer_id), rocksdb::Slice()));
+  Check(batch_->Put(kCfDue, DueKey(due_us, ns, timer_id), absl::string_view()));
 }
 
 void BatchTxn::DeleteDue(int64_t due_us, absl::string_view ns, absl::string_view timer_id) {
@@ -104,10 +111,9 @@ void BatchTxn::WriteDelivery(const DeliveryRecord& record,
     Delete(kCfQueue,
            QueueKey(fire.namespace_(), fire.topic(), *stored_visible_at_us, fire.fire_id()));
   }
-  Check(
-      batch_->Put(cfs_[kCfQueue],
-                  QueueKey(fire.namespace_(), fire.topic(), record.visible_at_us(), fire.fire_id()),
-                  rocksdb::Slice()));
+  Check(batch_->Put(
+      kCfQueue, QueueKey(fire.namespace_(), fire.topic(), record.visible_at_us(), fire.fire_id()),
+      absl::string_view()));
   Put(kCfDeliveries, DeliveryKey(fire.namespace_(), fire.fire_id()), record);
 }
 

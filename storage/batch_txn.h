@@ -1,6 +1,6 @@
-// The ShardTxn the writer thread hands to transaction functions: reads go through the group's
-// WriteBatchWithIndex to the DB (so they see the writes of earlier transactions of the group),
-// writes go into that batch. Internal to storage/. Not thread-safe: writer thread only.
+// The ShardTxn the writer thread hands to transaction functions: reads look in the group's
+// batch, then the DB (so they see the writes of earlier transactions of the group), writes go
+// into that batch. Internal to storage/. Not thread-safe: writer thread only.
 #ifndef CHIME_STORAGE_BATCH_TXN_H_
 #define CHIME_STORAGE_BATCH_TXN_H_
 
@@ -8,8 +8,8 @@
 #include <string>
 
 #include "rocksdb/db.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
 #include "storage/column_families.h"
+#include "storage/group_batch.h"
 #include "storage/shard_store.h"
 
 namespace chime::storage {
@@ -17,7 +17,7 @@ namespace chime::storage {
 class BatchTxn final : public ShardTxn {
  public:
   using Handles = std::array<rocksdb::ColumnFamilyHandle*, kNumCfs>;
-  BatchTxn(rocksdb::DB* db, const Handles& cfs, rocksdb::WriteBatchWithIndex* batch)
+  BatchTxn(rocksdb::DB* db, const Handles& cfs, GroupBatch* batch)
       : db_(db), cfs_(cfs), batch_(batch) {}
 
   // The first failed write into the batch since the last call (the void Put/Delete calls
@@ -59,7 +59,7 @@ class BatchTxn final : public ShardTxn {
 
   rocksdb::DB* const db_;
   const Handles cfs_;
-  rocksdb::WriteBatchWithIndex* const batch_;
+  GroupBatch* const batch_;
   const rocksdb::ReadOptions read_options_;
   rocksdb::PinnableSlice value_;  // reused across reads
   std::string scratch_;           // reused across writes

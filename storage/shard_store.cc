@@ -14,9 +14,9 @@
 #include "common/thread_name.h"
 #include "rocksdb/db.h"
 #include "rocksdb/snapshot.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
 #include "storage/batch_txn.h"
 #include "storage/column_families.h"
+#include "storage/group_batch.h"
 #include "storage/key_codec.h"
 #include "storage/record_io.h"
 #include "storage/rocks_options.h"
@@ -123,8 +123,7 @@ class ShardStore::Impl {
 
   void WriterLoop();
   void SyncerLoop();
-  void RunGroup(std::vector<Pending>& group, rocksdb::WriteBatchWithIndex& batch,
-                std::vector<absl::Status>& results);
+  void RunGroup(std::vector<Pending>& group, GroupBatch& batch, std::vector<absl::Status>& results);
 
   const int index_;
   const std::string path_;
@@ -159,7 +158,7 @@ void ShardStore::Impl::WriterLoop() {
   // Reused across groups so the steady state allocates little.
   std::vector<Pending> group;
   std::vector<absl::Status> results;
-  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  GroupBatch batch(cfs_);
   for (;;) {
     {
       absl::MutexLock l(&mu_);
@@ -186,7 +185,7 @@ void ShardStore::Impl::WriterLoop() {
   }
 }
 
-void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatchWithIndex& batch,
+void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch,
                                 std::vector<absl::Status>& results) {
   batch.Clear();
   results.assign(group.size(), absl::OkStatus());
@@ -198,7 +197,7 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatch
     absl::Status write_status = txn.TakeWriteStatus();
     if (s.ok()) s = std::move(write_status);
     if (s.ok()) {
-      batch.PopSavePoint().PermitUncheckedError();  // exists: set just above
+      batch.PopSavePoint();
       continue;
     }
     results[i] = std::move(s);
@@ -208,12 +207,12 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, rocksdb::WriteBatch
       break;
     }
   }
-  if (group_status.ok() && batch.GetWriteBatch()->Count() > 0) {
+  if (group_status.ok() && batch.Count() > 0) {
     // Never synced here: the syncer does that (see awaiting_sync_).
     rocksdb::WriteOptions options = write_options_;
     options.sync = false;
-    group_status = FromRocks(db_->Write(options, batch.GetWriteBatch()),
-                             absl::StrCat("writing to shard ", index_));
+    group_status =
+        FromRocks(db_->Write(options, batch.batch()), absl::StrCat("writing to shard ", index_));
   }
   std::vector<TxnDone> to_sync;
   bool urgent = false;

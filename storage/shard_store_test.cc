@@ -12,7 +12,6 @@
 #include "common/status_macros.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
 #include "storage/store.h"
 #include "storage/test_records.h"
 #include "tests/testing/gated_wal_sync_fs.h"
@@ -31,43 +30,6 @@ std::vector<std::string> FireIds(const std::vector<DeliveryRecord>& records) {
   std::vector<std::string> ids;
   for (const DeliveryRecord& r : records) ids.push_back(r.fire().fire_id());
   return ids;
-}
-
-// RocksDB behaviour the writer relies on, pinned so an upgrade that changes it fails here.
-TEST(RocksDbAssumptionTest, BatchDeleteHidesDbValueAndSavePointRestoresBatchValue) {
-  TempDir dir;
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(options, dir.path() + "/db", &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k", "db-value").ok());
-
-  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  std::string value;
-  // A delete in the batch hides the DB's value.
-  ASSERT_TRUE(batch.Delete("k").ok());
-  EXPECT_TRUE(batch.GetFromBatchAndDB(db.get(), rocksdb::ReadOptions(), "k", &value).IsNotFound());
-
-  // A put after a save point, rolled back, leaves the state before the save point visible.
-  ASSERT_TRUE(batch.Put("k", "batch-1").ok());
-  batch.SetSavePoint();
-  ASSERT_TRUE(batch.Put("k", "batch-2").ok());
-  ASSERT_TRUE(batch.Delete("other").ok());
-  ASSERT_TRUE(batch.RollbackToSavePoint().ok());
-  ASSERT_TRUE(batch.GetFromBatchAndDB(db.get(), rocksdb::ReadOptions(), "k", &value).ok());
-  EXPECT_EQ(value, "batch-1");
-  EXPECT_EQ(batch.GetWriteBatch()->Count(), 2u);  // Delete k, Put k
-
-  // A rolled-back delete no longer hides the DB's value.
-  rocksdb::WriteBatchWithIndex batch2(rocksdb::BytewiseComparator(), 0, true);
-  batch2.SetSavePoint();
-  ASSERT_TRUE(batch2.Delete("k").ok());
-  ASSERT_TRUE(batch2.RollbackToSavePoint().ok());
-  ASSERT_TRUE(batch2.GetFromBatchAndDB(db.get(), rocksdb::ReadOptions(), "k", &value).ok());
-  EXPECT_EQ(value, "db-value");
-  EXPECT_EQ(batch2.GetWriteBatch()->Count(), 0u);
-  ASSERT_TRUE(db->Close().ok());
 }
 
 class ShardStoreTest : public ::testing::Test {
