@@ -29,6 +29,10 @@ struct DeliveryManager::LoadJob {
   size_t room = 0;
   uint64_t disk_generation = 0;
   absl::flat_hash_set<std::string> known;  // fire ids already in memory
+  // Per shard, where the scan starts (Topic::scan_after) and, if it succeeded, where the next
+  // one may resume: after the last record read whose successors were all taken or known.
+  absl::flat_hash_map<int, storage::QueueCursor> scan_from;
+  absl::flat_hash_map<int, storage::QueueCursor> scan_to;
 
   // Results.
   std::vector<Incoming> loaded;              // scanned, then incoming
@@ -90,7 +94,7 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
       if (topic->backlog_on_disk ||
           topic->ready.size() + topic->incoming.size() + topic->scheduled.size() >=
               options_.max_ready_per_topic) {
-        MarkBacklogLocked(*topic);
+        MarkBacklogLocked(*topic, absl::InfinitePast(), OnDisk{shard, record.visible_at_us()});
         continue;
       }
       if (record.has_policy()) {
@@ -375,15 +379,17 @@ void DeliveryManager::FinishSettle(const TopicKey& key, uint64_t incarnation, Su
           // Not settled (a nack of a fire never sent): it is pending on disk as before, so
           // read it back from there at its visible time.
           const absl::Time visible = absl::FromUnixMicros(entry.record.visible_at_us());
+          const OnDisk on_disk{entry.shard, entry.record.visible_at_us()};
           topic->entries.erase(it);
-          MarkBacklogLocked(*topic, visible);
+          MarkBacklogLocked(*topic, visible, on_disk);
           continue;
         }
         if (status.ok() && topic->loading) topic->settled_while_loading.insert(fire_ids[i]);
         if (!status.ok()) {
           // Still pending on disk, unchanged: read it back later.
+          const OnDisk on_disk{entry.shard, kUnknownPosition};  // the send may be written
           topic->entries.erase(it);
-          MarkBacklogLocked(*topic, now + absl::Seconds(1));
+          MarkBacklogLocked(*topic, now + absl::Seconds(1), on_disk);
         } else if (kind == Settle::kDeadLetter) {
           topic->entries.erase(it);
           if (outcome == v1::ACK_OUTCOME_NACKED) metrics_.DeadLettered();
@@ -392,8 +398,9 @@ void DeliveryManager::FinishSettle(const TopicKey& key, uint64_t incarnation, Su
           entry.state = Entry::State::kReady;
           topic->ready.push_front(fire_ids[i]);
         } else {
+          const OnDisk on_disk{entry.shard, absl::ToUnixMicros(nack_visible)};
           topic->entries.erase(it);
-          if (outcome == v1::ACK_OUTCOME_NACKED) MarkBacklogLocked(*topic, nack_visible);
+          if (outcome == v1::ACK_OUTCOME_NACKED) MarkBacklogLocked(*topic, nack_visible, on_disk);
         }
       }
       work_ = true;
@@ -485,11 +492,26 @@ DeliveryManager::Topic* DeliveryManager::FindTopicLocked(const TopicKey& key) {
   return it == topics_.end() ? nullptr : &it->second;
 }
 
-void DeliveryManager::MarkBacklogLocked(Topic& topic, absl::Time visible_at) {
+void DeliveryManager::MarkBacklogLocked(Topic& topic, absl::Time visible_at,
+                                        std::optional<OnDisk> fire) {
   topic.backlog_on_disk = true;
   ++topic.disk_generation;
   topic.next_disk_visible = std::min(topic.next_disk_visible, visible_at);
   work_ = true;
+  if (!fire.has_value()) return;
+  // A scan resuming after a cursor at or past the fire would not see it: start over there.
+  // Equal times reset too (fire ids order ties, and are not compared here).
+  auto cursor = topic.scan_after.find(fire->shard);
+  if (cursor != topic.scan_after.end() &&
+      (fire->stored_visible_at_us == kUnknownPosition ||
+       fire->stored_visible_at_us <= cursor->second.visible_at_us)) {
+    topic.scan_after.erase(cursor);
+  }
+  if (topic.loading) {
+    auto [lowest, inserted] =
+        topic.returned_while_loading.try_emplace(fire->shard, fire->stored_visible_at_us);
+    if (!inserted) lowest->second = std::min(lowest->second, fire->stored_visible_at_us);
+  }
 }
 
 // ---- The delivery thread.
@@ -612,9 +634,11 @@ void DeliveryManager::AttemptExpiredLocked(const TopicKey& key, Topic& topic,
                                               absl::ToUnixMicros(visible), std::nullopt,
                                               /*delay=*/true});
   if (topic.loading) topic.settled_while_loading.insert(fire_id);
+  // Where it sits depends on whether the delayed write applies (the attempt must match).
+  const OnDisk on_disk{entry.shard, kUnknownPosition};
   topic.entries.erase(fire_id);
   QueueUpdatesLocked(std::move(updates));
-  MarkBacklogLocked(topic, visible);
+  MarkBacklogLocked(topic, visible, on_disk);
 }
 
 uint32_t DeliveryManager::MaxAttempts(const Entry& entry) const {
@@ -685,7 +709,7 @@ void DeliveryManager::DeadLetterLocked(const TopicKey& key, Topic& topic,
               {{"fire_id", fire_id}, {"error", status.ToString()}});
     absl::MutexLock lock(&mu_);
     if (Topic* t = FindTopicLocked({ns, topic_name}); t != nullptr) {
-      MarkBacklogLocked(*t, clock_->Now() + absl::Seconds(1));
+      MarkBacklogLocked(*t, clock_->Now() + absl::Seconds(1), OnDisk{shard, kUnknownPosition});
     }
   };
   ReleaseHeldSendsLocked(shard);  // the dead letter keeps the attempts recorded before it
@@ -710,6 +734,8 @@ std::vector<DeliveryManager::LoadJob> DeliveryManager::CollectLoadJobsLocked(abs
       const size_t limit =
           options_.max_ready_per_topic - std::min(options_.max_ready_per_topic, topic.ready.size());
       job.room = std::min(limit, CreditLocked(topic) + options_.scan_batch);
+      job.scan_from = topic.scan_after;
+      topic.returned_while_loading.clear();
       for (const auto& [fire_id, entry] : topic.entries) job.known.insert(fire_id);
       for (const Incoming& in : job.incoming) job.known.insert(in.record.fire().fire_id());
     }
@@ -725,9 +751,15 @@ void DeliveryManager::RunLoadJob(LoadJob& job, int64_t now_us) {
     const size_t per_shard =
         std::max<size_t>(16, std::min(options_.scan_batch, job.room / shards + 1));
     std::vector<Incoming> scanned;
+    // Per shard, the positions read in order (taken or known) and, for each fire taken, the
+    // index of its position: a fire dropped below moves that shard's new cursor back.
+    std::vector<std::vector<storage::QueueCursor>> positions(shards);
+    std::vector<size_t> position_index;
     for (int s = 0; s < shards && job.status.ok(); ++s) {
       storage::ShardStore* shard = store_->shard(s);
-      storage::QueueCursor cursor;
+      auto from = job.scan_from.find(s);
+      storage::QueueCursor cursor =
+          from != job.scan_from.end() ? from->second : storage::QueueCursor();
       size_t taken = 0;
       bool exhausted = false;
       std::vector<DeliveryRecord> batch;
@@ -737,9 +769,11 @@ void DeliveryManager::RunLoadJob(LoadJob& job, int64_t now_us) {
         for (DeliveryRecord& record : batch) {
           cursor.visible_at_us = record.visible_at_us();
           cursor.fire_id = record.fire().fire_id();
+          positions[s].push_back(cursor);
           // In memory already (ready, in flight whose new deadline is not yet written, or
           // being acked): skip.
           if (job.known.contains(record.fire().fire_id())) continue;
+          position_index.push_back(positions[s].size() - 1);
           scanned.push_back(Incoming{s, std::move(record)});
           ++taken;
         }
@@ -768,14 +802,34 @@ void DeliveryManager::RunLoadJob(LoadJob& job, int64_t now_us) {
       }
     }
     // Oldest visible first across shards; the rest stays on disk for the next refill.
-    std::stable_sort(scanned.begin(), scanned.end(), [](const Incoming& a, const Incoming& b) {
-      return a.record.visible_at_us() < b.record.visible_at_us();
+    std::vector<size_t> order(scanned.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return scanned[a].record.visible_at_us() < scanned[b].record.visible_at_us();
     });
-    if (scanned.size() > job.room) {
-      scanned.resize(job.room);
+    // Per shard, how many of the positions read the next scan may skip: all of them, unless
+    // a fire read there is dropped here; then those before the first one dropped.
+    std::vector<size_t> keep(shards);
+    for (int s = 0; s < shards; ++s) keep[s] = positions[s].size();
+    if (order.size() > job.room) {
+      for (size_t i = job.room; i < order.size(); ++i) {
+        const Incoming& dropped = scanned[order[i]];
+        keep[dropped.shard] = std::min(keep[dropped.shard], position_index[order[i]]);
+      }
+      order.resize(job.room);
       job.more_visible = true;
     }
-    job.loaded = std::move(scanned);
+    if (job.status.ok()) {
+      for (int s = 0; s < shards; ++s) {
+        if (keep[s] > 0) {
+          job.scan_to[s] = positions[s][keep[s] - 1];
+        } else if (auto from = job.scan_from.find(s); from != job.scan_from.end()) {
+          job.scan_to[s] = from->second;
+        }
+      }
+    }
+    job.loaded.reserve(order.size());
+    for (size_t i : order) job.loaded.push_back(std::move(scanned[i]));
   }
   for (Incoming& in : job.incoming) job.loaded.push_back(std::move(in));
   job.incoming.clear();
@@ -820,6 +874,18 @@ void DeliveryManager::MergeLoadJobLocked(LoadJob& job) {
       topic->backlog_on_disk = job.next_visible != absl::InfiniteFuture();
     }
   }
+  if (job.scan && job.status.ok()) {
+    // The new cursors hold unless a fire went back to disk at or before one meanwhile (then
+    // the current cursor, which MarkBacklogLocked kept before that fire, stays).
+    for (const auto& [shard, cursor] : job.scan_to) {
+      auto returned = topic->returned_while_loading.find(shard);
+      if (returned != topic->returned_while_loading.end() &&
+          (returned->second == kUnknownPosition || returned->second <= cursor.visible_at_us)) {
+        continue;
+      }
+      topic->scan_after[shard] = cursor;
+    }
+  }
   for (size_t i = 0; i < job.loaded.size(); ++i) {
     Incoming& in = job.loaded[i];
     const std::string& fire_id = in.record.fire().fire_id();
@@ -828,13 +894,14 @@ void DeliveryManager::MergeLoadJobLocked(LoadJob& job) {
       continue;
     }
     if (topic->ready.size() >= options_.max_ready_per_topic) {
-      MarkBacklogLocked(*topic);
+      MarkBacklogLocked(*topic, absl::InfinitePast(), OnDisk{in.shard, in.record.visible_at_us()});
       continue;
     }
     AddEntryLocked(*topic, in.shard, std::move(in.record), std::move(job.policies[i]), now);
   }
   topic->loading = false;
   topic->settled_while_loading.clear();
+  topic->returned_while_loading.clear();
 }
 
 void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Time now,

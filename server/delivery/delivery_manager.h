@@ -201,6 +201,14 @@ class DeliveryManager : public engine::FireListener {
     std::vector<Incoming> incoming;
     // Pending deliveries may exist on disk that are not in `entries`.
     bool backlog_on_disk = true;
+    // Per shard, where the next refill resumes (none: at the topic's first key), so draining
+    // a backlog does not step over the tombstones of every fire acked so far on each refill.
+    // Each fire of the topic pending on disk and not in memory sits after it: a fire put back
+    // on disk at or before it resets it (MarkBacklogLocked).
+    absl::flat_hash_map<int, storage::QueueCursor> scan_after;
+    // While a load job runs: per shard, the lowest queue position a fire was put back on disk
+    // at, so the job's new cursors are taken only where they stay before it.
+    absl::flat_hash_map<int, int64_t> returned_while_loading;
     // Bumped whenever backlog_on_disk is set, so a scan that raced with it does not clear it.
     uint64_t disk_generation = 0;
     // When a fire on disk becomes visible next (a nack delay, a persisted deadline).
@@ -262,8 +270,17 @@ class DeliveryManager : public engine::FireListener {
   void DispatchLocked(const TopicKey& key, Topic& topic, absl::Time now,
                       std::vector<SinkCall>* calls, ShardUpdates* updates)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Records that pending fires of `topic` are on disk only, visible from `visible_at`.
-  void MarkBacklogLocked(Topic& topic, absl::Time visible_at = absl::InfinitePast())
+  // Where a fire not (or no longer) in memory sits on disk: its shard and its stored
+  // visible_at, the queue position scans see it at (kUnknownPosition if not known).
+  static constexpr int64_t kUnknownPosition = INT64_MIN;
+  struct OnDisk {
+    int shard = 0;
+    int64_t stored_visible_at_us = kUnknownPosition;
+  };
+  // Records that pending fires of `topic` are on disk only, visible from `visible_at`; with
+  // `fire`, that this fire is one of them (it may lie before the shard's scan cursor).
+  void MarkBacklogLocked(Topic& topic, absl::Time visible_at = absl::InfinitePast(),
+                         std::optional<OnDisk> fire = std::nullopt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Free places in the windows of the topic's subscribers.
   size_t CreditLocked(const Topic& topic) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
