@@ -275,10 +275,12 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
     Topic* topic = FindTopicLocked({ns, topic_name});
     if (topic == nullptr) return;  // the subscriber left meanwhile
     incarnation = topic->incarnation;
-    for (const std::string& fire_id : routable) {
-      // The ack deletes the delivery: a held attempt record of it need not be written.
-      if (kind == Settle::kAck) DropHeldSendLocked(*topic, ns, fire_id);
-      SettleLocked(*topic, fire_id);
+    for (const auto& [shard, ids] : by_shard) {
+      for (const std::string& fire_id : ids) {
+        // The ack deletes the delivery: a held attempt record of it need not be written.
+        if (kind == Settle::kAck) DropHeldSendLocked(*topic, ns, fire_id);
+        SettleLocked(*topic, shard, fire_id);
+      }
     }
     work_ = true;  // credit was freed
   }
@@ -397,10 +399,18 @@ void DeliveryManager::FinishSettle(const TopicKey& key, uint64_t incarnation, Su
                    has_record) {
           entry.state = Entry::State::kReady;
           topic->ready.push_front(fire_ids[i]);
-        } else {
+        } else if (outcome == v1::ACK_OUTCOME_NACKED) {
           const OnDisk on_disk{entry.shard, absl::ToUnixMicros(nack_visible)};
           topic->entries.erase(it);
-          if (outcome == v1::ACK_OUTCOME_NACKED) MarkBacklogLocked(*topic, nack_visible, on_disk);
+          MarkBacklogLocked(*topic, nack_visible, on_disk);
+        } else {
+          // Acked (deleted), or unknown. An unknown placeholder (a nack of a fire not in
+          // memory and never sent) may still be pending on disk where a scan passed it as
+          // known: let the next one look again.
+          const bool placeholder_may_be_pending = outcome == v1::ACK_OUTCOME_UNKNOWN && !has_record;
+          const OnDisk on_disk{entry.shard, kUnknownPosition};
+          topic->entries.erase(it);
+          if (placeholder_may_be_pending) MarkBacklogLocked(*topic, now, on_disk);
         }
       }
       work_ = true;
@@ -426,13 +436,14 @@ void DeliveryManager::FinishSettle(const TopicKey& key, uint64_t incarnation, Su
   }
 }
 
-void DeliveryManager::SettleLocked(Topic& topic, const std::string& fire_id) {
+void DeliveryManager::SettleLocked(Topic& topic, int shard, const std::string& fire_id) {
   auto [it, inserted] = topic.entries.try_emplace(fire_id);
   Entry& entry = it->second;
   if (inserted) {
     // Not in memory (e.g. delivered before a restart): a placeholder keeps a concurrent
     // scan from loading it while the ack is written.
     entry.state = Entry::State::kSettling;
+    entry.shard = shard;
     return;
   }
   if (entry.state == Entry::State::kInFlight) {

@@ -286,8 +286,10 @@ class DeliveryManager : public engine::FireListener {
   size_t CreditLocked(const Topic& topic) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the ready queue should be refilled from disk.
   bool WantsScanLocked(const Topic& topic) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Takes `fire_id` out of the ready queue or out of flight (freeing its owner's credit).
-  void SettleLocked(Topic& topic, const std::string& fire_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes `fire_id` (of `shard`) out of the ready queue or out of flight (freeing its owner's
+  // credit); a fire not in memory gets a placeholder entry while it settles.
+  void SettleLocked(Topic& topic, int shard, const std::string& fire_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the subscriber; its in-flight fires become ready and are added to `releases`.
   std::shared_ptr<SubscriberSink> RemoveSubscriberLocked(SubscriberId id, ShardUpdates* releases)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -49,6 +49,15 @@ class RecordingSink : public SubscriberSink {
     }
     return outcomes_[fire_id];
   }
+  // Waits for `fire_id`'s latest outcome to be `outcome` (a fire nacked, then acked, has two).
+  bool WaitOutcomeIs(const std::string& fire_id, v1::AckOutcome outcome) {
+    absl::MutexLock lock(&mu_);
+    auto is = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      auto it = outcomes_.find(fire_id);
+      return it != outcomes_.end() && it->second == outcome;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&is), absl::Seconds(30));
+  }
   size_t received() {
     absl::MutexLock lock(&mu_);
     return fires_.size();
@@ -249,6 +258,44 @@ TEST_F(DeliveryManagerTest, AFireBehindTheScanCursorIsStillDelivered) {
     manager_->Ack(id, {fire->fire_id()});
   }
   for (const std::string& t : timers) EXPECT_TRUE(seen.contains(t + "@1")) << t;
+  manager_->Unsubscribe(id);
+}
+
+// A nack of a fire still on disk and never sent is UNKNOWN; while it is written the fire is
+// "known" to scans (a placeholder entry), which may pass it: it must still be delivered.
+TEST_F(DeliveryManagerTest, ANackOfABacklogFireNeverSentLeavesItForALaterRefill) {
+  std::vector<std::string> timers;
+  for (int i = 0; i < 12; ++i) {
+    timers.push_back(absl::StrCat("t", i));
+    Pending(timers.back(), "jobs");
+    clock_.Advance(absl::Milliseconds(1));
+  }
+  StartManager(/*max_ready=*/1);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "jobs", 1, sink));
+  std::optional<v1::Fire> first = sink->Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->fire_id(), "t0@1");
+  // t3..t11 wait on disk; nack some of them, then free the subscriber's credit at once so
+  // refills run while the nacks are written.
+  manager_->Nack(id, {"t3@1", "t6@1", "t9@1"}, std::nullopt);
+  manager_->Ack(id, {first->fire_id()});
+  for (const char* nacked : {"t3@1", "t6@1", "t9@1"}) {
+    EXPECT_EQ(sink->WaitOutcome(nacked), v1::ACK_OUTCOME_UNKNOWN) << nacked;
+  }
+
+  std::set<std::string> seen = {first->fire_id()};
+  while (seen.size() < timers.size()) {
+    std::optional<v1::Fire> fire = sink->Next();
+    ASSERT_TRUE(fire.has_value()) << "stalled after " << seen.size();
+    EXPECT_TRUE(seen.insert(fire->fire_id()).second) << "delivered twice: " << fire->fire_id();
+    EXPECT_EQ(fire->attempt(), 1u);
+    manager_->Ack(id, {fire->fire_id()});
+  }
+  for (const std::string& fire_id : seen) {
+    EXPECT_TRUE(sink->WaitOutcomeIs(fire_id, v1::ACK_OUTCOME_ACKED)) << fire_id;
+  }
+  EXPECT_EQ(StoredDeliveries(), 0u);
   manager_->Unsubscribe(id);
 }
 
