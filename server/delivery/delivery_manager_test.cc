@@ -170,6 +170,28 @@ class DeliveryManagerTest : public ::testing::Test {
     return n;
   }
 
+  // Pending fires t0@1 .. t<n-1>@1 of `topic`, each visible 1 ms after the one before.
+  std::vector<std::string> PendingOneMsApart(int n, const std::string& topic) {
+    std::vector<std::string> fire_ids;
+    for (int i = 0; i < n; ++i) {
+      fire_ids.push_back(Pending(absl::StrCat("t", i), topic).second.fire().fire_id());
+      clock_.Advance(absl::Milliseconds(1));
+    }
+    return fire_ids;
+  }
+
+  // Takes and acks fires until `seen` holds `total`, each sent once, as its first attempt.
+  void AckEachUntil(RecordingSink& sink, SubscriberId id, size_t total,
+                    std::set<std::string>& seen) {
+    while (seen.size() < total) {
+      std::optional<v1::Fire> fire = sink.Next();
+      ASSERT_TRUE(fire.has_value()) << "stalled after " << seen.size();
+      EXPECT_TRUE(seen.insert(fire->fire_id()).second) << "delivered twice: " << fire->fire_id();
+      EXPECT_EQ(fire->attempt(), 1u);
+      manager_->Ack(id, {fire->fire_id()});
+    }
+  }
+
   // Observations of the send lateness histogram: (count, sum in seconds).
   std::pair<uint64_t, double> SendLateness() {
     absl::StatusOr<metrics::HistogramFamily*> family =
@@ -220,12 +242,7 @@ TEST_F(DeliveryManagerTest, BacklogOnDiskIsDeliveredWithBoundedMemory) {
 // Refills resume after the last fire they read in each shard; a fire that reaches the disk
 // backlog at an older position (a late fire from the engine, here) must still be found.
 TEST_F(DeliveryManagerTest, AFireBehindTheScanCursorIsStillDelivered) {
-  std::vector<std::string> timers;
-  for (int i = 0; i < 10; ++i) {
-    timers.push_back(absl::StrCat("t", i));
-    Pending(timers.back(), "jobs");
-    clock_.Advance(absl::Milliseconds(1));
-  }
+  std::vector<std::string> fire_ids = PendingOneMsApart(10, "jobs");
   StartManager(/*max_ready=*/1);
   auto sink = std::make_shared<RecordingSink>();
   ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "jobs", 1, sink));
@@ -247,29 +264,19 @@ TEST_F(DeliveryManagerTest, AFireBehindTheScanCursorIsStillDelivered) {
   ASSERT_OK(store_->shard(shard)->SubmitAndWait(
       [&](storage::ShardTxn& txn) { return txn.PutDelivery(late); }));
   manager_->OnFires(shard, {late});
-  timers.push_back(late_id);
+  fire_ids.push_back(late.fire().fire_id());
 
   std::set<std::string> seen = {first->fire_id()};
   manager_->Ack(id, {first->fire_id()});
-  while (seen.size() < timers.size()) {
-    std::optional<v1::Fire> fire = sink->Next();
-    ASSERT_TRUE(fire.has_value()) << "stalled after " << seen.size();
-    EXPECT_TRUE(seen.insert(fire->fire_id()).second) << "delivered twice: " << fire->fire_id();
-    manager_->Ack(id, {fire->fire_id()});
-  }
-  for (const std::string& t : timers) EXPECT_TRUE(seen.contains(t + "@1")) << t;
+  ASSERT_NO_FATAL_FAILURE(AckEachUntil(*sink, id, fire_ids.size(), seen));
+  for (const std::string& fire_id : fire_ids) EXPECT_TRUE(seen.contains(fire_id)) << fire_id;
   manager_->Unsubscribe(id);
 }
 
 // A nack of a fire still on disk and never sent is UNKNOWN; while it is written the fire is
 // "known" to scans (a placeholder entry), which may pass it: it must still be delivered.
 TEST_F(DeliveryManagerTest, ANackOfABacklogFireNeverSentLeavesItForALaterRefill) {
-  std::vector<std::string> timers;
-  for (int i = 0; i < 12; ++i) {
-    timers.push_back(absl::StrCat("t", i));
-    Pending(timers.back(), "jobs");
-    clock_.Advance(absl::Milliseconds(1));
-  }
+  const std::vector<std::string> fire_ids = PendingOneMsApart(12, "jobs");
   StartManager(/*max_ready=*/1);
   auto sink = std::make_shared<RecordingSink>();
   ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "jobs", 1, sink));
@@ -285,13 +292,7 @@ TEST_F(DeliveryManagerTest, ANackOfABacklogFireNeverSentLeavesItForALaterRefill)
   }
 
   std::set<std::string> seen = {first->fire_id()};
-  while (seen.size() < timers.size()) {
-    std::optional<v1::Fire> fire = sink->Next();
-    ASSERT_TRUE(fire.has_value()) << "stalled after " << seen.size();
-    EXPECT_TRUE(seen.insert(fire->fire_id()).second) << "delivered twice: " << fire->fire_id();
-    EXPECT_EQ(fire->attempt(), 1u);
-    manager_->Ack(id, {fire->fire_id()});
-  }
+  ASSERT_NO_FATAL_FAILURE(AckEachUntil(*sink, id, fire_ids.size(), seen));
   for (const std::string& fire_id : seen) {
     EXPECT_TRUE(sink->WaitOutcomeIs(fire_id, v1::ACK_OUTCOME_ACKED)) << fire_id;
   }
