@@ -74,6 +74,7 @@ std::optional<absl::string_view> GroupBatch::Find(Cf cf, absl::string_view key) 
 }
 
 void GroupBatch::SetSavePoint() {
+  if (save_point_set_) PopSavePoint();  // one level: the earlier one's writes are kept
   batch_.SetSavePoint();
   save_point_set_ = true;
   undo_.clear();

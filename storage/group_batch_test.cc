@@ -104,6 +104,19 @@ TEST_F(GroupBatchTest, PoppedSavePointKeepsTheWritesAndALaterRollbackStopsAtTheN
   EXPECT_EQ(batch_->Count(), 1u);
 }
 
+TEST_F(GroupBatchTest, ASecondSavePointReplacesTheFirst) {
+  batch_->SetSavePoint();
+  ASSERT_TRUE(batch_->Put(kCfTimers, "a", "1").ok());
+  batch_->SetSavePoint();
+  ASSERT_TRUE(batch_->Put(kCfTimers, "a", "2").ok());
+  ASSERT_TRUE(batch_->RollbackToSavePoint().ok());
+  EXPECT_EQ(batch_->Find(kCfTimers, "a"), "1");
+  EXPECT_EQ(batch_->Count(), 1u);
+  // No save point is left to roll back to.
+  EXPECT_FALSE(batch_->RollbackToSavePoint().ok());
+  EXPECT_EQ(batch_->Count(), 1u);
+}
+
 TEST_F(GroupBatchTest, ValuesStayReadableAcrossManyWritesAndClearEmptiesTheBatch) {
   // Enough bytes for several arena blocks, and values bigger than a block's share.
   for (int round = 0; round < 2; ++round) {
