@@ -19,6 +19,10 @@ bool IsPointLookupCf(int cf) {
 // Families whose new keys mostly land right after the previous one (time-ordered keys).
 bool IsTimeOrderedCf(int cf) { return cf == kCfDue || cf == kCfQueue; }
 
+// With 10M pending on 4 shards, SIGKILL -> first on-time fire took 0.95-1.19 s with 32 MB
+// memtables here and 0.62-0.68 s with 4 MB, at the same create rate while filling.
+constexpr size_t kCreateFamilyMemtableBytes = size_t{4} << 20;
+
 // Buckets of a deliveries memtable (8 bytes each): a memtable between flushes holds a few
 // tens of thousands of delivery keys per shard at 10k fires/s.
 constexpr size_t kDeliveryMemtableBuckets = size_t{1} << 16;
@@ -40,6 +44,13 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const ShardStore::Deps& deps, int cf)
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // Memtables are bounded globally by the WriteBufferManager; this caps one memtable.
   options.write_buffer_size = 32 << 20;
+  if (cf == kCfTimers || cf == kCfDue) {
+    // Creates write these two with random keys (ids; due times spread over days), and a restart
+    // replays them into skip lists at ~50 MB/s per shard. A family that flushed is skipped in
+    // the older WALs, so small memtables here bound the replay without flushing the fire path's
+    // families more often (a 4 MB bound on the whole WAL did that: 4 % more CPU per fire).
+    options.write_buffer_size = kCreateFamilyMemtableBytes;
+  }
   if (cf == kCfDeliveries) {
     // Deliveries are only ever read by exact key (ScanQueue walks the queue family and gets
     // each delivery), and each fire puts one and its ack deletes it: a hash memtable makes
@@ -69,8 +80,9 @@ rocksdb::DBOptions MakeDBOptions(const ShardStore::Deps& deps) {
   options.max_background_jobs = deps.max_background_jobs;
   // With several column families the oldest WAL lives until every one of them flushed; this
   // forces flushes of idle families so the WAL stays small. It bounds what a restart after a
-  // crash replays (~120 MB/s here): 16 MB per shard brought SIGKILL -> first on-time fire with
-  // 10M pending on 4 shards from 2.1 to 0.95 s; 64 MB was no faster on the fire path.
+  // crash replays: 16 MB per shard brought SIGKILL -> first on-time fire with 10M pending on 4
+  // shards from 2.1 to ~1 s; 64 MB was no faster on the fire path, 4 MB cost it 4 % CPU per fire
+  // (kCreateFamilyMemtableBytes bounds the costly part of the replay instead).
   options.max_total_wal_size = 16 << 20;
   // A restart replays the WAL into memtables and serves from them; writing them out as L0
   // files first would only delay serving (they are flushed later like any memtable).
