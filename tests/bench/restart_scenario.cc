@@ -29,8 +29,8 @@ int RunRestart(const std::shared_ptr<grpc::Channel>& channel) {
                                           absl::GetFlag(FLAGS_duration), [](int64_t, double) {});
     // Canaries: one every 10 ms for 60 s, the first due 500 ms from now. Eight batched calls
     // create them in ~0.1 s and scripts/bench kills chimed right after, so the first ones fall
-    // due while it is down: the first on-time fire then times the restart, not the canaries'
-    // schedule (created one by one and due 2 s out, they set a floor of ~1 s after the restart).
+    // due before it serves again: the first on-time fire then times the restart, not the
+    // canaries' schedule (created one by one and due 2 s out, they set a floor of ~1 s).
     std::vector<absl::Time> due;
     const absl::Time first = absl::Now() + absl::Milliseconds(500);
     for (int i = 0; i < kCanaries; ++i) due.push_back(first + absl::Milliseconds(10 * i));
@@ -85,8 +85,8 @@ int RunRestart(const std::shared_ptr<grpc::Channel>& channel) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   collector.Stop();
-  // When the earliest canary received was due, relative to the start: below zero, canaries
-  // were due before chimed started, so the first on-time fire is bounded by the restart alone.
+  // When the earliest canary received was due, relative to the start: if before serving, the
+  // canaries' schedule did not hold the first on-time fire back.
   absl::Time first_due = absl::InfiniteFuture();
   for (const FireCollector::Receipt& r : collector.receipts()) {
     first_due = std::min(first_due, r.received - absl::Milliseconds(r.lateness_ms));
