@@ -19,8 +19,9 @@ bool IsPointLookupCf(int cf) {
 // Families whose new keys mostly land right after the previous one (time-ordered keys).
 bool IsTimeOrderedCf(int cf) { return cf == kCfDue || cf == kCfQueue; }
 
-// With 10M pending on 4 shards, SIGKILL -> first on-time fire took 0.95-1.19 s with 32 MB
-// memtables here and 0.62-0.68 s with 4 MB, at the same create rate while filling.
+// With 10M pending on 4 shards, SIGKILL -> first on-time fire took 0.54-1.19 s with 32 MB
+// memtables here (depending on where the kill fell between flushes) and 0.62-0.71 s with 4 MB,
+// at the same create rate while filling.
 constexpr size_t kCreateFamilyMemtableBytes = size_t{4} << 20;
 
 // Buckets of a deliveries memtable (8 bytes each): a memtable between flushes holds a few
