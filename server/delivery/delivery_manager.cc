@@ -12,6 +12,13 @@ namespace chime::delivery {
 
 using internal::DeliveryRecord;
 
+namespace {
+
+// Ready fires up to this many go to one subscriber in one pass (see DispatchLocked).
+constexpr size_t kMinDispatchShare = 64;
+
+}  // namespace
+
 absl::Duration WebhookAckDeadline(const v1::WebhookTarget& target) {
   const absl::Duration timeout =
       target.has_timeout() ? FromProto(target.timeout()) : kDefaultWebhookTimeout;
@@ -920,21 +927,29 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
   if (topic.ready.empty() || topic.subscribers.empty()) return;
   std::map<SubscriberId, std::vector<v1::Fire>> batches;
   const size_t n = topic.subscribers.size();
+  // Round robin over the subscribers with credit, a share of the ready fires at a time: a few
+  // fires due together go out as one message to one subscriber, not one message each (every
+  // message costs a write and a wake on both ends); a large backlog is still split evenly.
+  const size_t share = std::max(kMinDispatchShare, (topic.ready.size() + n - 1) / n);
+  Subscriber* sub = nullptr;
+  SubscriberId sub_id = 0;
+  size_t given = 0;
   while (!topic.ready.empty()) {
-    // Round robin over the subscribers that have credit.
-    Subscriber* sub = nullptr;
-    SubscriberId sub_id = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const size_t idx = (topic.next_subscriber + i) % n;
-      Subscriber* candidate = FindSubscriberLocked(topic.subscribers[idx]);
-      if (candidate != nullptr && candidate->outstanding < candidate->max_outstanding) {
-        sub = candidate;
-        sub_id = topic.subscribers[idx];
-        topic.next_subscriber = (idx + 1) % n;
-        break;
+    if (sub == nullptr || given >= share || sub->outstanding >= sub->max_outstanding) {
+      sub = nullptr;
+      given = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const size_t idx = (topic.next_subscriber + i) % n;
+        Subscriber* candidate = FindSubscriberLocked(topic.subscribers[idx]);
+        if (candidate != nullptr && candidate->outstanding < candidate->max_outstanding) {
+          sub = candidate;
+          sub_id = topic.subscribers[idx];
+          topic.next_subscriber = (idx + 1) % n;
+          break;
+        }
       }
+      if (sub == nullptr) break;
     }
-    if (sub == nullptr) break;
     const std::string fire_id = std::move(topic.ready.front());
     topic.ready.pop_front();
     Entry& entry = topic.entries[fire_id];
@@ -963,6 +978,7 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
     entry.state = Entry::State::kInFlight;
     entry.owner = sub_id;
     ++sub->outstanding;
+    ++given;
     topic.deadlines.insert({entry.deadline, fire_id});
     metrics_.Sent(fire->attempt(), FromProto(fire->scheduled_time()), now);
     batches[sub_id].push_back(*fire);

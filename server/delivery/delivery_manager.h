@@ -10,7 +10,8 @@
 // subscribers' flow-control windows, not by the number of pending fires.
 //
 // Sending: a subscriber has credit = max_outstanding - outstanding. Ready fires go to
-// subscribers with credit in round-robin order with attempt + 1 and ack deadline = now +
+// subscribers with credit in round-robin order (a share of the ready fires at a time, so
+// fires due together travel in one message) with attempt + 1 and ack deadline = now +
 // the policy's ack deadline (the policy travels with the fire, DeliveryRecord.policy); the
 // attempt and visible_at_us = deadline are persisted with an asynchronous, lazily synced
 // transaction (if that write is lost in a crash the fire is only visible earlier and counts

@@ -23,6 +23,7 @@ class RecordingSink : public SubscriberSink {
  public:
   void SendFires(std::vector<v1::Fire> fires) override {
     absl::MutexLock lock(&mu_);
+    ++sends_;
     for (auto& f : fires) fires_.push_back(std::move(f));
   }
   void SendAckResults(std::vector<v1::AckResult> results) override {
@@ -62,10 +63,16 @@ class RecordingSink : public SubscriberSink {
     absl::MutexLock lock(&mu_);
     return fires_.size();
   }
+  // SendFires calls so far (a stream writes one message per call).
+  size_t sends() {
+    absl::MutexLock lock(&mu_);
+    return sends_;
+  }
 
  private:
   absl::Mutex mu_;
   std::vector<v1::Fire> fires_ ABSL_GUARDED_BY(mu_);
+  size_t sends_ ABSL_GUARDED_BY(mu_) = 0;
   size_t taken_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, v1::AckOutcome> outcomes_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> closed_ ABSL_GUARDED_BY(mu_);
@@ -131,6 +138,19 @@ class DeliveryManagerTest : public ::testing::Test {
     ASSERT_OK(store_->shard(shard)->SubmitAndWait(
         [&](storage::ShardTxn& txn) { return txn.PutDelivery(record); }));
     manager_->OnFires(shard, {record});
+  }
+
+  // Waits (real time, bounded) until the sinks received `n` fires in all.
+  void WaitReceived(const std::vector<RecordingSink*>& sinks, size_t n) {
+    const absl::Time limit = absl::Now() + absl::Seconds(30);
+    size_t total = 0;
+    while (absl::Now() < limit) {
+      total = 0;
+      for (RecordingSink* sink : sinks) total += sink->received();
+      if (total >= n) break;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_EQ(total, n);
   }
 
   // Waits (real time, bounded) until `n` fires of the topic are in flight.
@@ -447,6 +467,47 @@ TEST_F(DeliveryManagerTest, AFireCommittedAheadOfTimeIsSentAtItsDueTime) {
   EXPECT_NEAR(lateness_s, 0.002, 1e-9);
   manager_->Ack(id, {fire->fire_id()});
   EXPECT_EQ(sink->WaitOutcome(fire->fire_id()), v1::ACK_OUTCOME_ACKED);
+}
+
+// Every message costs a write and a wake on both ends: fires due together go to one
+// subscriber in one send, and the next such group to the next subscriber.
+TEST_F(DeliveryManagerTest, FiresDueTogetherGoToOneSubscriberInOneSend) {
+  StartManager(/*max_ready=*/100);
+  auto a = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  ASSERT_OK(manager_->Subscribe("ns", "q", 10, a).status());
+  ASSERT_OK(manager_->Subscribe("ns", "q", 10, b).status());
+  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+  for (int group = 0; group < 2; ++group) {
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_NO_FATAL_FAILURE(
+          FireAhead(absl::StrCat("g", group, "t", i), "q", absl::Milliseconds(5)));
+    }
+    ASSERT_EQ(manager_->GetTopicStats("ns", "q")->ready, 5u);
+    clock_.Advance(absl::Milliseconds(6));
+    ASSERT_NO_FATAL_FAILURE(WaitReceived({a.get(), b.get()}, 5 * (group + 1)));
+  }
+  EXPECT_EQ(a->received(), 5u);
+  EXPECT_EQ(b->received(), 5u);
+  EXPECT_EQ(a->sends(), 1u);
+  EXPECT_EQ(b->sends(), 1u);
+}
+
+// A large group is still shared evenly.
+TEST_F(DeliveryManagerTest, ManyFiresDueTogetherAreSplitEvenly) {
+  StartManager(/*max_ready=*/1000);
+  auto a = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  ASSERT_OK(manager_->Subscribe("ns", "q", 1000, a).status());
+  ASSERT_OK(manager_->Subscribe("ns", "q", 1000, b).status());
+  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_NO_FATAL_FAILURE(FireAhead(absl::StrCat("t", i), "q", absl::Milliseconds(5)));
+  }
+  clock_.Advance(absl::Milliseconds(6));
+  ASSERT_NO_FATAL_FAILURE(WaitReceived({a.get(), b.get()}, 300));
+  EXPECT_EQ(a->received(), 150u);
+  EXPECT_EQ(b->received(), 150u);
 }
 
 // Fire ids are predictable; a nack of a fire nobody was sent must not make it visible before
