@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -61,6 +62,25 @@ double ProcCpuSeconds(int pid) {
   int64_t utime = 0, stime = 0;
   fields >> utime >> stime;
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+int64_t ProcThreadWakes(int pid) {
+  if (pid <= 0) return 0;
+  std::error_code ec;
+  int64_t wakes = 0;
+  const std::string prefix = "voluntary_ctxt_switches:";
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrFormat("/proc/%d/task", pid), ec)) {
+    std::ifstream in(task.path() / "status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(prefix, 0) != 0) continue;
+      int64_t n = 0;
+      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(prefix.size())), &n)) wakes += n;
+      break;
+    }
+  }
+  return wakes;
 }
 
 int64_t ProcStatusBytes(int pid, const char* field) {

@@ -40,9 +40,9 @@ void WriteReceiptsCsv(const FireCollector& collector, const std::string& label) 
 int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed) {
   const char* name = mixed ? "mixed" : "fire";
   const std::string header = absl::StrFormat(
-      "%-9s %8s %9s %11s %8s %8s %8s %8s %8s %8s %8s %7s %5s %10s %8s %6s", "scenario", "rate",
+      "%-9s %8s %9s %11s %8s %8s %8s %8s %8s %8s %8s %7s %5s %10s %8s %7s %6s", "scenario", "rate",
       "timers", "deliv/s", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "srv_p50", "srv_p99",
-      "missing", "dups", "mix_crt/s", "cpu_us/f", "load");
+      "missing", "dups", "mix_crt/s", "cpu_us/f", "wakes/f", "load");
   int rc = 0;
   for (int rate : ParseIntList(absl::GetFlag(FLAGS_rate))) {
     const absl::Duration window = absl::GetFlag(FLAGS_duration);
@@ -78,6 +78,7 @@ int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed) {
     // other load on the machine (0 without --chimed_pid).
     const int chimed_pid = absl::GetFlag(FLAGS_chimed_pid);
     const double cpu_start_s = ProcCpuSeconds(chimed_pid);
+    const int64_t wakes_start = ProcThreadWakes(chimed_pid);
     if (created.failed > 0)
       fprintf(stderr, "%s: create failed: %s\n", name, created.first_error.c_str());
     const bool created_late = created_at > first_due;
@@ -109,6 +110,11 @@ int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed) {
         chimed_pid > 0 && distinct > 0
             ? (ProcCpuSeconds(chimed_pid) - cpu_start_s) * 1e6 / static_cast<double>(distinct)
             : 0.0;
+    const double wakes_per_fire =
+        chimed_pid > 0 && distinct > 0
+            ? static_cast<double>(ProcThreadWakes(chimed_pid) - wakes_start) /
+                  static_cast<double>(distinct)
+            : 0.0;
     const double span_s =
         std::max(1e-9, absl::ToDoubleSeconds(collector.last_receipt() - collector.first_receipt()));
     const double delivered_per_s = distinct / span_s;
@@ -116,22 +122,23 @@ int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed) {
     Percentiles dispatch = Summarize(collector.dispatch_ms());
     Percentiles bg = Summarize(background.latency_ms);
     PrintRow(header, absl::StrFormat("%-9s %8d %9d %11.0f %8.3f %8.3f %8.3f %8.3f %8.1f %8.3f "
-                                     "%8.3f %7d %5d %10.0f %8.0f %6.2f",
+                                     "%8.3f %7d %5d %10.0f %8.0f %7.2f %6.2f",
                                      name, rate, count, delivered_per_s, p.p50, p.p90, p.p99,
                                      p.p999, p.max, dispatch.p50, dispatch.p99, count - distinct,
                                      collector.duplicates(), mixed ? background.PerSecond() : 0.0,
-                                     cpu_us_per_fire, LoadAverage1()));
+                                     cpu_us_per_fire, wakes_per_fire, LoadAverage1()));
     AppendJson(
         absl::GetFlag(FLAGS_json), name,
         absl::StrFormat(
             R"("rate":%d,"timers":%d,"window_s":%.3f,"subscribers":%d,)"
             R"("delivered_per_s":%.0f,"lateness_ms":%s,"dispatch_lateness_ms":%s,"missing":%d,)"
             R"("duplicates":%d,"setup_creates_per_s":%.0f,"created_late":%s,)"
-            R"("mixed_creates_per_s":%.0f,"mixed_create_latency_ms":%s,"chimed_cpu_us_per_fire":%.0f)",
+            R"("mixed_creates_per_s":%.0f,"mixed_create_latency_ms":%s,"chimed_cpu_us_per_fire":%.0f,)"
+            R"("chimed_wakes_per_fire":%.2f)",
             rate, count, absl::ToDoubleSeconds(window), absl::GetFlag(FLAGS_subscribers),
             delivered_per_s, PercentilesJson(p), PercentilesJson(dispatch), count - distinct,
             collector.duplicates(), created.PerSecond(), created_late ? "true" : "false",
-            background.PerSecond(), PercentilesJson(bg), cpu_us_per_fire));
+            background.PerSecond(), PercentilesJson(bg), cpu_us_per_fire, wakes_per_fire));
     if (!all) rc = 1;
   }
   return rc;
