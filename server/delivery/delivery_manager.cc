@@ -928,8 +928,8 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
   std::map<SubscriberId, std::vector<v1::Fire>> batches;
   const size_t n = topic.subscribers.size();
   // Round robin over the subscribers with credit, a share of the ready fires at a time: a few
-  // fires due together go out as one message to one subscriber, not one message each (every
-  // message costs a write and a wake on both ends); a large backlog is still split evenly.
+  // fires due together go out as one message to one subscriber, not one message each (each is
+  // a write here and a read there); a large backlog is still split evenly.
   const size_t share = std::max(kMinDispatchShare, (topic.ready.size() + n - 1) / n);
   Subscriber* sub = nullptr;
   SubscriberId sub_id = 0;

@@ -128,6 +128,16 @@ class DeliveryManagerTest : public ::testing::Test {
     ASSERT_FALSE(manager_->GetTopicStats("ns", topic)->backlog_on_disk);
   }
 
+  // Two subscribers of topic "q" with `credit` each, once the topic's first scan is over.
+  void SubscribeTwo(uint32_t credit, std::shared_ptr<RecordingSink>& a,
+                    std::shared_ptr<RecordingSink>& b) {
+    a = std::make_shared<RecordingSink>();
+    b = std::make_shared<RecordingSink>();
+    ASSERT_OK(manager_->Subscribe("ns", "q", credit, a).status());
+    ASSERT_OK(manager_->Subscribe("ns", "q", credit, b).status());
+    ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+  }
+
   // A fire the engine committed `lead` before its due time and handed to delivery.
   void FireAhead(const std::string& timer_id, const std::string& topic, absl::Duration lead) {
     const absl::Time due = clock_.Now() + lead;
@@ -469,15 +479,12 @@ TEST_F(DeliveryManagerTest, AFireCommittedAheadOfTimeIsSentAtItsDueTime) {
   EXPECT_EQ(sink->WaitOutcome(fire->fire_id()), v1::ACK_OUTCOME_ACKED);
 }
 
-// Every message costs a write and a wake on both ends: fires due together go to one
-// subscriber in one send, and the next such group to the next subscriber.
+// Each message is a write on the server and a read on the client: fires due together go to
+// one subscriber in one send, and the next such group to the next subscriber.
 TEST_F(DeliveryManagerTest, FiresDueTogetherGoToOneSubscriberInOneSend) {
   StartManager(/*max_ready=*/100);
-  auto a = std::make_shared<RecordingSink>();
-  auto b = std::make_shared<RecordingSink>();
-  ASSERT_OK(manager_->Subscribe("ns", "q", 10, a).status());
-  ASSERT_OK(manager_->Subscribe("ns", "q", 10, b).status());
-  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+  std::shared_ptr<RecordingSink> a, b;
+  ASSERT_NO_FATAL_FAILURE(SubscribeTwo(10, a, b));
   for (int group = 0; group < 2; ++group) {
     for (int i = 0; i < 5; ++i) {
       ASSERT_NO_FATAL_FAILURE(
@@ -496,11 +503,8 @@ TEST_F(DeliveryManagerTest, FiresDueTogetherGoToOneSubscriberInOneSend) {
 // A large group is still shared evenly.
 TEST_F(DeliveryManagerTest, ManyFiresDueTogetherAreSplitEvenly) {
   StartManager(/*max_ready=*/1000);
-  auto a = std::make_shared<RecordingSink>();
-  auto b = std::make_shared<RecordingSink>();
-  ASSERT_OK(manager_->Subscribe("ns", "q", 1000, a).status());
-  ASSERT_OK(manager_->Subscribe("ns", "q", 1000, b).status());
-  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+  std::shared_ptr<RecordingSink> a, b;
+  ASSERT_NO_FATAL_FAILURE(SubscribeTwo(1000, a, b));
   for (int i = 0; i < 300; ++i) {
     ASSERT_NO_FATAL_FAILURE(FireAhead(absl::StrCat("t", i), "q", absl::Milliseconds(5)));
   }
