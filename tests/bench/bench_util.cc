@@ -11,7 +11,6 @@
 #include <sstream>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -64,39 +63,40 @@ double ProcCpuSeconds(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+namespace {
+
+// The number after "field:" in a /proc status file (a unit after it is ignored); 0 if absent.
+int64_t StatusField(const std::string& path, const char* field) {
+  std::ifstream in(path);
+  std::string line;
+  const std::string prefix = std::string(field) + ":";
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) {
+      std::istringstream s(line.substr(prefix.size()));
+      int64_t n = 0;
+      s >> n;
+      return n;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
 int64_t ProcThreadWakes(int pid) {
   if (pid <= 0) return 0;
   std::error_code ec;
   int64_t wakes = 0;
-  const std::string prefix = "voluntary_ctxt_switches:";
   for (const auto& task :
        std::filesystem::directory_iterator(absl::StrFormat("/proc/%d/task", pid), ec)) {
-    std::ifstream in(task.path() / "status");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind(prefix, 0) != 0) continue;
-      int64_t n = 0;
-      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(prefix.size())), &n)) wakes += n;
-      break;
-    }
+    wakes += StatusField(task.path() / "status", "voluntary_ctxt_switches");
   }
   return wakes;
 }
 
 int64_t ProcStatusBytes(int pid, const char* field) {
   if (pid <= 0) return 0;
-  std::ifstream in(absl::StrFormat("/proc/%d/status", pid));
-  std::string line;
-  const std::string prefix = std::string(field) + ":";
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) == 0) {
-      std::istringstream s(line.substr(prefix.size()));
-      int64_t kb = 0;
-      s >> kb;
-      return kb * 1024;
-    }
-  }
-  return 0;
+  return StatusField(absl::StrFormat("/proc/%d/status", pid), field) * 1024;  // kB
 }
 
 int64_t DirBytes(const std::string& dir) {
