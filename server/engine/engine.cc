@@ -175,7 +175,7 @@ class Engine::Impl {
     if (!due.ok()) return FinishCreate(*op, due.status());
     op->id = op->spec.timer.timer_id();
     if (op->id.empty()) {
-      op->id = NewTimerId();
+      op->id = NewTimerId(op->now);
       op->id_is_fresh = true;
     }
     // The spread offset hashes the final (namespace, id). Set in place rather than on a copy:

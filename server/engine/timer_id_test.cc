@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace chime::engine {
@@ -26,7 +27,7 @@ TEST(TimerIdTest, EncodesCrockfordBase32) {
 TEST(TimerIdTest, NewIdsHaveTheFormatAndAreUnique) {
   std::set<std::string> seen;
   for (int i = 0; i < 10000; ++i) {
-    const std::string id = NewTimerId();
+    const std::string id = NewTimerId(absl::FromUnixMillis(1'764'000'000'000));
     ASSERT_EQ(id.size(), kGeneratedIdLength) << id;
     ASSERT_TRUE(absl::StartsWith(id, kGeneratedIdPrefix)) << id;
     for (char c : id.substr(2)) {
@@ -34,6 +35,27 @@ TEST(TimerIdTest, NewIdsHaveTheFormatAndAreUnique) {
     }
     ASSERT_TRUE(seen.insert(id).second) << "duplicate " << id;
   }
+}
+
+TEST(TimerIdTest, NewIdsStartWithTheirCreationMillisecondAndSortByIt) {
+  const absl::Time t = absl::FromUnixMillis(1'764'000'000'123);
+  // The first 10 characters carry the top 50 bits: two zero bits and the 48-bit millisecond.
+  const std::string time_part =
+      EncodeCrockford128(uint64_t{1'764'000'000'123} << 16, 0).substr(0, 10);
+  std::string previous;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = NewTimerId(t + absl::Milliseconds(i));
+    if (i == 0) {
+      EXPECT_EQ(id.substr(2, 10), time_part) << id;
+    } else {
+      ASSERT_LT(previous, id) << "created " << i << " ms later";
+    }
+    previous = id;
+  }
+  // Ids of the same millisecond differ in their random part.
+  EXPECT_NE(NewTimerId(t), NewTimerId(t));
+  // Times before the epoch do not wrap around to the far future.
+  EXPECT_EQ(NewTimerId(absl::FromUnixMillis(-5)).substr(2, 10), std::string(10, '0'));
 }
 
 }  // namespace
