@@ -1,9 +1,9 @@
 // A copy of a write batch with its entries in key order per column family, so RocksDB inserts
-// them into each memtable's skip list in order: each insert then starts its search where the
-// previous one ended (the insert hints of the time-ordered families, and the cache lines the
-// previous insert just walked) instead of from the top. Writes to the same key keep their
-// order, so applying the copy leaves the same state as the original. Internal to storage/.
-// Not thread-safe: the shard's writer thread owns one.
+// them into each memtable's skip list in order: an insert then walks nodes the previous one
+// just brought into cache, and in the families with insert hints (due, queue) starts its
+// search where the previous one ended. Writes to the same key keep their order, so applying
+// the copy leaves the same state as the original. Internal to storage/. Not thread-safe: the
+// shard's writer thread owns one.
 #ifndef CHIME_STORAGE_SORTED_BATCH_H_
 #define CHIME_STORAGE_SORTED_BATCH_H_
 
