@@ -70,44 +70,45 @@ grpc::ServerUnaryReactor* TimerService::CreateTimers(grpc::CallbackServerContext
                : absl::StrCat("requests has ", n, " entries, limit ", limits::kMaxBatchCreates)));
     return reactor;
   }
-  // Every result exists before any create starts: the callbacks, on shard writer threads,
-  // each fill their own element and never resize the list.
-  for (size_t i = 0; i < n; ++i) response->add_results();
-  // One count per create plus one held by this loop, so the call cannot finish before
-  // every create has been handed over.
-  auto remaining = std::make_shared<std::atomic<size_t>>(n + 1);
-  auto one_done = [reactor, remaining] {
-    if (remaining->fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      reactor->Finish(grpc::Status::OK);
-    }
-  };
   auto set_status = [](v1::CreateTimerResult* result, const absl::Status& status) {
     const grpc::Status grpc_status = ToGrpcStatus(status);
     result->set_code(grpc_status.error_code());
     result->set_message(grpc_status.error_message());
   };
+  for (size_t i = 0; i < n; ++i) response->add_results();
   const absl::Time now = engine_->clock()->Now();
+  std::vector<engine::CreateSpec> specs;
+  specs.reserve(n);
+  std::vector<size_t> spec_request;  // specs[k] came from request->requests(spec_request[k])
+  spec_request.reserve(n);
   for (size_t i = 0; i < n; ++i) {
-    v1::CreateTimerResult* result = response->mutable_results(i);
     absl::StatusOr<engine::CreateSpec> spec =
         ValidateCreate(request->requests(i), now, webhook_policy_);
     if (!spec.ok()) {
-      set_status(result, spec.status());
-      one_done();
+      set_status(response->mutable_results(i), spec.status());
       continue;
     }
-    engine_->Create(*std::move(spec),
-                    [result, one_done, set_status](absl::StatusOr<engine::CreateResult> created) {
-                      if (created.ok()) {
-                        *result->mutable_timer() = std::move(created->timer);
-                        result->set_created(created->created);
-                      } else {
-                        set_status(result, created.status());
-                      }
-                      one_done();
-                    });
+    specs.push_back(*std::move(spec));
+    spec_request.push_back(i);
   }
-  one_done();
+  if (specs.empty()) {
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  engine_->CreateMany(
+      std::move(specs), [reactor, response, set_status, spec_request = std::move(spec_request)](
+                            std::vector<absl::StatusOr<engine::CreateResult>> created) {
+        for (size_t k = 0; k < created.size(); ++k) {
+          v1::CreateTimerResult* result = response->mutable_results(spec_request[k]);
+          if (created[k].ok()) {
+            *result->mutable_timer() = std::move(created[k]->timer);
+            result->set_created(created[k]->created);
+          } else {
+            set_status(result, created[k].status());
+          }
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 

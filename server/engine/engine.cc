@@ -3,6 +3,7 @@
 #include "server/engine/engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <utility>
 
@@ -73,6 +74,20 @@ struct CreateOp {
   bool timer_step_ran = false;
   bool inserted = false;
   CreateResult result;
+};
+
+// A CreateMany: the outcome of each spec, and the parts (shard chunks, single creates) still
+// running.
+struct CreateBatch {
+  std::vector<absl::StatusOr<CreateResult>> results;
+  std::atomic<size_t> remaining{0};
+  std::function<void(std::vector<absl::StatusOr<CreateResult>>)> done;
+};
+
+// The timers of a CreateMany that go to one shard, with the index of each one's spec.
+struct CreateChunk {
+  std::vector<CreateOp> ops;
+  std::vector<size_t> spec_index;
 };
 
 // Step 1 of a create with an idempotency key, on the key's shard: claims the key for op.id,
@@ -170,20 +185,7 @@ class Engine::Impl {
     op->spec = std::move(spec);
     op->done = std::move(done);
     op->now = clock_->Now();
-    op->ns = NamespaceOrDefault(op->spec.timer.namespace_());
-    absl::StatusOr<int64_t> due = FirstDueUs(op->spec.timer, absl::ToUnixMicros(op->now));
-    if (!due.ok()) return FinishCreate(*op, due.status());
-    op->id = op->spec.timer.timer_id();
-    if (op->id.empty()) {
-      op->id = NewTimerId(op->now);
-      op->id_is_fresh = true;
-    }
-    // The spread offset hashes the final (namespace, id). Set in place rather than on a copy:
-    // InsertTimer writes the same two fields anyway.
-    op->spec.timer.set_namespace_(op->ns);
-    op->spec.timer.set_timer_id(op->id);
-    op->nominal_us = *due;
-    op->due_us = *due + DueOffsetUs(op->spec.timer);
+    if (absl::Status s = PrepareCreate(*op); !s.ok()) return FinishCreate(*op, s);
     if (op->spec.idempotency_key.empty()) return SubmitInsert(op);
 
     // The claim lives in the key's shard; when the timer's shard is the same one, both
@@ -202,6 +204,49 @@ class Engine::Impl {
           // A crash here leaves a claim; the client's retry adopts its id and completes.
           SubmitInsert(op);
         });
+  }
+
+  void CreateMany(std::vector<CreateSpec> specs,
+                  std::function<void(std::vector<absl::StatusOr<CreateResult>>)> done) {
+    BeginOp();
+    auto batch = std::make_shared<CreateBatch>();
+    batch->results.resize(specs.size());
+    batch->done = std::move(done);
+    const absl::Time now = clock_->Now();
+    std::vector<std::shared_ptr<CreateChunk>> chunks(shards_.size());
+    std::vector<size_t> singles;  // specs that take Create's path
+    for (size_t i = 0; i < specs.size(); ++i) {
+      CreateSpec& spec = specs[i];
+      if (!spec.timer.timer_id().empty() || !spec.idempotency_key.empty()) {
+        singles.push_back(i);
+        continue;
+      }
+      CreateOp op;
+      op.spec = std::move(spec);
+      op.now = now;
+      if (absl::Status s = PrepareCreate(op); !s.ok()) {
+        batch->results[i] = s;
+        continue;
+      }
+      std::shared_ptr<CreateChunk>& chunk = chunks[store_->ShardFor(op.ns, op.id)];
+      if (chunk == nullptr) chunk = std::make_shared<CreateChunk>();
+      chunk->ops.push_back(std::move(op));
+      chunk->spec_index.push_back(i);
+    }
+    size_t parts = 1 + singles.size();  // the 1 is held until everything is handed over
+    for (const auto& chunk : chunks) parts += chunk != nullptr;
+    batch->remaining.store(parts, std::memory_order_relaxed);
+
+    for (size_t shard = 0; shard < chunks.size(); ++shard) {
+      if (chunks[shard] != nullptr) SubmitChunk(static_cast<int>(shard), chunks[shard], batch);
+    }
+    for (size_t i : singles) {
+      Create(std::move(specs[i]), [this, batch, i](absl::StatusOr<CreateResult> result) {
+        batch->results[i] = std::move(result);
+        FinishBatchPart(*batch);
+      });
+    }
+    FinishBatchPart(*batch);
   }
 
   void Cancel(std::string ns_in, std::string timer_id,
@@ -381,6 +426,64 @@ class Engine::Impl {
     --ops_in_flight_;
   }
 
+  // Fills op's namespace, id and due times from its spec (op.now set); an error for a schedule
+  // with no time left to fire.
+  absl::Status PrepareCreate(CreateOp& op) {
+    op.ns = NamespaceOrDefault(op.spec.timer.namespace_());
+    absl::StatusOr<int64_t> due = FirstDueUs(op.spec.timer, absl::ToUnixMicros(op.now));
+    if (!due.ok()) return due.status();
+    op.id = op.spec.timer.timer_id();
+    if (op.id.empty()) {
+      op.id = NewTimerId(op.now);
+      op.id_is_fresh = true;
+    }
+    // The spread offset hashes the final (namespace, id). Set in place rather than on a copy:
+    // InsertTimer writes the same two fields anyway.
+    op.spec.timer.set_namespace_(op.ns);
+    op.spec.timer.set_timer_id(op.id);
+    op.nominal_us = *due;
+    op.due_us = *due + DueOffsetUs(op.spec.timer);
+    return absl::OkStatus();
+  }
+
+  // One transaction inserts every timer of the chunk: fresh ids need no read, so none of the
+  // inserts can fail alone, and a failed write fails them all.
+  void SubmitChunk(int shard, std::shared_ptr<CreateChunk> chunk,
+                   std::shared_ptr<CreateBatch> batch) {
+    store_->shard(shard)->Submit(
+        [chunk](ShardTxn& txn) -> absl::Status {
+          for (CreateOp& op : chunk->ops) CHIME_RETURN_IF_ERROR(InsertTimer(txn, op));
+          return absl::OkStatus();
+        },
+        [this, shard, chunk, batch](absl::Status status) {
+          if (status.ok()) {
+            std::vector<HeapEntry> entries;
+            entries.reserve(chunk->ops.size());
+            for (CreateOp& op : chunk->ops) {
+              entries.push_back(HeapEntry{op.due_us, op.result.timer.version(), std::move(op.ns),
+                                          std::move(op.id)});
+            }
+            shards_[shard]->OnScheduledMany(std::move(entries));
+          }
+          for (size_t k = 0; k < chunk->ops.size(); ++k) {
+            absl::StatusOr<CreateResult>& result = batch->results[chunk->spec_index[k]];
+            if (status.ok()) {
+              result = std::move(chunk->ops[k].result);
+            } else {
+              result = status;
+            }
+          }
+          FinishBatchPart(*batch);
+        });
+  }
+
+  void FinishBatchPart(CreateBatch& batch) {
+    if (batch.remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    auto done = std::move(batch.done);
+    done(std::move(batch.results));
+    EndOp();
+  }
+
   void SubmitInsert(std::shared_ptr<CreateOp> op) {
     store_->shard(store_->ShardFor(op->ns, op->id))
         ->Submit([op](ShardTxn& txn) { return InsertTimer(txn, *op); },
@@ -433,6 +536,10 @@ Engine::~Engine() = default;
 
 void Engine::Create(CreateSpec spec, std::function<void(absl::StatusOr<CreateResult>)> done) {
   impl_->Create(std::move(spec), std::move(done));
+}
+void Engine::CreateMany(std::vector<CreateSpec> specs,
+                        std::function<void(std::vector<absl::StatusOr<CreateResult>>)> done) {
+  impl_->CreateMany(std::move(specs), std::move(done));
 }
 void Engine::Cancel(std::string ns, std::string timer_id,
                     std::function<void(absl::StatusOr<v1::Timer>)> done) {

@@ -100,6 +100,13 @@ class Engine {
   // `done` gets the timer (ALREADY_EXISTS for a taken id or an idempotency key reused by a
   // different request; INVALID_ARGUMENT never: the spec is validated by the caller).
   void Create(CreateSpec spec, std::function<void(absl::StatusOr<CreateResult>)> done);
+  // Creates each spec as Create would and gives `done` their outcomes, in spec order, once all
+  // are known. Timers with generated ids (no idempotency key) are written with one transaction
+  // per shard, so a batch costs a few submissions rather than one per timer; the others take
+  // Create's path. `done` runs on a shard thread, or on the calling thread if no spec reached
+  // storage.
+  void CreateMany(std::vector<CreateSpec> specs,
+                  std::function<void(std::vector<absl::StatusOr<CreateResult>>)> done);
   // NOT_FOUND for an unknown timer; FAILED_PRECONDITION if it already fired or was cancelled.
   void Cancel(std::string ns, std::string timer_id,
               std::function<void(absl::StatusOr<v1::Timer>)> done);

@@ -162,6 +162,26 @@ class EngineTest : public ::testing::Test {
                                     kWaitBound));
     ASSERT_TRUE(failures.empty()) << failures.front();
   }
+  // Engine::CreateMany, waited for; also checks that its callback runs exactly once.
+  std::vector<absl::StatusOr<CreateResult>> CreateMany(std::vector<CreateSpec> specs) {
+    absl::Mutex mu;
+    int calls = 0;
+    std::vector<absl::StatusOr<CreateResult>> results;
+    engine_->CreateMany(std::move(specs), [&](std::vector<absl::StatusOr<CreateResult>> r) {
+      absl::MutexLock lock(&mu);
+      results = std::move(r);
+      ++calls;
+    });
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                        +[](int* n) { return *n > 0; }, &calls),
+                                    kWaitBound));
+    mu.AwaitWithTimeout(absl::Condition(
+                            +[](int* n) { return *n > 1; }, &calls),
+                        absl::Milliseconds(50));
+    EXPECT_EQ(calls, 1);
+    return results;
+  }
   absl::StatusOr<v1::Timer> Cancel(std::string id, std::string ns = "default") {
     absl::Notification done;
     absl::StatusOr<v1::Timer> result = absl::UnknownError("no callback");
@@ -599,6 +619,70 @@ TEST_F(EngineTest, ExplicitIdsAreUniquePerNamespace) {
   EXPECT_EQ(in_b.timer.namespace_(), "tenant-b");
   EXPECT_EQ(engine_->Get("default", "order-1")->schedule().fire_at().seconds(),
             absl::ToUnixSeconds(kStart + absl::Hours(1)));
+}
+
+TEST_F(EngineTest, CreateManyGivesEachSpecTheOutcomeOfCreateInOrderAndAllFire) {
+  Open(4);
+  ASSERT_OK(Create(OneShot("taken", kStart + absl::Hours(1), "demo", /*fingerprint=*/5)));
+  std::vector<CreateSpec> specs;
+  for (int i = 0; i < 40; ++i) {  // generated ids: one transaction per shard
+    specs.push_back(OneShot("", kStart + absl::Seconds(1) + absl::Milliseconds(i)));
+  }
+  specs.push_back(OneShot("taken", kStart + absl::Seconds(2), "demo", /*fingerprint=*/6));
+  specs.push_back(OneShot("chosen", kStart + absl::Seconds(2)));
+  CreateSpec keyed = OneShot("", kStart + absl::Seconds(2));
+  keyed.idempotency_key = "k1";
+  specs.push_back(keyed);
+  CreateSpec unschedulable = OneShot("", kStart);
+  unschedulable.timer.clear_schedule();
+  specs.push_back(unschedulable);
+
+  std::vector<absl::StatusOr<CreateResult>> results = CreateMany(std::move(specs));
+  ASSERT_EQ(results.size(), 44u);
+  std::set<std::string> ids;
+  std::set<int> shards;
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_OK(results[i]);
+    EXPECT_TRUE(results[i]->created);
+    const v1::Timer& timer = results[i]->timer;
+    EXPECT_EQ(timer.state(), v1::TIMER_STATE_SCHEDULED);
+    EXPECT_EQ(FromProto(timer.schedule().fire_at()),
+              kStart + absl::Seconds(1) + absl::Milliseconds(i));
+    ASSERT_OK_AND_ASSIGN(v1::Timer stored, engine_->Get("default", timer.timer_id()));
+    EXPECT_EQ(stored.version(), 1);
+    ids.insert(timer.timer_id());
+    shards.insert(store_->ShardFor("default", timer.timer_id()));
+  }
+  EXPECT_EQ(ids.size(), 40u);
+  EXPECT_EQ(shards.size(), 4u);  // the chunks of every shard ran
+  EXPECT_THAT(results[40], StatusIs(absl::StatusCode::kAlreadyExists));
+  ASSERT_OK(results[41]);
+  EXPECT_EQ(results[41]->timer.timer_id(), "chosen");
+  ASSERT_OK(results[42]);
+  EXPECT_EQ(results[42]->timer.idempotency_key(), "k1");
+  EXPECT_THAT(results[43], StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(results[43].status().message(), "schedule is required");
+
+  // Every created timer is in its shard's heap: each fires once, in due order.
+  clock_.Advance(absl::Seconds(2));
+  ASSERT_TRUE(listener_.WaitForCount(42));
+  const std::map<std::string, int> by_timer = listener_.CountByTimer();
+  EXPECT_EQ(by_timer.size(), 42u);
+  for (const auto& [id, n] : by_timer) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(by_timer.count("taken"), 0u);
+}
+
+TEST_F(EngineTest, CreateManyOnClosedShardsFailsEverySpecOnce) {
+  Open(4);
+  for (int i = 0; i < store_->shard_count(); ++i) store_->shard(i)->Close();
+  std::vector<CreateSpec> specs;
+  for (int i = 0; i < 10; ++i) specs.push_back(OneShot("", kStart + absl::Seconds(1)));
+  specs.push_back(OneShot("chosen", kStart + absl::Seconds(1)));
+  std::vector<absl::StatusOr<CreateResult>> results = CreateMany(std::move(specs));
+  ASSERT_EQ(results.size(), 11u);
+  for (const auto& result : results) {
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kUnavailable));
+  }
 }
 
 TEST_F(EngineTest, ListPagesAcrossShardsInIdOrderAndFilters) {

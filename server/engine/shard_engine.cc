@@ -165,6 +165,11 @@ void ShardEngine::OnScheduled(HeapEntry entry) {
   PushOrUncoverLocked(std::move(entry));
 }
 
+void ShardEngine::OnScheduledMany(std::vector<HeapEntry> entries) {
+  absl::MutexLock lock(&mu_);
+  for (HeapEntry& entry : entries) PushOrUncoverLocked(std::move(entry));
+}
+
 ShardStats ShardEngine::Stats() const {
   absl::MutexLock lock(&mu_);
   ShardStats stats;

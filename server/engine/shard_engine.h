@@ -60,6 +60,8 @@ class ShardEngine {
   // A timer's time-index entry was committed: keeps it in the heap if the window covers it.
   // Called from commit callbacks (writer thread); does not block on I/O.
   void OnScheduled(HeapEntry entry);
+  // The same for several entries, under one lock.
+  void OnScheduledMany(std::vector<HeapEntry> entries);
 
   ShardStats Stats() const;
   int index() const { return index_; }
