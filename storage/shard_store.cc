@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <deque>
 #include <filesystem>
 #include <thread>
@@ -97,6 +98,16 @@ class ShardStore::Impl {
   rocksdb::DB* db() const { return db_; }
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return cfs_[c]; }
 
+  WriteStats GetWriteStats() const {
+    WriteStats stats;
+    stats.groups = groups_written_.load(std::memory_order_relaxed);
+    stats.transactions = transactions_run_.load(std::memory_order_relaxed);
+    stats.wal_syncs = wal_syncs_.load(std::memory_order_relaxed);
+    stats.synced_transactions = synced_transactions_.load(std::memory_order_relaxed);
+    stats.wal_sync_time = absl::Nanoseconds(wal_sync_nanos_.load(std::memory_order_relaxed));
+    return stats;
+  }
+
   absl::Status WriteMeta(uint32_t shard_count);
   absl::Status CheckMeta(uint32_t shard_count);
 
@@ -150,6 +161,13 @@ class ShardStore::Impl {
   bool sync_urgent_ ABSL_GUARDED_BY(sync_mu_) = false;
   absl::Time oldest_deferred_ ABSL_GUARDED_BY(sync_mu_);
   bool sync_stopping_ ABSL_GUARDED_BY(sync_mu_) = false;
+
+  // WriteStats, updated by the writer and the syncer.
+  std::atomic<uint64_t> groups_written_{0};
+  std::atomic<uint64_t> transactions_run_{0};
+  std::atomic<uint64_t> wal_syncs_{0};
+  std::atomic<uint64_t> synced_transactions_{0};
+  std::atomic<int64_t> wal_sync_nanos_{0};
 
   absl::Mutex close_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::thread writer_ ABSL_GUARDED_BY(close_mu_);
@@ -220,7 +238,9 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, 
     if (to_write == nullptr) to_write = batch.batch();
     group_status =
         FromRocks(db_->Write(options, to_write), absl::StrCat("writing to shard ", index_));
+    groups_written_.fetch_add(1, std::memory_order_relaxed);
   }
+  transactions_run_.fetch_add(group.size(), std::memory_order_relaxed);
   std::vector<TxnDone> to_sync;
   bool urgent = false;
   // The syncer's delay counts from when the oldest deferred transaction was queued, so its
@@ -268,8 +288,13 @@ void ShardStore::Impl::SyncerLoop() {
       sync_urgent_ = false;
     }
     // Covers every write made before it: all of `synced` and whatever the writer added since.
+    const absl::Time sync_start = absl::Now();
     const absl::Status status =
         FromRocks(db_->SyncWAL(), absl::StrCat("syncing the WAL of shard ", index_));
+    wal_sync_nanos_.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - sync_start),
+                              std::memory_order_relaxed);
+    wal_syncs_.fetch_add(1, std::memory_order_relaxed);
+    synced_transactions_.fetch_add(synced.size(), std::memory_order_relaxed);
     for (TxnDone& done : synced) done(status);
     synced.clear();
   }
@@ -537,6 +562,8 @@ uint64_t IntProperty(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std
 }
 
 }  // namespace
+
+ShardStore::WriteStats ShardStore::GetWriteStats() const { return impl_->GetWriteStats(); }
 
 uint64_t ShardStore::EstimateTimers() const {
   return IntProperty(db_, impl_->cf(kCfTimers), rocksdb::DB::Properties::kEstimateNumKeys);

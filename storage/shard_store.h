@@ -36,6 +36,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "chime/internal/storage.pb.h"
 
 namespace rocksdb {
@@ -178,6 +179,17 @@ class ShardStore {
   // Dead letters of namespace `ns` with fire_id > after, in fire_id order.
   absl::Status ScanDeadLetters(absl::string_view ns, absl::string_view after_fire_id,
                                const std::function<bool(const DeliveryRecord&)>& visit) const;
+
+  // Since open, for metrics: how the group commit batches. Transactions per group and per
+  // sync, and the time a sync takes, say whether the disk or the CPU limits the writes.
+  struct WriteStats {
+    uint64_t groups = 0;        // RocksDB writes (one per group of transactions)
+    uint64_t transactions = 0;  // transactions run, failed ones included
+    uint64_t wal_syncs = 0;
+    uint64_t synced_transactions = 0;  // durable or deferred ones answered after a sync
+    absl::Duration wal_sync_time;      // spent in the syncs, summed
+  };
+  WriteStats GetWriteStats() const;
 
   // Approximate counts for status/metrics (RocksDB estimates, cheap).
   uint64_t EstimateTimers() const;

@@ -363,6 +363,46 @@ class DoneLog {
   std::vector<absl::Status> statuses_ ABSL_GUARDED_BY(mu_);
 };
 
+TEST(ShardStoreSyncTest, WriteStatsCountGroupsTransactionsAndWhatEachSyncCarried) {
+  TempDir dir;
+  auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();
+  std::unique_ptr<rocksdb::Env> env = ::chime::testing::NewEnvOn(fs);
+  ASSERT_OK_AND_ASSIGN(auto store,
+                       Store::Open({.data_dir = dir.path(), .shard_count = 1, .env = env.get()}));
+  ShardStore* shard = store->shard(0);
+  const ShardStore::WriteStats before = shard->GetWriteStats();
+  EXPECT_EQ(before.groups, 0u);
+  EXPECT_EQ(before.wal_syncs, 0u);
+  const int64_t fs_syncs_before = fs->syncs();
+
+  // The first durable write's sync is held for a while; three more are written meanwhile and
+  // all three are answered after the next sync.
+  fs->Hold();
+  DoneLog log;
+  shard->Submit(PutTimerTxn("first"), log.For("first"));
+  ASSERT_TRUE(fs->AwaitSyncWaiting(kWaitBound));
+  absl::Notification written;
+  for (const char* id : {"a", "b", "c"}) shard->Submit(PutTimerTxn(id), log.For(id));
+  shard->Submit([](ShardTxn&) { return absl::OkStatus(); }, [&](absl::Status) { written.Notify(); },
+                ShardStore::Sync::kLazy);
+  ASSERT_TRUE(written.WaitForNotificationWithTimeout(kWaitBound));
+  absl::SleepFor(absl::Milliseconds(20));  // the held sync lasts at least this long
+  fs->Release();
+  ASSERT_TRUE(log.AwaitCount(4));
+  EXPECT_TRUE(log.AllOk());
+  EXPECT_THAT(shard->SubmitAndWait([](ShardTxn&) { return absl::InvalidArgumentError("no"); }),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+
+  const ShardStore::WriteStats after = shard->GetWriteStats();
+  EXPECT_EQ(after.transactions, 6u);  // 4 durable, 1 lazy, 1 failed (run, nothing written)
+  EXPECT_GE(after.groups, 2u);        // "first" alone, then the others in one group or more
+  EXPECT_LE(after.groups, 5u);
+  EXPECT_EQ(after.wal_syncs, 2u);
+  EXPECT_EQ(static_cast<int64_t>(after.wal_syncs), fs->syncs() - fs_syncs_before);
+  EXPECT_EQ(after.synced_transactions, 4u);
+  EXPECT_GE(after.wal_sync_time, absl::Milliseconds(20));
+}
+
 TEST(ShardStoreSyncTest, DeferredTxnsWaitForTheNextDurableSyncAndShareIt) {
   TempDir dir;
   auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();  // never held: counts syncs

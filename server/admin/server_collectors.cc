@@ -36,6 +36,23 @@ void CollectServerMetrics(const storage::Store& store, const engine::Engine& eng
                   static_cast<double>(shard->EstimateDeliveries()));
     out.EmitGauge("chime_dead_letters", "Fires in the dead letters per shard (estimate).",
                   {{"shard", s}}, static_cast<double>(shard->EstimateDeadLetters()));
+    const storage::ShardStore::WriteStats writes = shard->GetWriteStats();
+    out.EmitCounter("chime_storage_write_groups_total",
+                    "Group commits per shard: RocksDB writes, each of one or more transactions.",
+                    {{"shard", s}}, static_cast<double>(writes.groups));
+    out.EmitCounter("chime_storage_transactions_total",
+                    "Transactions (creates, fires, acks, ...) run by the shard's writer.",
+                    {{"shard", s}}, static_cast<double>(writes.transactions));
+    out.EmitCounter("chime_storage_wal_syncs_total", "WAL syncs (fdatasync) per shard.",
+                    {{"shard", s}}, static_cast<double>(writes.wal_syncs));
+    out.EmitCounter("chime_storage_wal_sync_seconds_total",
+                    "Time spent in WAL syncs per shard; over chime_storage_wal_syncs_total, the "
+                    "disk's sync latency.",
+                    {{"shard", s}}, absl::ToDoubleSeconds(writes.wal_sync_time));
+    out.EmitCounter("chime_storage_synced_transactions_total",
+                    "Durable transactions answered after a WAL sync, per shard; over "
+                    "chime_storage_wal_syncs_total, how many each sync carried.",
+                    {{"shard", s}}, static_cast<double>(writes.synced_transactions));
     rocksdb::DB* db = shard->db();
     out.EmitGauge("chime_rocksdb_write_stopped",
                   "1 while RocksDB stops writes to the shard (write stall).", {{"shard", s}},
