@@ -8,24 +8,19 @@
 // Reports fires/s (wall) and cpu_us_per_fire (process CPU, all threads: the writer thread does
 // the work, RocksDB's flushes count too).
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/store.h"
+#include "tests/bench/micro/cpu_time.h"
 #include "tests/bench/micro/temp_store.h"
 
 namespace chime::storage {
 namespace {
 
-double ProcessCpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
+using bench::ProcessCpuSeconds;
 
 constexpr int64_t kFirstDueUs = 1'800'000'000'000'000;
 

@@ -15,11 +15,11 @@ namespace chime::storage {
 
 class TempStore {
  public:
-  // One shard, fsync on. On failure the benchmark is marked skipped and store() is null.
-  explicit TempStore(benchmark::State& state) {
+  // `shards` shards, fsync on. On failure the benchmark is marked skipped and store() is null.
+  explicit TempStore(benchmark::State& state, int shards = 1) {
     char tmpl[] = "/tmp/chime-micro.XXXXXX";
     dir_ = mkdtemp(tmpl);
-    auto store = Store::Open({.data_dir = dir_, .shard_count = 1, .fsync = true});
+    auto store = Store::Open({.data_dir = dir_, .shard_count = shards, .fsync = true});
     if (!store.ok()) {
       state.SkipWithError(std::string(store.status().message()).c_str());
       return;
