@@ -1,9 +1,7 @@
 #include "storage/rocks_options.h"
 
-#include "common/limits.h"
 #include "rocksdb/env.h"
 #include "rocksdb/filter_policy.h"
-#include "rocksdb/memtablerep.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "storage/column_families.h"
@@ -23,13 +21,6 @@ bool IsTimeOrderedCf(int cf) { return cf == kCfDue || cf == kCfQueue; }
 // memtables here (depending on where the kill fell between flushes) and 0.62-0.71 s with 4 MB,
 // at the same create rate while filling.
 constexpr size_t kCreateFamilyMemtableBytes = size_t{4} << 20;
-
-// Buckets of a deliveries memtable (8 bytes each): a memtable between flushes holds a few
-// tens of thousands of delivery keys per shard at 10k fires/s.
-constexpr size_t kDeliveryMemtableBuckets = size_t{1} << 16;
-// Longer than any delivery key (namespace + fire id), so the hash covers the whole key.
-constexpr size_t kDeliveryKeyHashPrefix = 256;
-static_assert(kDeliveryKeyHashPrefix >= limits::kMaxNamespaceLength + 1 + limits::kMaxFireIdLength);
 
 rocksdb::ColumnFamilyOptions MakeCfOptions(const ShardStore::Deps& deps, int cf) {
   rocksdb::ColumnFamilyOptions options;
@@ -53,14 +44,13 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const ShardStore::Deps& deps, int cf)
     // families more often (a 4 MB bound on the whole WAL did that: 4 % more CPU per fire).
     options.write_buffer_size = kCreateFamilyMemtableBytes;
   }
-  if (cf == kCfDeliveries) {
-    // Deliveries are only ever read by exact key (ScanQueue walks the queue family and gets
-    // each delivery), and each fire puts one and its ack deletes it: a hash memtable makes
-    // those three O(1) where the skip list's searches led the shard writers' profile.
-    // Iterating this family would need ReadOptions::total_order_seek.
-    options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(kDeliveryMemtableBuckets));
-    options.prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(kDeliveryKeyHashPrefix));
-  }
+  // Deliveries keep the default skip-list memtable. A hash memtable (eighth sitting) made the
+  // fire path's gets O(1), but every flush of it sorts all its entries anew
+  // (HashSkipListRep::GetIterator, 9 % of chimed's CPU at 45k fires/s); since the writer
+  // inserts each group's batch in key order the skip list costs less in all (thirteenth
+  // sitting: 50-56k against 43-47k fires/s delivered at saturation). Old data dirs written
+  // with the hash memtable's prefix extractor open fine: their files' prefix filters are
+  // just not used.
   if (IsTimeOrderedCf(cf)) {
     // Keys start with a big-endian time (or a namespace and topic, then one): remembering where
     // the last insert of the same first byte went skips most of each insert's search.
