@@ -64,7 +64,8 @@ struct CreateOp {
   CreateSpec spec;
   std::string ns;
   std::string id;
-  // A fresh 128-bit random id: no timer can have it, so the insert need not read first.
+  // A freshly generated id (creation millisecond + 80 random bits): no timer can have it, so
+  // the insert need not read first (and CreateMany can write many in one transaction).
   bool id_is_fresh = false;
   int64_t due_us = 0;
   int64_t nominal_us = 0;  // due_us before jitter/spread
