@@ -32,8 +32,14 @@ std::string ServingAddress(const std::string& log, const std::string& marker = "
 absl::StatusOr<std::unique_ptr<ChimedProcess>> ChimedProcess::Start(
     const std::string& data_dir, const std::vector<std::string>& extra_args,
     absl::Duration startup_timeout) {
+  return StartBinary("server/chimed", data_dir, extra_args, startup_timeout);
+}
+
+absl::StatusOr<std::unique_ptr<ChimedProcess>> ChimedProcess::StartBinary(
+    const std::string& relative_path, const std::string& data_dir,
+    const std::vector<std::string>& extra_args, absl::Duration startup_timeout) {
   auto proc = std::unique_ptr<ChimedProcess>(new ChimedProcess());
-  std::vector<std::string> args = {BuiltBinary("server/chimed"), "--data-dir", data_dir, "--listen",
+  std::vector<std::string> args = {BuiltBinary(relative_path), "--data-dir", data_dir, "--listen",
                                    "127.0.0.1:0"};
   // Never the default 0.0.0.0:9090: tests run in parallel.
   bool http_given = false;
@@ -76,7 +82,7 @@ absl::StatusOr<std::unique_ptr<ChimedProcess>> ChimedProcess::Start(
   if (address.empty()) {
     std::string log = proc->Log();
     proc->Kill();
-    return absl::UnavailableError(absl::StrCat("chimed did not report serving within ",
+    return absl::UnavailableError(absl::StrCat(relative_path, " did not report serving within ",
                                                absl::FormatDuration(startup_timeout),
                                                " (or exited):\n", log));
   }

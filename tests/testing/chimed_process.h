@@ -34,6 +34,12 @@ class ChimedProcess {
   static absl::StatusOr<std::unique_ptr<ChimedProcess>> Start(
       const std::string& data_dir, const std::vector<std::string>& extra_args = {},
       absl::Duration startup_timeout = absl::Seconds(60));
+  // The same for another binary of this build tree that takes chimed's --data-dir, --listen
+  // and --http-listen and prints its "serving on" line (e.g. tests/bench/chime-floor-server).
+  static absl::StatusOr<std::unique_ptr<ChimedProcess>> StartBinary(
+      const std::string& relative_path, const std::string& data_dir,
+      const std::vector<std::string>& extra_args = {},
+      absl::Duration startup_timeout = absl::Seconds(60));
   ~ChimedProcess();  // SIGKILLs a still-running process
 
   const std::string& address() const { return address_; }

@@ -1,0 +1,243 @@
+// chime-floor-server: the least a durable unary create can cost on this machine, to measure
+// chime's CreateTimer against. It serves chime.v1.TimerService/CreateTimer (and the gRPC health
+// check) with the same callback API as chimed, but a create only appends its request to a log
+// file and answers after that file's fdatasync: one hand-off from the gRPC thread to a log
+// thread per group of creates, one write and one sync per group, no validation, no index, no
+// database. It takes chimed's flags, so `CHIMED=.../chime-floor-server scripts/bench --scenario
+// create` measures it exactly as it measures chimed (docs/PERFORMANCE.md, fourteenth sitting).
+//
+//   chime-floor-server --data-dir D --listen 127.0.0.1:0 [--fsync=always|never] [--logs N]
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "chime/v1/timer.grpc.pb.h"
+
+ABSL_FLAG(std::string, data_dir, "./floor-data", "directory for the log files");
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC listen address");
+ABSL_FLAG(std::string, http_listen, "", "accepted for chimed's command line; unused");
+ABSL_FLAG(std::string, fsync, "always", "always: answer after fdatasync; never: after write");
+ABSL_FLAG(int, logs, 4, "log files, each with its own thread (chimed: one WAL per shard)");
+ABSL_FLAG(int, preallocate_mb, 0,
+          "write this many MB of zeros to each log first and then overwrite them, so a sync "
+          "need not update the file's size (0: append to a growing file, as RocksDB's WAL does)");
+
+namespace {
+
+namespace v1 = chime::v1;
+
+struct PendingCreate {
+  std::string record;  // length-prefixed serialized timers
+  grpc::ServerUnaryReactor* reactor;
+};
+
+// One append-only file and the thread that writes and syncs it, a group at a time: everything
+// queued while the previous group was being synced goes out in one write and one sync.
+class GroupLog {
+ public:
+  GroupLog(const std::string& path, bool sync, int64_t preallocate_bytes) : sync_(sync) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      perror(path.c_str());
+      std::exit(1);
+    }
+    if (preallocate_bytes > 0) {
+      const std::string zeros(1 << 20, '\0');
+      for (int64_t done = 0; done < preallocate_bytes; done += zeros.size()) {
+        if (::write(fd_, zeros.data(), zeros.size()) != static_cast<ssize_t>(zeros.size())) {
+          perror(path.c_str());
+          std::exit(1);
+        }
+      }
+      ::fsync(fd_);
+    }
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~GroupLog() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+    ::close(fd_);
+  }
+
+  void Append(PendingCreate create) {
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(std::move(create));
+  }
+
+ private:
+  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || !queue_.empty();
+  }
+
+  void Run() {
+    std::vector<PendingCreate> group;
+    std::string buffer;
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(this, &GroupLog::HasWorkOrStopping));
+        if (queue_.empty()) return;  // stopping, nothing left
+        group.swap(queue_);
+      }
+      buffer.clear();
+      for (const PendingCreate& create : group) buffer.append(create.record);
+      grpc::Status status = grpc::Status::OK;
+      // Within the preallocated zeros an overwrite; past them the file grows.
+      if (::pwrite(fd_, buffer.data(), buffer.size(), offset_) !=
+              static_cast<ssize_t>(buffer.size()) ||
+          (sync_ && ::fdatasync(fd_) != 0)) {
+        status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "log write failed");
+      }
+      offset_ += static_cast<int64_t>(buffer.size());
+      for (PendingCreate& create : group) create.reactor->Finish(status);
+      group.clear();
+    }
+  }
+
+  const bool sync_;
+  int fd_ = -1;
+  int64_t offset_ = 0;  // only the log's thread writes
+  absl::Mutex mu_;
+  std::vector<PendingCreate> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+class FloorTimerService final : public v1::TimerService::CallbackService {
+ public:
+  explicit FloorTimerService(std::vector<std::unique_ptr<GroupLog>>* logs) : logs_(logs) {}
+
+  grpc::ServerUnaryReactor* CreateTimer(grpc::CallbackServerContext* context,
+                                        const v1::CreateTimerRequest* request,
+                                        v1::CreateTimerResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    const uint64_t n = next_id_.fetch_add(1, std::memory_order_relaxed);
+    FillTimer(*request, n, response->mutable_timer());
+    response->set_created(true);
+    std::string record;
+    AppendRecord(response->timer(), &record);
+    (*logs_)[n % logs_->size()]->Append(PendingCreate{std::move(record), reactor});
+    return reactor;
+  }
+
+  // A batch is one group's worth of records in one log (chimed spreads it over its shards).
+  grpc::ServerUnaryReactor* CreateTimers(grpc::CallbackServerContext* context,
+                                         const v1::CreateTimersRequest* request,
+                                         v1::CreateTimersResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    const int count = request->requests_size();
+    const uint64_t first = next_id_.fetch_add(count, std::memory_order_relaxed);
+    std::string records;
+    for (int i = 0; i < count; ++i) {
+      v1::CreateTimerResult* result = response->add_results();
+      FillTimer(request->requests(i), first + i, result->mutable_timer());
+      result->set_created(true);
+      AppendRecord(result->timer(), &records);
+    }
+    (*logs_)[first % logs_->size()]->Append(PendingCreate{std::move(records), reactor});
+    return reactor;
+  }
+
+ private:
+  // The answer carries what chimed's does for such a request: the timer as stored.
+  static void FillTimer(const v1::CreateTimerRequest& request, uint64_t n, v1::Timer* timer) {
+    timer->set_namespace_(request.namespace_().empty() ? "default" : request.namespace_());
+    timer->set_timer_id(absl::StrCat("floor-", n));
+    *timer->mutable_target() = request.target();
+    timer->set_payload(request.payload());
+    *timer->mutable_labels() = request.labels();
+    timer->set_state(v1::TIMER_STATE_SCHEDULED);
+    const int64_t now_ns = absl::GetCurrentTimeNanos();
+    timer->mutable_create_time()->set_seconds(now_ns / 1'000'000'000);
+    timer->mutable_create_time()->set_nanos(static_cast<int32_t>(now_ns % 1'000'000'000));
+    if (request.has_fire_at()) *timer->mutable_next_fire_time() = request.fire_at();
+    timer->set_version(1);
+  }
+
+  static void AppendRecord(const v1::Timer& timer, std::string* out) {
+    const uint32_t size = static_cast<uint32_t>(timer.ByteSizeLong());
+    out->append(reinterpret_cast<const char*>(&size), sizeof(size));
+    timer.AppendToString(out);
+  }
+
+  std::vector<std::unique_ptr<GroupLog>>* logs_;
+  std::atomic<uint64_t> next_id_{0};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("a durable CreateTimer with nothing but a synced log; see source");
+  // chimed's flags are spelled with dashes (--data-dir); absl's with underscores.
+  std::vector<std::string> args(argv, argv + argc);
+  std::vector<char*> arg_ptrs;
+  for (std::string& arg : args) {
+    if (arg.rfind("--", 0) == 0) {
+      const size_t end = std::min(arg.find('='), arg.size());
+      std::replace(arg.begin() + 2, arg.begin() + end, '-', '_');
+    }
+    arg_ptrs.push_back(arg.data());
+  }
+  absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
+  const std::string dir = absl::GetFlag(FLAGS_data_dir);
+  const std::string fsync = absl::GetFlag(FLAGS_fsync);
+  const int log_count = absl::GetFlag(FLAGS_logs);
+  if (fsync != "always" && fsync != "never") {
+    fprintf(stderr, "--fsync must be always or never, got %s\n", fsync.c_str());
+    return 2;
+  }
+  if (log_count < 1 || log_count > 64) {
+    fprintf(stderr, "--logs must be in [1, 64], got %d\n", log_count);
+    return 2;
+  }
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    fprintf(stderr, "cannot create %s: %s\n", dir.c_str(), error.message().c_str());
+    return 1;
+  }
+  std::vector<std::unique_ptr<GroupLog>> logs;
+  for (int i = 0; i < log_count; ++i) {
+    logs.push_back(std::make_unique<GroupLog>(absl::StrCat(dir, "/log-", i), fsync == "always",
+                                              int64_t{absl::GetFlag(FLAGS_preallocate_mb)} << 20));
+  }
+  FloorTimerService service(&logs);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    fprintf(stderr, "cannot listen on %s\n", absl::GetFlag(FLAGS_listen).c_str());
+    return 1;
+  }
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  // The line scripts/bench waits for, as chimed prints it.
+  printf("serving on %s:%d\n", listen.substr(0, listen.rfind(':')).c_str(), port);
+  fflush(stdout);
+  server->Wait();  // until killed; scripts/bench stops it with SIGTERM
+  return 0;
+}
