@@ -53,8 +53,9 @@ namespace {
 
 // CreateTimers with B creates per call at each (B, calls in flight); creates/s = calls/s * B.
 // The driver does not parse responses: a sample call is checked for per-create errors first.
-int RunBatchedCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& topic,
-                     const std::vector<absl::Time>& due) {
+int RunBatchedCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& name,
+                     const std::string& topic, const std::vector<absl::Time>& due) {
+  const std::string row_name = name == "create" ? "batch" : absl::StrCat(name, "-batch");
   const std::string header =
       absl::StrFormat("%-9s %6s %8s %11s %9s %9s %9s %6s", "scenario", "batch", "inflight",
                       "creates/s", "p50_ms", "p99_ms", "p999_ms", "load");
@@ -95,9 +96,9 @@ int RunBatchedCreate(const std::shared_ptr<grpc::Channel>& channel, const std::s
       const double per_s = r.PerSecond() * batch;
       Percentiles p = Summarize(r.latency_ms);
       PrintRow(header,
-               absl::StrFormat("%-9s %6d %8d %11.0f %9.3f %9.3f %9.3f %6.2f", "batch", batch,
+               absl::StrFormat("%-9s %6d %8d %11.0f %9.3f %9.3f %9.3f %6.2f", row_name, batch,
                                inflight, per_s, p.p50, p.p99, p.p999, LoadAverage1()));
-      AppendJson(absl::GetFlag(FLAGS_json), "create_batch",
+      AppendJson(absl::GetFlag(FLAGS_json), absl::StrCat(name, "_batch"),
                  absl::StrFormat(R"("batch":%d,"inflight":%d,"creates_per_s":%.0f,)"
                                  R"("call_failed":%d,"call_latency_ms":%s)",
                                  batch, inflight, per_s, r.failed, PercentilesJson(p)));
@@ -108,7 +109,7 @@ int RunBatchedCreate(const std::shared_ptr<grpc::Channel>& channel, const std::s
 
 }  // namespace
 
-int RunCreate(const std::shared_ptr<grpc::Channel>& channel) {
+int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& name) {
   const std::string topic = FreshTopic("create");
   // Due in 1-2 days: nothing fires during the run.
   absl::BitGen gen;
@@ -141,16 +142,17 @@ int RunCreate(const std::shared_ptr<grpc::Channel>& channel) {
     const double ratio = c.PerSecond() / std::max(1.0, h.PerSecond());
     Percentiles cp = Summarize(c.latency_ms), hp = Summarize(h.latency_ms);
     PrintRow(header, absl::StrFormat("%-9s %8d %11.0f %9.3f %9.3f %9.3f %11.0f %9.3f %7.2f %6.2f",
-                                     "create", inflight, c.PerSecond(), cp.p50, cp.p99, cp.p999,
+                                     name, inflight, c.PerSecond(), cp.p50, cp.p99, cp.p999,
                                      h.PerSecond(), hp.p50, ratio, LoadAverage1()));
-    AppendJson(absl::GetFlag(FLAGS_json), "create",
+    AppendJson(absl::GetFlag(FLAGS_json), name,
                absl::StrFormat(R"("inflight":%d,"creates_per_s":%.0f,"create_failed":%d,)"
                                R"("create_latency_ms":%s,"health_per_s":%.0f,)"
                                R"("health_latency_ms":%s,"ratio_to_health":%.3f)",
                                inflight, c.PerSecond(), c.failed, PercentilesJson(cp),
                                h.PerSecond(), PercentilesJson(hp), ratio));
   }
-  if (!absl::GetFlag(FLAGS_batch).empty() && RunBatchedCreate(channel, topic, due) != 0) rc = 1;
+  if (!absl::GetFlag(FLAGS_batch).empty() && RunBatchedCreate(channel, name, topic, due) != 0)
+    rc = 1;
   return rc;
 }
 

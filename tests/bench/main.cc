@@ -13,8 +13,8 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7070", "chimed address");
 ABSL_FLAG(std::string, scenario, "create",
-          "create|fire|mixed|herd|capacity|restart|webhook (restart needs --phase; scripts/bench "
-          "orchestrates it)");
+          "create|create-floor|fire|mixed|herd|capacity|restart|webhook (restart needs --phase; "
+          "scripts/bench orchestrates it; create-floor is create against chime-floor-server)");
 ABSL_FLAG(std::string, json, "", "append one JSON object per scenario (line) to this file");
 ABSL_FLAG(std::string, label, "", "free text copied into the JSON (e.g. the run number)");
 ABSL_FLAG(std::string, inflight, "1,16,64,256", "create: calls in flight, comma separated");
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_server),
                                            grpc::InsecureChannelCredentials(), args);
   const std::string s = absl::GetFlag(FLAGS_scenario);
-  if (s == "create") return chime::bench::RunCreate(channel);
+  if (s == "create" || s == "create-floor") return chime::bench::RunCreate(channel, s);
   if (s == "fire") return chime::bench::RunFire(channel, /*mixed=*/false);
   if (s == "mixed") return chime::bench::RunFire(channel, /*mixed=*/true);
   if (s == "herd") return chime::bench::RunHerd(channel);

@@ -33,7 +33,9 @@ int64_t FillFarFuture(const std::shared_ptr<grpc::Channel>& channel, const std::
 // Unique topic name for one scenario run.
 std::string FreshTopic(const std::string& scenario);
 
-int RunCreate(const std::shared_ptr<grpc::Channel>& channel);
+// `name` is the scenario's name in the table and the JSON: "create", or "create-floor" when
+// the server is chime-floor-server.
+int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& name);
 int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed);
 int RunHerd(const std::shared_ptr<grpc::Channel>& channel);
 int RunCapacity(const std::shared_ptr<grpc::Channel>& channel);

@@ -27,16 +27,23 @@ def main():
         if not line:
             continue
         r = json.loads(line)
-        key = (r["scenario"], r.get("inflight") or r.get("rate") or r.get("timers") or r.get("pending") or r.get("target"))
+        if r["scenario"].endswith("_batch"):
+            key = (r["scenario"], "%d x %d" % (r["batch"], r["inflight"]))
+        else:
+            key = (r["scenario"], r.get("inflight") or r.get("rate") or r.get("timers") or r.get("pending") or r.get("target"))
         groups[key].append(r)
     print("| scenario | level | runs | median figures | load avg (median) |")
     print("| --- | --- | --- | --- | --- |")
     for (sc, level), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
-        if sc == "create":
+        if sc in ("create", "create-floor"):
             f = ("creates/s %.0f, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; health floor %.0f/s; ratio %.2f" % (
                 med(rows, "creates_per_s"), med(rows, "create_latency_ms", "p50"),
                 med(rows, "create_latency_ms", "p99"), med(rows, "create_latency_ms", "p999"),
                 med(rows, "health_per_s"), med(rows, "ratio_to_health")))
+        elif sc.endswith("_batch"):
+            f = "creates/s %.0f (batch x calls in flight), call p50 %.2f ms, p99 %.2f ms" % (
+                med(rows, "creates_per_s"), med(rows, "call_latency_ms", "p50"),
+                med(rows, "call_latency_ms", "p99"))
         elif sc in ("fire", "mixed"):
             f = ("delivered/s %.0f; lateness p50 %.2f p90 %.2f p99 %.2f p99.9 %.2f max %.1f ms; missing %d dups %d" % (
                 med(rows, "delivered_per_s"), med(rows, "lateness_ms", "p50"), med(rows, "lateness_ms", "p90"),
