@@ -455,7 +455,11 @@ absl::StatusOr<engine::CreateSpec> ValidateCreate(const v1::CreateTimerRequest& 
   if (request.has_delivery_policy()) *timer.mutable_delivery_policy() = request.delivery_policy();
   timer.set_idempotency_key(request.idempotency_key());
   spec.idempotency_key = request.idempotency_key();
-  spec.request_fingerprint = RequestFingerprint(request);
+  // Only a create that names its timer or carries a key can be retried onto an existing one
+  // (a generated id is new); the fingerprint hashes the whole request, payload included.
+  if (!request.timer_id().empty() || !request.idempotency_key().empty()) {
+    spec.request_fingerprint = RequestFingerprint(request);
+  }
   return spec;
 }
 

@@ -51,6 +51,28 @@ TEST(ValidateCreateTest, ValidRequestBecomesSpec) {
   EXPECT_EQ(spec->request_fingerprint, RequestFingerprint(r));
 }
 
+TEST(ValidateCreateTest, OnlyARequestThatCanBeRetriedIsFingerprinted) {
+  v1::CreateTimerRequest named = ValidCreate();  // a timer id, no key
+  auto spec = ValidateCreate(named, kNow);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->request_fingerprint, RequestFingerprint(named));
+  EXPECT_NE(spec->request_fingerprint, 0u);
+
+  v1::CreateTimerRequest keyed = ValidCreate();
+  keyed.clear_timer_id();
+  keyed.set_idempotency_key("order-7");
+  spec = ValidateCreate(keyed, kNow);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->request_fingerprint, RequestFingerprint(keyed));
+
+  // Neither: the id is generated, nothing can be retried onto it.
+  v1::CreateTimerRequest anonymous = keyed;
+  anonymous.clear_idempotency_key();
+  spec = ValidateCreate(anonymous, kNow);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->request_fingerprint, 0u);
+}
+
 TEST(ValidateCreateTest, FireAtIsKeptAndEmptyIdIsAllowed) {
   v1::CreateTimerRequest r = ValidCreate();
   r.clear_timer_id();

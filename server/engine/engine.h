@@ -68,7 +68,8 @@ struct CreateSpec {
   v1::Timer timer;
   std::string idempotency_key;
   // Hash of the original request (before delay resolution), to tell a retry from a
-  // different request under the same idempotency key.
+  // different request under the same idempotency key or timer id; 0 when the request has
+  // neither (its generated id cannot be retried onto).
   uint64_t request_fingerprint = 0;
 };
 
