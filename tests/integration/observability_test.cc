@@ -23,6 +23,7 @@
 #include "server/http/curl_fetch.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/testing/eventually.h"
+#include "tests/testing/grpc_health.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -78,24 +79,6 @@ absl::StatusOr<std::vector<std::string>> RawCall(grpc::Channel* channel, const s
   if (!status.ok())
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   return responses;
-}
-
-// grpc.health.v1.Health/Check for `service`: the ServingStatus number (1 SERVING,
-// 2 NOT_SERVING, 3 SERVICE_UNKNOWN), or -1 when the call failed.
-int HealthCheck(grpc::Channel* channel, const std::string& service) {
-  std::string request;
-  if (!service.empty()) {  // field 1, length-delimited
-    request.push_back(0x0a);
-    request.push_back(static_cast<char>(service.size()));
-    request += service;
-  }
-  absl::StatusOr<std::vector<std::string>> responses =
-      RawCall(channel, "/grpc.health.v1.Health/Check", {request});
-  if (!responses.ok() || responses->size() != 1) return -1;
-  UnknownFieldSet fields;
-  if (!fields.ParseFromString((*responses)[0])) return -1;
-  if (fields.field_count() == 0) return 0;  // UNKNOWN is the default, written as nothing
-  return fields.field(0).number() == 1 ? static_cast<int>(fields.field(0).varint()) : -1;
 }
 
 class ObservabilityTest : public ::testing::Test {
@@ -171,9 +154,9 @@ TEST_F(ObservabilityTest, HealthAndReadinessProbes) {
 }
 
 TEST_F(ObservabilityTest, GrpcHealthServesOnceStarted) {
-  EXPECT_EQ(HealthCheck(channel_.get(), ""), 1);
-  EXPECT_EQ(HealthCheck(channel_.get(), "chime.v1.TimerService"), 1);
-  EXPECT_EQ(HealthCheck(channel_.get(), "no.such.Service"), -1);  // NOT_FOUND
+  EXPECT_EQ(GrpcHealthStatus(channel_, ""), 1);
+  EXPECT_EQ(GrpcHealthStatus(channel_, "chime.v1.TimerService"), 1);
+  EXPECT_EQ(GrpcHealthStatus(channel_, "no.such.Service"), -1);  // NOT_FOUND
 }
 
 TEST_F(ObservabilityTest, ReflectionListsAndDescribesServices) {

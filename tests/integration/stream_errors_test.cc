@@ -4,6 +4,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "tests/integration/server_fixture.h"
+#include "tests/testing/grpc_health.h"
 
 namespace chime::testing {
 namespace {
@@ -11,30 +12,8 @@ namespace {
 using ::testing::HasSubstr;
 using StreamErrorsTest = ServerTest;
 
-// grpc.health.v1.Health/Check for the whole server, decoded by hand (the health proto's
-// generated code is not installed): SERVING is field 1 = 1, i.e. bytes 08 01.
 bool Serving(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(CallDeadline());
-  grpc::Slice nothing("");  // HealthCheckRequest{service: ""} encodes to no bytes
-  grpc::ByteBuffer request(&nothing, 1);
-  grpc::ByteBuffer response;
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  if (!status.ok()) return false;
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return false;
-  std::string bytes;
-  for (const grpc::Slice& s : slices)
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return bytes == std::string("\x08\x01", 2);
+  return GrpcHealthStatus(channel) == 1;
 }
 
 grpc::Status FinishWith(v1::TimerService::Stub* stub, const v1::SubscribeRequest& first,

@@ -1,7 +1,6 @@
 // System test of chime-floor-server, the benchmark's durable floor: a create it answers is in
 // its log file (the figure it gives is of creates really written and synced), a batch answers
 // each create, bad flags are refused, and the health check answers for the RPC floor.
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
 
@@ -15,6 +14,7 @@
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "tests/testing/chimed_process.h"
+#include "tests/testing/grpc_health.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -102,29 +102,9 @@ INSTANTIATE_TEST_SUITE_P(AppendOrOverwrite, FloorServerTest,
 TEST(FloorServerHealthTest, AnswersTheHealthCheck) {
   TempDir dir;
   ASSERT_OK_AND_ASSIGN(auto server, ChimedProcess::StartBinary(kFloorServer, dir.path()));
-  auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
-  grpc::GenericStub generic(channel);
-  // HealthCheckRequest{service: ""} is the empty message; SERVING is field 1 = 1.
-  grpc::ClientContext ctx;
-  grpc::ByteBuffer request, response;
-  grpc::Slice empty;
-  request = grpc::ByteBuffer(&empty, 1);
-  grpc::CompletionQueue cq;
-  auto call = generic.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
-  call->StartCall();
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  ASSERT_TRUE(cq.Next(&tag, &ok));
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
-  std::string bytes;
-  for (const grpc::Slice& s : slices)
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
-  cq.Shutdown();
+  EXPECT_EQ(testing::GrpcHealthStatus(
+                grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials())),
+            1);  // SERVING
 }
 
 TEST(FloorServerFlagsTest, RefusesAnUnknownFsyncMode) {
