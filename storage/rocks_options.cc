@@ -5,6 +5,7 @@
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "storage/column_families.h"
+#include "storage/retention_filter.h"
 
 namespace chime::storage {
 namespace {
@@ -21,6 +22,8 @@ bool IsTimeOrderedCf(int cf) { return cf == kCfDue || cf == kCfQueue; }
 // memtables here (depending on where the kill fell between flushes) and 0.62-0.71 s with 4 MB,
 // at the same create rate while filling.
 constexpr size_t kCreateFamilyMemtableBytes = size_t{4} << 20;
+
+constexpr uint64_t kRetentionRewriteSeconds = 24 * 60 * 60;
 
 rocksdb::ColumnFamilyOptions MakeCfOptions(const ShardStore::Deps& deps, int cf) {
   rocksdb::ColumnFamilyOptions options;
@@ -55,6 +58,15 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const ShardStore::Deps& deps, int cf)
     // Keys start with a big-endian time (or a namespace and topic, then one): remembering where
     // the last insert of the same first byte went skips most of each insert's search.
     options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
+  }
+  if ((cf == kCfTimers || cf == kCfIdempotency) && deps.retention != nullptr &&
+      deps.retention->retention != absl::InfiniteDuration()) {
+    options.compaction_filter_factory = MakeRetentionFilterFactory(
+        cf, deps.retention, deps.retention_slot, deps.retention_counters);
+    // Files no write pushes down would keep their expired records for good: every file is
+    // rewritten (and filtered) at least daily, so a record outlives its retention by a day at
+    // most. Cheap: 10M pending timers are ~1 GB.
+    options.periodic_compaction_seconds = kRetentionRewriteSeconds;
   }
   return options;
 }

@@ -8,6 +8,8 @@
 #include <memory>
 
 #include "absl/time/time.h"
+#include "storage/retention.h"
+#include "storage/retention_filter.h"
 #include "storage/shard_store.h"
 
 namespace rocksdb {
@@ -32,6 +34,12 @@ struct ShardStore::Deps {
   // false: the shard must exist and its meta must say (index, shard_count).
   bool create = false;
   uint32_t shard_count = 0;
+  // What expires and when (owned by the Store); nullptr: nothing does.
+  const RetentionOptions* retention = nullptr;
+  // Per shard, made by ShardStore::Open: the shard the timers filter reads through and the
+  // filters' counts.
+  std::shared_ptr<RetentionShardSlot> retention_slot;
+  std::shared_ptr<RetentionCounters> retention_counters;
 };
 
 }  // namespace chime::storage

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/status_macros.h"
 #include "common/thread_name.h"
 #include "rocksdb/db.h"
 #include "rocksdb/snapshot.h"
@@ -343,7 +344,10 @@ absl::StatusOr<std::unique_ptr<ShardStore>> ShardStore::Open(int index, const st
     return absl::FailedPreconditionError(absl::StrCat("shard dir ", path, " is missing"));
   }
   rocksdb::DBOptions options = MakeDBOptions(deps);
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = MakeColumnFamilies(deps);
+  Deps shard_deps = deps;
+  shard_deps.retention_slot = std::make_shared<RetentionShardSlot>();
+  shard_deps.retention_counters = std::make_shared<RetentionCounters>();
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = MakeColumnFamilies(shard_deps);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, path, cfs, &handles, &db);
@@ -355,13 +359,22 @@ absl::StatusOr<std::unique_ptr<ShardStore>> ShardStore::Open(int index, const st
     if (absl::Status m = impl->CheckMeta(deps.shard_count); !m.ok()) return m;
   }
   impl->Start();
-  return std::unique_ptr<ShardStore>(new ShardStore(index, std::move(impl), db));
+  auto shard = std::unique_ptr<ShardStore>(new ShardStore(
+      index, std::move(impl), db, shard_deps.retention_slot, shard_deps.retention_counters));
+  shard->retention_slot_->Set(shard.get());
+  return shard;
 }
 
-ShardStore::ShardStore(int index, std::unique_ptr<Impl> impl, rocksdb::DB* db)
-    : index_(index), impl_(std::move(impl)), db_(db) {}
+ShardStore::ShardStore(int index, std::unique_ptr<Impl> impl, rocksdb::DB* db,
+                       std::shared_ptr<RetentionShardSlot> retention_slot,
+                       std::shared_ptr<RetentionCounters> retention_counters)
+    : index_(index),
+      retention_slot_(std::move(retention_slot)),
+      retention_counters_(std::move(retention_counters)),
+      impl_(std::move(impl)),
+      db_(db) {}
 
-ShardStore::~ShardStore() = default;
+ShardStore::~ShardStore() { retention_slot_->Set(nullptr); }
 
 void ShardStore::Close() { impl_->Close(); }
 
@@ -564,6 +577,28 @@ uint64_t IntProperty(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std
 }  // namespace
 
 ShardStore::WriteStats ShardStore::GetWriteStats() const { return impl_->GetWriteStats(); }
+
+ShardStore::RetentionStats ShardStore::GetRetentionStats() const {
+  return RetentionStats{
+      .timers_removed = retention_counters_->timers_removed.load(std::memory_order_relaxed),
+      .idempotency_keys_removed =
+          retention_counters_->idempotency_keys_removed.load(std::memory_order_relaxed)};
+}
+
+absl::Status ShardStore::CompactRetained() {
+  for (Cf cf : {kCfTimers, kCfIdempotency}) {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    CHIME_RETURN_IF_ERROR(
+        FromRocks(db_->Flush(flush, impl_->cf(cf)), absl::StrCat("flushing shard ", index_)));
+    rocksdb::CompactRangeOptions compact;
+    // Files at the bottom level are rewritten too: that is where old records sit.
+    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    CHIME_RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact, impl_->cf(cf), nullptr, nullptr),
+                                    absl::StrCat("compacting shard ", index_)));
+  }
+  return absl::OkStatus();
+}
 
 uint64_t ShardStore::EstimateTimers() const {
   return IntProperty(db_, impl_->cf(kCfTimers), rocksdb::DB::Properties::kEstimateNumKeys);

@@ -47,6 +47,9 @@ class WriteBatchWithIndex;
 
 namespace chime::storage {
 
+class RetentionShardSlot;
+struct RetentionCounters;
+
 using internal::DeliveryRecord;
 using internal::IdempotencyRecord;
 using internal::TimerRecord;
@@ -85,8 +88,10 @@ class ShardTxn {
   // Writes the delivery record and its queue entry (ns, topic, visible_at_us, fire_id),
   // removing the queue entry of the record it replaces, if any.
   virtual absl::Status PutDelivery(const DeliveryRecord& record) = 0;
-  // The same for a fire id never stored before (a fresh fire: timer id + occurrence number,
-  // and timer records are never deleted), without looking for a record to replace.
+  // The same for a fire id never stored before (a fresh fire: timer id + occurrence number),
+  // without looking for a record to replace. A timer id is used again only once retention
+  // removed its record (retention.h), when its last fire had ended; an earlier fire of a
+  // recurring timer still retrying by then would share its id with the new timer's fire.
   virtual void PutNewDelivery(const DeliveryRecord& record) = 0;
   // Removes the record and its queue entry; OK if absent.
   virtual absl::Status DeleteDelivery(absl::string_view ns, absl::string_view fire_id) = 0;
@@ -191,6 +196,17 @@ class ShardStore {
   };
   WriteStats GetWriteStats() const;
 
+  // Since open: records the retention filters dropped (retention.h).
+  struct RetentionStats {
+    uint64_t timers_removed = 0;
+    uint64_t idempotency_keys_removed = 0;
+  };
+  RetentionStats GetRetentionStats() const;
+
+  // Flushes and compacts the timers and idempotency families now, so that everything past
+  // retention is dropped (otherwise that waits for RocksDB's own compactions, a day at most).
+  absl::Status CompactRetained();
+
   // Approximate counts for status/metrics (RocksDB estimates, cheap).
   uint64_t EstimateTimers() const;
   uint64_t EstimateDeliveries() const;
@@ -202,9 +218,14 @@ class ShardStore {
 
  private:
   class Impl;
-  ShardStore(int index, std::unique_ptr<Impl> impl, rocksdb::DB* db);
+  ShardStore(int index, std::unique_ptr<Impl> impl, rocksdb::DB* db,
+             std::shared_ptr<RetentionShardSlot> retention_slot,
+             std::shared_ptr<RetentionCounters> retention_counters);
 
   int index_;
+  // Cleared first on destruction: the filters stop reading through this shard.
+  std::shared_ptr<RetentionShardSlot> retention_slot_;
+  std::shared_ptr<RetentionCounters> retention_counters_;
   std::unique_ptr<Impl> impl_;
   rocksdb::DB* db_;  // owned by impl_
 };

@@ -138,6 +138,8 @@ int DefaultShardCount() {
 struct Store::Shared {
   std::shared_ptr<rocksdb::Cache> block_cache;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager;
+  // Read by every shard's compaction filters; outlives the shards.
+  RetentionOptions retention;
 };
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
@@ -164,6 +166,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   deps.fsync = options.fsync;
   deps.max_group_size = options.max_group_size;
   deps.deferred_sync_delay = options.deferred_sync_delay;
+  shared->retention = options.retention;
+  deps.retention = &shared->retention;
 
   fs::path shards_dir = fs::path(data_dir) / "shards";
   std::error_code ec;

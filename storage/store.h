@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "storage/retention.h"
 #include "storage/shard_store.h"
 
 namespace rocksdb {
@@ -47,6 +48,8 @@ struct StoreOptions {
   absl::Duration deferred_sync_delay = absl::Milliseconds(50);
   // nullptr: rocksdb::Env::Default(). Tests inject faults through it.
   rocksdb::Env* env = nullptr;
+  // Which ended timers and idempotency keys are dropped, and when (default: none).
+  RetentionOptions retention;
 };
 
 class Store {
