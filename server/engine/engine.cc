@@ -19,6 +19,7 @@
 #include "server/engine/schedule_change.h"
 #include "server/engine/shard_engine.h"
 #include "server/engine/timer_id.h"
+#include "storage/retention.h"
 
 namespace chime::engine {
 
@@ -125,11 +126,17 @@ internal::TimerRecord NewTimerRecord(CreateSpec& spec, const CreatePlan& plan, a
 }
 
 // Step 1 of a create with an idempotency key, on the key's shard: claims the key for op.id,
-// or adopts the timer id of an earlier claim by the same request.
-absl::Status ClaimKey(ShardTxn& txn, CreateOp& op) {
+// or adopts the timer id of an earlier claim by the same request. A claim past `retention`
+// counts as none whether or not a compaction dropped it yet (storage/retention.h): its
+// timer may be gone, and adopting its id would create that timer again.
+absl::Status ClaimKey(ShardTxn& txn, CreateOp& op, absl::Duration retention) {
   const std::string& key = op.spec.idempotency_key;
   CHIME_ASSIGN_OR_RETURN(std::optional<internal::IdempotencyRecord> claim,
                          txn.GetIdempotency(op.ns, key));
+  if (claim.has_value() &&
+      storage::RetentionPassed(absl::FromUnixMicros(claim->create_time_us()), op.now, retention)) {
+    claim.reset();
+  }
   if (claim.has_value()) {
     if (claim->request_fingerprint() != op.spec.request_fingerprint) {
       return absl::AlreadyExistsError(absl::StrCat("idempotency key ", key,
@@ -213,7 +220,7 @@ class Engine::Impl {
     store_->shard(key_shard)->Submit(
         [this, op, key_shard](ShardTxn& txn) -> absl::Status {
           op->timer_step_ran = false;
-          CHIME_RETURN_IF_ERROR(ClaimKey(txn, *op));
+          CHIME_RETURN_IF_ERROR(ClaimKey(txn, *op, options_.retention));
           if (store_->ShardFor(op->ns, op->id) != key_shard) return absl::OkStatus();
           return InsertTimer(txn, *op);
         },

@@ -59,6 +59,9 @@ struct EngineOptions {
   absl::Duration fire_ahead = absl::ZeroDuration();
   // Applied where a timer's delivery policy leaves a field unset.
   absl::Duration default_ack_deadline = absl::Seconds(30);
+  // How long an idempotency key is remembered after its create (storage/retention.h; the
+  // Store's RetentionOptions::retention, which drops it from disk).
+  absl::Duration retention = absl::InfiniteDuration();
 };
 
 // A create request after validation: namespace defaulted, delay resolved to fire_at.

@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "common/fake_clock.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
@@ -120,6 +121,12 @@ class EngineTest : public ::testing::Test {
       gated_env_ = chime::testing::NewEnvOn(gated_fs_);
       store_options.env = gated_env_.get();
     }
+    store_options.retention.retention = options.retention;
+    store_options.retention.clock = &clock_;
+    store_options.retention.resolve_completion = [](const storage::ShardStore& shard,
+                                                    internal::TimerRecord& record) {
+      return ResolveCompletion(shard, record);
+    };
     auto store = storage::Store::Open(store_options);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
@@ -864,6 +871,85 @@ TEST_F(EngineTest, AnAckedTimerReadsAsCompletedAndADeadLetteredOneIsMarked) {
     return RecordDeadLettered(txn, "default", "no-at-sign");
   }),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Ended timers (acked, dead-lettered, cancelled) and idempotency keys past --retention are
+// dropped by the next compaction; a key past retention is unclaimed even before that.
+TEST_F(EngineTest, RetentionRemovesEndedTimersAndForgetsKeys) {
+  EngineOptions options;
+  options.retention = absl::Hours(1);
+  Open(2, options);
+  ASSERT_OK(Create(OneShot("acked", kStart)));
+  ASSERT_OK(Create(OneShot("dead", kStart)));
+  ASSERT_OK(Create(OneShot("pending", kStart)));
+  ASSERT_OK(Create(OneShot("waiting", kStart + absl::Hours(3))));
+  ASSERT_OK(Create(OneShot("cancelled", kStart + absl::Hours(3))));
+  CreateSpec keyed = OneShot("", kStart + absl::Hours(3));
+  keyed.idempotency_key = "k";
+  keyed.request_fingerprint = 9;
+  ASSERT_OK_AND_ASSIGN(CreateResult first, Create(keyed));
+  CreateSpec keyed_once = OneShot("", kStart + absl::Hours(3));
+  keyed_once.idempotency_key = "k2";
+  keyed_once.request_fingerprint = 10;
+  ASSERT_OK(Create(keyed_once));
+  ASSERT_TRUE(listener_.WaitForCount(3));
+  for (const std::string id : {"acked", "dead"}) {
+    ASSERT_OK(store_->shard(store_->ShardFor("default", id))
+                  ->SubmitAndWait([&](storage::ShardTxn& txn) -> absl::Status {
+                    const std::string fire_id = id + "@0";
+                    CHIME_RETURN_IF_ERROR(txn.DeleteDelivery("default", fire_id));
+                    if (id == "dead") return RecordDeadLettered(txn, "default", fire_id);
+                    return absl::OkStatus();
+                  }));
+  }
+  ASSERT_OK(Cancel("cancelled"));
+
+  clock_.Set(kStart + absl::Minutes(59));
+  ASSERT_OK_AND_ASSIGN(CreateResult retry, Create(keyed));
+  EXPECT_FALSE(retry.created);
+  EXPECT_EQ(retry.timer.timer_id(), first.timer.timer_id());
+  for (int i = 0; i < store_->shard_count(); ++i) ASSERT_OK(store_->shard(i)->CompactRetained());
+  for (const std::string id : {"acked", "dead", "cancelled"}) {
+    EXPECT_OK(engine_->Get("default", id)) << id << " removed before its retention passed";
+  }
+
+  clock_.Set(kStart + absl::Minutes(61));
+  ASSERT_OK_AND_ASSIGN(CreateResult after, Create(keyed));  // before any compaction
+  EXPECT_TRUE(after.created);
+  EXPECT_NE(after.timer.timer_id(), first.timer.timer_id());
+  uint64_t timers_removed = 0;
+  uint64_t keys_removed = 0;
+  for (int i = 0; i < store_->shard_count(); ++i) {
+    ASSERT_OK(store_->shard(i)->CompactRetained());
+    timers_removed += store_->shard(i)->GetRetentionStats().timers_removed;
+    keys_removed += store_->shard(i)->GetRetentionStats().idempotency_keys_removed;
+  }
+  for (const std::string id : {"acked", "dead", "cancelled"}) {
+    EXPECT_THAT(engine_->Get("default", id), StatusIs(absl::StatusCode::kNotFound)) << id;
+  }
+  // Neither a timer that can still fire nor one whose fire is unacknowledged goes.
+  EXPECT_EQ(engine_->Get("default", "pending")->state(), v1::TIMER_STATE_FIRED);
+  EXPECT_EQ(engine_->Get("default", "waiting")->state(), v1::TIMER_STATE_SCHEDULED);
+  EXPECT_EQ(engine_->Get("default", first.timer.timer_id())->state(), v1::TIMER_STATE_SCHEDULED);
+  EXPECT_EQ(timers_removed, 3u);
+  // "k2"'s claim; "k"'s first claim was overwritten by its second, which is new.
+  EXPECT_EQ(keys_removed, 1u);
+  ASSERT_OK_AND_ASSIGN(CreateResult retry_after, Create(keyed));
+  EXPECT_FALSE(retry_after.created);
+  EXPECT_EQ(retry_after.timer.timer_id(), after.timer.timer_id());
+  // A removed id can be used again.
+  ASSERT_OK_AND_ASSIGN(CreateResult reused, Create(OneShot("cancelled", kStart + absl::Hours(3))));
+  EXPECT_TRUE(reused.created);
+}
+
+TEST_F(EngineTest, WithoutRetentionEndedTimersStay) {
+  Open();
+  ASSERT_OK(Create(OneShot("cancelled", kStart + absl::Hours(1))));
+  ASSERT_OK(Cancel("cancelled"));
+  clock_.Set(kStart + absl::Hours(24 * 365));
+  ASSERT_OK(store_->shard(0)->CompactRetained());
+  EXPECT_EQ(engine_->Get("default", "cancelled")->state(), v1::TIMER_STATE_CANCELLED);
+  EXPECT_EQ(store_->shard(0)->GetRetentionStats().timers_removed, 0u);
 }
 
 TEST_F(EngineTest, StatsHaveOneEntryPerShard) {
