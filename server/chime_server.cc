@@ -68,6 +68,12 @@ absl::StatusOr<std::unique_ptr<ChimeServer>> ChimeServer::Start(ServerOptions op
   store_options.shard_count = options.shards;
   store_options.fsync = options.fsync;
   store_options.deferred_sync_delay = options.ack_sync_delay;
+  store_options.retention.retention = options.retention;
+  store_options.retention.clock = options.clock;
+  store_options.retention.resolve_completion = [](const storage::ShardStore& shard,
+                                                  internal::TimerRecord& record) {
+    return engine::ResolveCompletion(shard, record);
+  };
   const absl::Time open_start = absl::Now();
   CHIME_LOG(kInfo, "opening store", {{"data_dir", options.data_dir}});
   absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::Store::Open(store_options);
@@ -89,6 +95,7 @@ absl::StatusOr<std::unique_ptr<ChimeServer>> ChimeServer::Start(ServerOptions op
   server->node_id_ = *std::move(node_id);
 
   options.engine.clock = options.clock;
+  options.engine.retention = options.retention;
   options.delivery.clock = options.clock;
   options.delivery.default_ack_deadline = options.engine.default_ack_deadline;
   options.delivery.metrics = server->registry_.get();

@@ -55,6 +55,9 @@ struct ServerOptions {
   bool fsync = true;
   // Longest a subscriber's ack or nack waits for its sync (storage::ShardStore::Sync::kDeferred).
   absl::Duration ack_sync_delay = absl::Milliseconds(50);
+  // How long ended timers and idempotency keys are kept (storage/retention.h); replaces
+  // engine.retention. InfiniteDuration(): for good.
+  absl::Duration retention = absl::InfiniteDuration();
   Clock* clock = Clock::Real();
   // `clock` replaces engine.clock and delivery.clock; engine.default_ack_deadline replaces
   // delivery.default_ack_deadline, so both layers agree.

@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   options.shards = config->shards;
   options.fsync = config->fsync;
   options.ack_sync_delay = config->ack_sync_delay;
+  options.retention = config->retention;
   options.engine.default_ack_deadline = config->default_ack_deadline;  // delivery follows it
   options.engine.fire_ahead = config->fire_ahead;
   options.delivery.default_max_attempts = config->default_max_attempts;

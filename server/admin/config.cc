@@ -161,6 +161,11 @@ const std::vector<SettingSpec>& ChimedSettings() {
        "disk at most this late, many in one sync (their results are sent after it; a create "
        "or cancel syncs at once and takes them along): back-to-back syncs slow the fires of "
        "the same shard; 0 writes and syncs each ack at once"},
+      {"retention", "24h", "D|never",
+       "how long an ended timer (completed, cancelled or dead-lettered) stays readable after it "
+       "ended, and an idempotency key after its create; then both are removed from disk within "
+       "a day (a retried create with the key makes a new timer; a removed id can be used "
+       "again); never: keep them for good"},
       {"default-ack-deadline", "30s", "D",
        "ack deadline of a delivery attempt, for timers whose policy sets none"},
       {"default-max-attempts", "5", "N",
@@ -287,6 +292,16 @@ absl::StatusOr<ChimedConfig> LoadChimedConfig(const std::vector<std::string>& ar
     return Invalid("ack-sync-delay", ack_sync, "must be a duration from 0 to 1s, like 50ms");
   }
   config.ack_sync_delay = *ack_sync_delay;
+  const SettingValue& retention = values["retention"];
+  if (retention.value == "never") {
+    config.retention = absl::InfiniteDuration();
+  } else {
+    absl::StatusOr<absl::Duration> parsed = ParseDuration(retention.value);
+    if (!parsed.ok()) {
+      return Invalid("retention", retention, "must be a duration like 24h or 7d, or never");
+    }
+    config.retention = *parsed;
+  }
   // Delivery policy defaults.
   const SettingValue& ack = values["default-ack-deadline"];
   absl::StatusOr<absl::Duration> ack_deadline = ParseDuration(ack.value);

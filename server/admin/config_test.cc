@@ -43,6 +43,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheDataDir) {
   EXPECT_EQ(c.log_level, log::Level::kInfo);
   EXPECT_EQ(c.fire_ahead, absl::Milliseconds(5));
   EXPECT_EQ(c.ack_sync_delay, absl::Milliseconds(50));
+  EXPECT_EQ(c.retention, absl::Hours(24));
   EXPECT_EQ(c.effective["data-dir"].source, "flag");
   EXPECT_EQ(c.effective["listen"].source, "default");
 }
@@ -133,6 +134,15 @@ TEST(ConfigTest, InvalidSettingsNameTheValueAndItsSource) {
               HasSubstr("invalid --ack-sync-delay \"5s\""));
   ASSERT_OK_AND_ASSIGN(ChimedConfig each, f.Load({"--data-dir=/d", "--ack-sync-delay=0"}));
   EXPECT_EQ(each.ack_sync_delay, absl::ZeroDuration());
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--retention=-1h"}).status().message(),
+              HasSubstr("invalid --retention \"-1h\" (from flag): must be a duration like 24h or "
+                        "7d, or never"));
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--retention=forever"}).status().message(),
+              HasSubstr("invalid --retention \"forever\""));
+  ASSERT_OK_AND_ASSIGN(ChimedConfig week, f.Load({"--data-dir=/d", "--retention=7d"}));
+  EXPECT_EQ(week.retention, absl::Hours(24 * 7));
+  ASSERT_OK_AND_ASSIGN(ChimedConfig never, f.Load({"--data-dir=/d", "--retention=never"}));
+  EXPECT_EQ(never.retention, absl::InfiniteDuration());
   EXPECT_THAT(f.Load({}).status().message(), HasSubstr("--data-dir is required"));
   EXPECT_THAT(f.Load({"--data-dir=/d", "--colour=red"}).status().message(),
               HasSubstr("unknown flag --colour"));

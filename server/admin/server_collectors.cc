@@ -53,6 +53,15 @@ void CollectServerMetrics(const storage::Store& store, const engine::Engine& eng
                     "Durable transactions answered after a WAL sync, per shard; over "
                     "chime_storage_wal_syncs_total, how many each sync carried.",
                     {{"shard", s}}, static_cast<double>(writes.synced_transactions));
+    const storage::ShardStore::RetentionStats retention = shard->GetRetentionStats();
+    out.EmitCounter("chime_storage_expired_records_total",
+                    "Records removed past --retention per shard: ended timers (kind timer) and "
+                    "idempotency keys (kind idempotency_key).",
+                    {{"shard", s}, {"kind", "timer"}},
+                    static_cast<double>(retention.timers_removed));
+    out.EmitCounter("chime_storage_expired_records_total", "",
+                    {{"shard", s}, {"kind", "idempotency_key"}},
+                    static_cast<double>(retention.idempotency_keys_removed));
     rocksdb::DB* db = shard->db();
     out.EmitGauge("chime_rocksdb_write_stopped",
                   "1 while RocksDB stops writes to the shard (write stall).", {{"shard", s}},

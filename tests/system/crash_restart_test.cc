@@ -191,5 +191,75 @@ TEST(CrashRestartTest, SigtermShutsDownCleanlyAndKeepsTimers) {
   EXPECT_EQ(fires[0].timer_id(), "t1");
 }
 
+// --retention through a real process: the flush at a graceful stop drops the ended timers
+// (retention 0: at once), so after the restart they are gone and every other one is intact.
+TEST(CrashRestartTest, EndedTimersPastRetentionAreGoneAfterAGracefulRestart) {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  const std::vector<std::string> args = {"--retention=0s", "--shards=1"};
+  // Enough payload that the stop flushes the memtables instead of leaving them to the WAL.
+  constexpr int kTimers = 1200;
+  const std::string payload(1024, 'p');
+  {
+    ASSERT_OK_AND_ASSIGN(auto chimed, ChimedProcess::Start(data, args));
+    auto stub = Connect(chimed->address());
+    for (int i = 0; i < kTimers; ++i) {
+      grpc::ClientContext ctx;
+      v1::CreateTimerResponse resp;
+      v1::CreateTimerRequest req = DelayedTimer(absl::StrCat("t", i), absl::Hours(1), "keep");
+      req.set_payload(payload);
+      ASSERT_TRUE(stub->CreateTimer(&ctx, req, &resp).ok());
+    }
+    for (int i = 0; i < kTimers; i += 2) {
+      grpc::ClientContext ctx;
+      v1::CancelTimerRequest req;
+      req.set_timer_id(absl::StrCat("t", i));
+      v1::Timer cancelled;
+      ASSERT_TRUE(stub->CancelTimer(&ctx, req, &cancelled).ok());
+    }
+    // Two fire now: one is acked (its timer ends), one is left pending.
+    for (const char* id : {"acked", "pending"}) {
+      grpc::ClientContext ctx;
+      v1::CreateTimerResponse resp;
+      ASSERT_TRUE(stub->CreateTimer(&ctx, DelayedTimer(id, absl::ZeroDuration(), id), &resp).ok());
+    }
+    TestSubscriber acker(stub.get(), "acked");
+    std::vector<v1::Fire> fires = acker.ReadFires(1);
+    ASSERT_EQ(fires.size(), 1u) << chimed->Log();
+    std::vector<v1::Fire> more;
+    acker.SettleAndWait(fires[0].fire_id(), std::nullopt, &more);
+    ASSERT_OK_AND_ASSIGN(int status, chimed->Signal(SIGTERM, absl::Seconds(30)));
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << chimed->Log();
+  }
+  ASSERT_OK_AND_ASSIGN(auto chimed, ChimedProcess::Start(data, args));
+  auto stub = Connect(chimed->address());
+  auto get = [&](const std::string& id, v1::Timer* timer) {
+    grpc::ClientContext ctx;
+    v1::GetTimerRequest req;
+    req.set_timer_id(id);
+    return stub->GetTimer(&ctx, req, timer);
+  };
+  for (int i = 0; i < kTimers; ++i) {
+    v1::Timer timer;
+    grpc::Status s = get(absl::StrCat("t", i), &timer);
+    if (i % 2 == 0) {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << "t" << i << " " << chimed->Log();
+    } else {
+      ASSERT_TRUE(s.ok()) << "t" << i << ": " << s.error_message();
+      EXPECT_EQ(timer.state(), v1::TIMER_STATE_SCHEDULED);
+      EXPECT_EQ(timer.payload(), payload);
+    }
+  }
+  v1::Timer timer;
+  EXPECT_EQ(get("acked", &timer).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(get("pending", &timer).ok());
+  EXPECT_EQ(timer.state(), v1::TIMER_STATE_FIRED);
+  // A removed id can be used again.
+  grpc::ClientContext ctx;
+  v1::CreateTimerResponse resp;
+  ASSERT_TRUE(stub->CreateTimer(&ctx, DelayedTimer("t0", absl::Hours(1), "keep"), &resp).ok());
+  EXPECT_TRUE(resp.created());
+}
+
 }  // namespace
 }  // namespace chime
