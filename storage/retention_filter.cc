@@ -8,18 +8,35 @@
 namespace chime::storage {
 namespace {
 
-class TimerRetentionFilter : public rocksdb::CompactionFilter {
+// One filter per flush or compaction of the timers or the idempotency family.
+class RetentionFilter : public rocksdb::CompactionFilter {
  public:
-  TimerRetentionFilter(const RetentionOptions* options, std::shared_ptr<RetentionShardSlot> slot,
-                       std::shared_ptr<RetentionCounters> counters)
-      : options_(options),
+  RetentionFilter(int cf, const RetentionOptions* options, std::shared_ptr<RetentionShardSlot> slot,
+                  std::shared_ptr<RetentionCounters> counters)
+      : cf_(cf),
+        options_(options),
         slot_(std::move(slot)),
         counters_(std::move(counters)),
         now_(options->clock->Now()) {}
 
   bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
               std::string* /*new_value*/, bool* /*value_changed*/) const override {
-    TimerEndFacts facts = ReadTimerEndFacts(absl::string_view(value.data(), value.size()));
+    const absl::string_view bytes(value.data(), value.size());
+    if (cf_ == kCfTimers) {
+      if (!TimerExpired(bytes)) return false;
+      counters_->timers_removed.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      if (!KeyExpired(bytes)) return false;
+      counters_->idempotency_keys_removed.fetch_add(1, std::memory_order_relaxed);
+    }
+    return true;
+  }
+
+  const char* Name() const override { return "chime.Retention"; }
+
+ private:
+  bool TimerExpired(absl::string_view bytes) const {
+    TimerEndFacts facts = ReadTimerEndFacts(bytes);
     if (facts.state == v1::TIMER_STATE_FIRED) {
       // Read the shard only for a timer that would be past retention if its fire had ended.
       if (!RetentionPassed(LastFireOrCreateTime(facts), now_, options_->retention) ||
@@ -27,7 +44,7 @@ class TimerRetentionFilter : public rocksdb::CompactionFilter {
         return false;
       }
       internal::TimerRecord record;
-      if (!record.ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
+      if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
       absl::Status resolved = absl::UnavailableError("shard closed");
       slot_->With(
           [&](const ShardStore& shard) { resolved = options_->resolve_completion(shard, record); });
@@ -36,44 +53,21 @@ class TimerRetentionFilter : public rocksdb::CompactionFilter {
       facts = TimerEndFactsOf(record.timer());
     }
     std::optional<absl::Time> ended = TimerEndTime(facts);
-    if (!ended.has_value() || !RetentionPassed(*ended, now_, options_->retention)) return false;
-    counters_->timers_removed.fetch_add(1, std::memory_order_relaxed);
-    return true;
+    return ended.has_value() && RetentionPassed(*ended, now_, options_->retention);
   }
 
-  const char* Name() const override { return "chime.TimerRetention"; }
+  bool KeyExpired(absl::string_view bytes) const {
+    internal::IdempotencyRecord record;
+    if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+    return RetentionPassed(absl::FromUnixMicros(record.create_time_us()), now_,
+                           options_->retention);
+  }
 
- private:
+  int cf_;
   const RetentionOptions* options_;
   std::shared_ptr<RetentionShardSlot> slot_;
   std::shared_ptr<RetentionCounters> counters_;
-  // One reading per compaction: its decisions are consistent with each other.
-  absl::Time now_;
-};
-
-class IdempotencyRetentionFilter : public rocksdb::CompactionFilter {
- public:
-  IdempotencyRetentionFilter(const RetentionOptions* options,
-                             std::shared_ptr<RetentionCounters> counters)
-      : options_(options), counters_(std::move(counters)), now_(options->clock->Now()) {}
-
-  bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
-              std::string* /*new_value*/, bool* /*value_changed*/) const override {
-    internal::IdempotencyRecord record;
-    if (!record.ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
-    if (!RetentionPassed(absl::FromUnixMicros(record.create_time_us()), now_,
-                         options_->retention)) {
-      return false;
-    }
-    counters_->idempotency_keys_removed.fetch_add(1, std::memory_order_relaxed);
-    return true;
-  }
-
-  const char* Name() const override { return "chime.IdempotencyRetention"; }
-
- private:
-  const RetentionOptions* options_;
-  std::shared_ptr<RetentionCounters> counters_;
+  // One reading per flush or compaction: its decisions are consistent with each other.
   absl::Time now_;
 };
 
@@ -92,10 +86,7 @@ class RetentionFilterFactory : public rocksdb::CompactionFilterFactory {
 
   std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
       const rocksdb::CompactionFilter::Context& /*context*/) override {
-    if (cf_ == kCfTimers) {
-      return std::make_unique<TimerRetentionFilter>(options_, slot_, counters_);
-    }
-    return std::make_unique<IdempotencyRetentionFilter>(options_, counters_);
+    return std::make_unique<RetentionFilter>(cf_, options_, slot_, counters_);
   }
 
   const char* Name() const override { return "chime.RetentionFilterFactory"; }
