@@ -96,12 +96,18 @@ grpc::ServerUnaryReactor* TimerService::CreateTimers(grpc::CallbackServerContext
     return reactor;
   }
   engine_->CreateMany(
-      std::move(specs), [reactor, response, set_status, spec_request = std::move(spec_request)](
-                            std::vector<absl::StatusOr<engine::CreateResult>> created) {
+      std::move(specs),
+      [reactor, response, set_status, spec_request = std::move(spec_request),
+       ids_only = request->ids_only()](std::vector<absl::StatusOr<engine::CreateResult>> created) {
         for (size_t k = 0; k < created.size(); ++k) {
           v1::CreateTimerResult* result = response->mutable_results(spec_request[k]);
           if (created[k].ok()) {
-            *result->mutable_timer() = std::move(created[k]->timer);
+            if (ids_only) {
+              result->mutable_timer()->set_timer_id(
+                  std::move(*created[k]->timer.mutable_timer_id()));
+            } else {
+              *result->mutable_timer() = std::move(created[k]->timer);
+            }
             result->set_created(created[k]->created);
           } else {
             set_status(result, created[k].status());

@@ -116,6 +116,42 @@ TEST_F(ApiTest, BatchCreateAnswersEachCreate) {
   EXPECT_EQ(listed, 1002u);  // b1, the generated one and the 1000
 }
 
+// ids_only: each result names its timer and nothing more; the timers are stored as in full.
+TEST_F(ApiTest, BatchCreateWithIdsOnlyAnswersJustTheIds) {
+  v1::CreateTimersRequest request;
+  request.set_ids_only(true);
+  for (const std::string id : {"", "chosen", ""}) {
+    v1::CreateTimerRequest* r = request.add_requests();
+    r->set_timer_id(id);
+    *r->mutable_delay() = ToProtoDuration(absl::Minutes(5));
+    r->mutable_target()->set_topic("ids");
+    r->set_payload("kept");
+  }
+  request.add_requests()->set_payload("no schedule");
+  v1::CreateTimersResponse response;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(CallDeadline());
+  ASSERT_TRUE(stub_->CreateTimers(&ctx, request, &response).ok());
+  ASSERT_EQ(response.results_size(), 4);
+  EXPECT_EQ(response.results(1).timer().timer_id(), "chosen");
+  for (int i = 0; i < 3; ++i) {
+    const v1::CreateTimerResult& result = response.results(i);
+    EXPECT_EQ(result.code(), 0) << result.message();
+    EXPECT_TRUE(result.created());
+    v1::Timer only_id;
+    only_id.set_timer_id(result.timer().timer_id());
+    EXPECT_FALSE(only_id.timer_id().empty());
+    EXPECT_EQ(result.timer().SerializeAsString(), only_id.SerializeAsString());
+    v1::Timer stored;
+    ASSERT_TRUE(Get(result.timer().timer_id(), &stored).ok());
+    EXPECT_EQ(stored.payload(), "kept");
+    EXPECT_EQ(stored.target().topic(), "ids");
+    EXPECT_EQ(stored.state(), v1::TIMER_STATE_SCHEDULED);
+  }
+  EXPECT_EQ(response.results(3).code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(response.results(3).has_timer());
+}
+
 TEST_F(ApiTest, ListPagesThroughEveryTimerOfATopic) {
   std::set<std::string> want;
   for (int i = 0; i < 25; ++i) {
