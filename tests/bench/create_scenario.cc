@@ -39,6 +39,7 @@ std::vector<std::string> CreateBatchRequests(const std::string& topic,
   std::vector<std::string> out;
   for (int c = 0; c < 8; ++c) {
     v1::CreateTimersRequest request;
+    request.set_ids_only(absl::GetFlag(FLAGS_batch_ids_only));
     for (int i = 0; i < batch; ++i) {
       v1::CreateTimerRequest* r = request.add_requests();
       r->mutable_target()->set_topic(topic);
@@ -55,7 +56,9 @@ namespace {
 // The driver does not parse responses: a sample call is checked for per-create errors first.
 int RunBatchedCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& name,
                      const std::string& topic, const std::vector<absl::Time>& due) {
-  const std::string row_name = name == "create" ? "batch" : absl::StrCat(name, "-batch");
+  const bool ids_only = absl::GetFlag(FLAGS_batch_ids_only);
+  const std::string row_name = absl::StrCat(name == "create" ? "" : absl::StrCat(name, "-"),
+                                            ids_only ? "batch-ids" : "batch");
   const std::string header =
       absl::StrFormat("%-9s %6s %8s %11s %9s %9s %9s %6s", "scenario", "batch", "inflight",
                       "creates/s", "p50_ms", "p99_ms", "p999_ms", "load");
@@ -99,9 +102,10 @@ int RunBatchedCreate(const std::shared_ptr<grpc::Channel>& channel, const std::s
                absl::StrFormat("%-9s %6d %8d %11.0f %9.3f %9.3f %9.3f %6.2f", row_name, batch,
                                inflight, per_s, p.p50, p.p99, p.p999, LoadAverage1()));
       AppendJson(absl::GetFlag(FLAGS_json), absl::StrCat(name, "_batch"),
-                 absl::StrFormat(R"("batch":%d,"inflight":%d,"creates_per_s":%.0f,)"
+                 absl::StrFormat(R"("batch":%d,"inflight":%d,"ids_only":%s,"creates_per_s":%.0f,)"
                                  R"("call_failed":%d,"call_latency_ms":%s)",
-                                 batch, inflight, per_s, r.failed, PercentilesJson(p)));
+                                 batch, inflight, ids_only ? "true" : "false", per_s, r.failed,
+                                 PercentilesJson(p)));
     }
   }
   return rc;

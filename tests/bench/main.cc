@@ -21,6 +21,8 @@ ABSL_FLAG(std::string, inflight, "1,16,64,256", "create: calls in flight, comma 
 ABSL_FLAG(std::string, batch, "100,1000",
           "create: CreateTimers batch sizes, comma separated (empty: no batched runs)");
 ABSL_FLAG(std::string, batch_inflight, "2,8", "create: CreateTimers calls in flight");
+ABSL_FLAG(bool, batch_ids_only, false,
+          "create: CreateTimers asks for ids only (ids_only), not the whole timers, in answers");
 ABSL_FLAG(std::string, rate, "1000,10000",
           "fire: target fires/s, comma separated; mixed: fire and create rate");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5),

@@ -150,11 +150,14 @@ class FloorTimerService final : public v1::TimerService::CallbackService {
     const int count = request->requests_size();
     const uint64_t first = next_id_.fetch_add(count, std::memory_order_relaxed);
     std::string records;
+    v1::Timer stored;
     for (int i = 0; i < count; ++i) {
       v1::CreateTimerResult* result = response->add_results();
-      FillTimer(request->requests(i), first + i, result->mutable_timer());
+      v1::Timer* timer = request->ids_only() ? &stored : result->mutable_timer();
+      FillTimer(request->requests(i), first + i, timer);
+      AppendRecord(*timer, &records);
+      if (request->ids_only()) result->mutable_timer()->set_timer_id(timer->timer_id());
       result->set_created(true);
-      AppendRecord(result->timer(), &records);
     }
     (*logs_)[first % logs_->size()]->Append(PendingCreate{std::move(records), reactor});
     return reactor;
