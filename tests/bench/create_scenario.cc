@@ -35,11 +35,12 @@ std::vector<std::string> CreateRequests(const std::string& topic,
 }
 
 std::vector<std::string> CreateBatchRequests(const std::string& topic,
-                                             const std::vector<absl::Time>& due, int batch) {
+                                             const std::vector<absl::Time>& due, int batch,
+                                             bool ids_only) {
   std::vector<std::string> out;
   for (int c = 0; c < 8; ++c) {
     v1::CreateTimersRequest request;
-    request.set_ids_only(absl::GetFlag(FLAGS_batch_ids_only));
+    request.set_ids_only(ids_only);
     for (int i = 0; i < batch; ++i) {
       v1::CreateTimerRequest* r = request.add_requests();
       r->mutable_target()->set_topic(topic);
@@ -64,7 +65,7 @@ int RunBatchedCreate(const std::shared_ptr<grpc::Channel>& channel, const std::s
                       "creates/s", "p50_ms", "p99_ms", "p999_ms", "load");
   int rc = 0;
   for (int batch : ParseIntList(absl::GetFlag(FLAGS_batch))) {
-    const std::vector<std::string> calls = CreateBatchRequests(topic, due, batch);
+    const std::vector<std::string> calls = CreateBatchRequests(topic, due, batch, ids_only);
     v1::CreateTimersResponse sample;
     {
       auto stub = v1::TimerService::NewStub(channel);

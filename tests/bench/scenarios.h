@@ -18,9 +18,11 @@ namespace chime::bench {
 // Serialized CreateTimerRequests for `topic` due at the given instants.
 std::vector<std::string> CreateRequests(const std::string& topic,
                                         const std::vector<absl::Time>& due);
-// Eight serialized CreateTimersRequests of `batch` creates each, due times taken in turn.
+// Eight serialized CreateTimersRequests of `batch` creates each, due times taken in turn;
+// `ids_only` asks for answers with ids only.
 std::vector<std::string> CreateBatchRequests(const std::string& topic,
-                                             const std::vector<absl::Time>& due, int batch);
+                                             const std::vector<absl::Time>& due, int batch,
+                                             bool ids_only = false);
 // Load options that create timers through CreateTimers, kFillBatch per call, 4 calls in
 // flight (the fastest create path; issue `count / kFillBatch` calls).
 inline constexpr int kFillBatch = 1000;
