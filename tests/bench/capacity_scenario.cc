@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "chime/v1/timer.pb.h"
 #include "tests/bench/bench_util.h"
 #include "tests/bench/flags.h"
 #include "tests/bench/scenarios.h"
@@ -42,6 +43,21 @@ UnaryLoadOptions FillLoad(const std::string& topic, const std::vector<absl::Time
   UnaryLoadOptions create;
   create.method = "/chime.v1.TimerService/CreateTimers";
   create.requests = CreateBatchRequests(topic, due, kFillBatch);
+  if (absl::GetFlag(FLAGS_idempotency_keys)) {
+    // Keys unique per create and per run (the topic is fresh), counted across the loads that
+    // share these options; the calls' due times as above.
+    auto templates = std::make_shared<std::vector<v1::CreateTimersRequest>>();
+    for (const std::string& r : create.requests) templates->emplace_back().ParseFromString(r);
+    auto calls = std::make_shared<int64_t>(0);
+    create.request_for_call = [templates, calls, topic](int64_t) {
+      const int64_t call = (*calls)++;
+      v1::CreateTimersRequest request = (*templates)[call % templates->size()];
+      for (int i = 0; i < request.requests_size(); ++i) {
+        request.mutable_requests(i)->set_idempotency_key(absl::StrCat(topic, "-", call, "-", i));
+      }
+      return request.SerializeAsString();
+    };
+  }
   create.inflight = 4;
   create.keep_latencies = false;
   return create;
@@ -72,12 +88,14 @@ int RunCapacity(const std::shared_ptr<grpc::Channel>& channel) {
   absl::SleepFor(absl::Seconds(2));  // let memtables settle before the final sample
   const int64_t rss = ProcStatusBytes(pid, "VmRSS");
   const int64_t disk = DirBytes(data_dir);
-  AppendJson(absl::GetFlag(FLAGS_json), "capacity",
-             absl::StrFormat(R"("target":%d,"pending":%d,"rss_bytes":%d,"disk_bytes":%d,)"
-                             R"("rss_bytes_per_pending":%.1f,"disk_bytes_per_pending":%.1f,)"
-                             R"("steps":[%s])",
-                             count, pending, rss, disk, pending ? double(rss) / pending : 0.0,
-                             pending ? double(disk) / pending : 0.0, steps));
+  AppendJson(
+      absl::GetFlag(FLAGS_json), "capacity",
+      absl::StrFormat(
+          R"("idempotency_keys":%s,"target":%d,"pending":%d,"rss_bytes":%d,"disk_bytes":%d,)"
+          R"("rss_bytes_per_pending":%.1f,"disk_bytes_per_pending":%.1f,)"
+          R"("steps":[%s])",
+          absl::GetFlag(FLAGS_idempotency_keys) ? "true" : "false", count, pending, rss, disk,
+          pending ? double(rss) / pending : 0.0, pending ? double(disk) / pending : 0.0, steps));
   return pending == count ? 0 : 1;
 }
 

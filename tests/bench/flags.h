@@ -14,6 +14,7 @@ ABSL_DECLARE_FLAG(std::string, inflight);
 ABSL_DECLARE_FLAG(std::string, batch);
 ABSL_DECLARE_FLAG(std::string, batch_inflight);
 ABSL_DECLARE_FLAG(bool, batch_ids_only);
+ABSL_DECLARE_FLAG(bool, idempotency_keys);
 ABSL_DECLARE_FLAG(std::string, rate);
 ABSL_DECLARE_FLAG(absl::Duration, duration);
 ABSL_DECLARE_FLAG(int64_t, count);

@@ -12,6 +12,7 @@ namespace {
 
 struct Call {
   grpc::ClientContext ctx;
+  grpc::ByteBuffer request;
   grpc::ByteBuffer response;
   grpc::Status status;
   absl::Time start;
@@ -42,8 +43,13 @@ UnaryLoadResult RunUnaryLoad(const std::shared_ptr<grpc::Channel>& channel,
     auto* c = new Call;
     c->ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
     c->start = absl::Now();
-    c->reader =
-        stub.PrepareUnaryCall(&c->ctx, options.method, buffers[issued % buffers.size()], &cq);
+    if (options.request_for_call) {
+      grpc::Slice slice(options.request_for_call(issued));
+      c->request = grpc::ByteBuffer(&slice, 1);
+    } else {
+      c->request = buffers[issued % buffers.size()];
+    }
+    c->reader = stub.PrepareUnaryCall(&c->ctx, options.method, c->request, &cq);
     c->reader->StartCall();
     c->reader->Finish(&c->response, &c->status, c);
     ++issued;

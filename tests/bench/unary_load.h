@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ namespace chime::bench {
 struct UnaryLoadOptions {
   std::string method;                 // "/pkg.Service/Method"
   std::vector<std::string> requests;  // serialized requests, used round robin
+  // If set, builds the serialized request of call n (0, 1, ...) instead: for requests that
+  // must differ on every call. Runs on the issuing thread, so keep it cheap.
+  std::function<std::string(int64_t)> request_for_call;
   int inflight = 1;
   absl::Duration duration = absl::Seconds(5);  // stop issuing after this
   int64_t max_calls = INT64_MAX;
