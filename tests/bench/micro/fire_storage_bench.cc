@@ -9,7 +9,10 @@
 // the work, RocksDB's flushes count too).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -46,15 +49,10 @@ absl::Status SubmitEach(ShardStore* shard, int64_t begin, int64_t end, Fn fn) {
   return first_error;
 }
 
-void BM_FireAndAckStorage(benchmark::State& state) {
-  const int64_t group = state.range(0);
-  const int64_t timers = 200'000;
-  TempStore temp(state);
-  if (temp.store() == nullptr) return;
-  ShardStore* shard = temp.store()->shard(0);
-  // Timers as CreateTimer writes them, due in id order.
-  for (int64_t b = 0; b < timers; b += 1000) {
-    absl::Status s = SubmitEach(shard, b, b + 1000, [](ShardTxn& txn, int64_t i) {
+// Writes `count` timers as CreateTimer writes them, due in id order.
+absl::Status FillTimers(ShardStore* shard, int64_t count) {
+  for (int64_t b = 0; b < count; b += 1000) {
+    absl::Status s = SubmitEach(shard, b, std::min(b + 1000, count), [](ShardTxn& txn, int64_t i) {
       TimerRecord r;
       v1::Timer& t = *r.mutable_timer();
       t.set_namespace_("default");
@@ -69,10 +67,20 @@ void BM_FireAndAckStorage(benchmark::State& state) {
       txn.PutDue(r.due_us(), "default", t.timer_id());
       return absl::OkStatus();
     });
-    if (!s.ok()) {
-      state.SkipWithError(std::string(s.message()).c_str());
-      return;
-    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+void BM_FireAndAckStorage(benchmark::State& state) {
+  const int64_t group = state.range(0);
+  const int64_t timers = 200'000;
+  TempStore temp(state);
+  if (temp.store() == nullptr) return;
+  ShardStore* shard = temp.store()->shard(0);
+  if (absl::Status s = FillTimers(shard, timers); !s.ok()) {
+    state.SkipWithError(std::string(s.message()).c_str());
+    return;
   }
 
   auto fire = [](ShardTxn& txn, int64_t i) -> absl::Status {
@@ -133,6 +141,50 @@ BENCHMARK(BM_FireAndAckStorage)
     ->Arg(128)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// The timer reads of a batch of fires when the timers are in table files (created minutes
+// before they fire): `group` random timers read in one transaction. Reports
+// cpu_us_per_timer, the part of a fire's CPU that reading its timer takes.
+void BM_ReadTimersOnDisk(benchmark::State& state) {
+  const int64_t group = state.range(0);
+  const int64_t timers = 200'000;
+  TempStore temp(state);
+  if (temp.store() == nullptr) return;
+  ShardStore* shard = temp.store()->shard(0);
+  absl::Status filled = FillTimers(shard, timers);
+  if (filled.ok()) filled = shard->CompactRetained();  // into table files
+  if (!filled.ok()) {
+    state.SkipWithError(std::string(filled.message()).c_str());
+    return;
+  }
+  std::mt19937_64 random(42);
+  std::uniform_int_distribution<int64_t> pick(0, timers - 1);
+  std::vector<std::string> ids(group);
+  int64_t found = 0;
+  const double cpu_start = ProcessCpuSeconds();
+  for (auto _ : state) {
+    for (std::string& id : ids) id = TimerId(pick(random));
+    absl::Status s = SubmitEach(shard, 0, 1, [&](ShardTxn& txn, int64_t) -> absl::Status {
+      for (const std::string& id : ids) {
+        absl::StatusOr<std::optional<TimerRecord>> record = txn.GetTimer("default", id);
+        if (!record.ok()) return record.status();
+        found += record->has_value();
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) {
+      state.SkipWithError(std::string(s.message()).c_str());
+      break;
+    }
+  }
+  const double reads = static_cast<double>(state.iterations() * group);
+  if (found != static_cast<int64_t>(reads)) state.SkipWithError("a timer was not found");
+  state.SetItemsProcessed(static_cast<int64_t>(reads));
+  if (reads > 0) {
+    state.counters["cpu_us_per_timer"] = (ProcessCpuSeconds() - cpu_start) * 1e6 / reads;
+  }
+}
+BENCHMARK(BM_ReadTimersOnDisk)->Arg(128)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace chime::storage
