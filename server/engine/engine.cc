@@ -104,6 +104,20 @@ struct CreateChunk {
   std::vector<FreshCreate> creates;
 };
 
+// A timer of a CreateMany that reads before it writes: it has an idempotency key to claim, or
+// a chosen id that may be taken. Its steps are those of Create.
+struct CheckedCreate : CreatePlan {
+  size_t index = 0;             // into CreateBatch::specs and ::results
+  bool failed = false;          // its result holds its own error
+  bool timer_step_ran = false;  // InsertTimer ran (ok or not) in the last transaction
+  bool inserted = false;        // that wrote a new timer
+};
+
+// CheckedCreates that take their next step in one transaction on one shard.
+struct CheckedChunk {
+  std::vector<CheckedCreate> creates;
+};
+
 // The record of a new timer: the spec's timer (moved out of it) with its id, state and times.
 internal::TimerRecord NewTimerRecord(CreateSpec& spec, const CreatePlan& plan, absl::Time now) {
   internal::TimerRecord record;
@@ -129,56 +143,74 @@ internal::TimerRecord NewTimerRecord(CreateSpec& spec, const CreatePlan& plan, a
 // or adopts the timer id of an earlier claim by the same request. A claim past `retention`
 // counts as none whether or not a compaction dropped it yet (storage/retention.h): its
 // timer may be gone, and adopting its id would create that timer again.
-absl::Status ClaimKey(ShardTxn& txn, CreateOp& op, absl::Duration retention) {
-  const std::string& key = op.spec.idempotency_key;
+//
+// Its read: adopts the claim's id into `plan` (true), or finds the key unclaimed (false: the
+// claim is to be written, by WriteClaim).
+absl::StatusOr<bool> ReadClaim(ShardTxn& txn, CreatePlan& plan, const CreateSpec& spec,
+                               absl::Time now, absl::Duration retention) {
+  const std::string& key = spec.idempotency_key;
   CHIME_ASSIGN_OR_RETURN(std::optional<internal::IdempotencyRecord> claim,
-                         txn.GetIdempotency(op.ns, key));
+                         txn.GetIdempotency(plan.ns, key));
   if (claim.has_value() &&
-      storage::RetentionPassed(absl::FromUnixMicros(claim->create_time_us()), op.now, retention)) {
+      storage::RetentionPassed(absl::FromUnixMicros(claim->create_time_us()), now, retention)) {
     claim.reset();
   }
-  if (claim.has_value()) {
-    if (claim->request_fingerprint() != op.spec.request_fingerprint) {
-      return absl::AlreadyExistsError(absl::StrCat("idempotency key ", key,
-                                                   " was used by a different request (timer ",
-                                                   claim->timer_id(), ")"));
-    }
-    op.id = claim->timer_id();
-    op.id_is_fresh = false;
-    return absl::OkStatus();
+  if (!claim.has_value()) return false;
+  if (claim->request_fingerprint() != spec.request_fingerprint) {
+    return absl::AlreadyExistsError(absl::StrCat("idempotency key ", key,
+                                                 " was used by a different request (timer ",
+                                                 claim->timer_id(), ")"));
   }
+  plan.id = claim->timer_id();
+  plan.id_is_fresh = false;
+  return true;
+}
+
+void WriteClaim(ShardTxn& txn, const CreatePlan& plan, const CreateSpec& spec, absl::Time now) {
   internal::IdempotencyRecord record;
-  record.set_timer_id(op.id);
-  record.set_request_fingerprint(op.spec.request_fingerprint);
-  record.set_create_time_us(absl::ToUnixMicros(op.now));
-  txn.PutIdempotency(op.ns, key, record);
+  record.set_timer_id(plan.id);
+  record.set_request_fingerprint(spec.request_fingerprint);
+  record.set_create_time_us(absl::ToUnixMicros(now));
+  txn.PutIdempotency(plan.ns, spec.idempotency_key, record);
+}
+
+absl::Status ClaimKey(ShardTxn& txn, CreatePlan& plan, const CreateSpec& spec, absl::Time now,
+                      absl::Duration retention) {
+  CHIME_ASSIGN_OR_RETURN(const bool adopted, ReadClaim(txn, plan, spec, now, retention));
+  if (!adopted) WriteClaim(txn, plan, spec, now);
   return absl::OkStatus();
 }
 
-// Step 2, on the timer's shard: writes the timer and its time-index entry, or returns the
-// existing timer when it was made by the same request.
-absl::Status InsertTimer(ShardTxn& txn, CreateOp& op) {
-  op.timer_step_ran = true;
-  op.inserted = false;
+// Step 2, on the timer's shard: writes the timer and its time-index entry into `result`, or
+// returns the existing timer there when it was made by the same request. Writes only once
+// nothing can fail: an error leaves the transaction as it was.
+absl::Status InsertTimer(ShardTxn& txn, const CreatePlan& plan, CreateSpec& spec, absl::Time now,
+                         CreateResult& result) {
   std::optional<internal::TimerRecord> existing;
-  if (!op.id_is_fresh) {
-    CHIME_ASSIGN_OR_RETURN(existing, txn.GetTimer(op.ns, op.id));
+  if (!plan.id_is_fresh) {
+    CHIME_ASSIGN_OR_RETURN(existing, txn.GetTimer(plan.ns, plan.id));
   }
   if (existing.has_value()) {
-    if (existing->request_fingerprint() != op.spec.request_fingerprint) {
-      return absl::AlreadyExistsError(absl::StrCat("timer ", op.id, " already exists"));
+    if (existing->request_fingerprint() != spec.request_fingerprint) {
+      return absl::AlreadyExistsError(absl::StrCat("timer ", plan.id, " already exists"));
     }
     CHIME_RETURN_IF_ERROR(ResolveCompletion(txn, *existing));
-    op.result = CreateResult{existing->timer(), false};
+    result = CreateResult{existing->timer(), false};
     return absl::OkStatus();
   }
   // The timer is moved, not copied: the insert step runs at most once per create.
-  internal::TimerRecord record = NewTimerRecord(op.spec, op, op.now);
+  internal::TimerRecord record = NewTimerRecord(spec, plan, now);
   txn.PutTimer(record);
-  txn.PutDue(op.due_us, op.ns, op.id);
+  txn.PutDue(plan.due_us, plan.ns, plan.id);
   // PutTimer serialized the record: the result can take the timer.
-  op.result = CreateResult{std::move(*record.mutable_timer()), true};
-  op.inserted = true;
+  result = CreateResult{std::move(*record.mutable_timer()), true};
+  return absl::OkStatus();
+}
+
+absl::Status InsertTimer(ShardTxn& txn, CreateOp& op) {
+  op.timer_step_ran = true;
+  CHIME_RETURN_IF_ERROR(InsertTimer(txn, op, op.spec, op.now, op.result));
+  op.inserted = op.result.created;
   return absl::OkStatus();
 }
 
@@ -220,7 +252,7 @@ class Engine::Impl {
     store_->shard(key_shard)->Submit(
         [this, op, key_shard](ShardTxn& txn) -> absl::Status {
           op->timer_step_ran = false;
-          CHIME_RETURN_IF_ERROR(ClaimKey(txn, *op, options_.retention));
+          CHIME_RETURN_IF_ERROR(ClaimKey(txn, *op, op->spec, op->now, options_.retention));
           if (store_->ShardFor(op->ns, op->id) != key_shard) return absl::OkStatus();
           return InsertTimer(txn, *op);
         },
@@ -241,11 +273,26 @@ class Engine::Impl {
     batch->done = std::move(done);
     batch->now = clock_->Now();
     std::vector<std::shared_ptr<CreateChunk>> chunks(shards_.size());
-    std::vector<size_t> singles;  // specs that take Create's path
+    // Creates with an idempotency key, by the key's shard; with a chosen id and no key, by
+    // the timer's shard.
+    std::vector<std::shared_ptr<CheckedChunk>> claims(shards_.size());
+    std::vector<std::shared_ptr<CheckedChunk>> inserts(shards_.size());
     for (size_t i = 0; i < batch->specs.size(); ++i) {
       CreateSpec& spec = batch->specs[i];
       if (!spec.timer.timer_id().empty() || !spec.idempotency_key.empty()) {
-        singles.push_back(i);
+        CheckedCreate create;
+        create.index = i;
+        if (absl::Status s = PlanCreate(spec, batch->now, create); !s.ok()) {
+          batch->results[i] = s;
+          continue;
+        }
+        const bool keyed = !spec.idempotency_key.empty();
+        std::shared_ptr<CheckedChunk>& chunk =
+            (keyed
+                 ? claims
+                 : inserts)[store_->ShardFor(create.ns, keyed ? spec.idempotency_key : create.id)];
+        if (chunk == nullptr) chunk = std::make_shared<CheckedChunk>();
+        chunk->creates.push_back(std::move(create));
         continue;
       }
       FreshCreate create;
@@ -261,19 +308,19 @@ class Engine::Impl {
       }
       chunk->creates.push_back(std::move(create));
     }
-    size_t parts = 1 + singles.size();  // the 1 is held until everything is handed over
+    size_t parts = 1;  // held until everything is handed over
     for (const auto& chunk : chunks) parts += chunk != nullptr;
+    for (const auto& chunk : claims) parts += chunk != nullptr;
+    for (const auto& chunk : inserts) parts += chunk != nullptr;
     batch->remaining.store(parts, std::memory_order_relaxed);
 
     for (size_t shard = 0; shard < chunks.size(); ++shard) {
-      if (chunks[shard] != nullptr) SubmitChunk(static_cast<int>(shard), chunks[shard], batch);
-    }
-    // Other elements of batch->specs may be read by the chunks' writers meanwhile.
-    for (size_t i : singles) {
-      Create(std::move(batch->specs[i]), [this, batch, i](absl::StatusOr<CreateResult> result) {
-        batch->results[i] = std::move(result);
-        FinishBatchPart(*batch);
-      });
+      const int index = static_cast<int>(shard);
+      if (chunks[shard] != nullptr) SubmitChunk(index, chunks[shard], batch);
+      if (claims[shard] != nullptr) SubmitChecked(index, claims[shard], batch, /*claim_keys=*/true);
+      if (inserts[shard] != nullptr) {
+        SubmitChecked(index, inserts[shard], batch, /*claim_keys=*/false);
+      }
     }
     FinishBatchPart(*batch);
   }
@@ -510,6 +557,69 @@ class Engine::Impl {
             shards_[shard]->OnScheduledMany(std::move(entries));
           } else {
             for (const FreshCreate& create : chunk->creates) batch->results[create.index] = status;
+          }
+          FinishBatchPart(*batch);
+        });
+  }
+
+  // One transaction for the chunk's creates on `shard`. With `claim_keys`, this is their
+  // keys' shard: each claims its key as Create does, and inserts its timer in the same
+  // transaction when the timer lives here too; the others are inserted by their timers' shards
+  // once the claims are durable (a claim must never be lost behind its timer). Without, each
+  // inserts its timer. A create that fails alone (its key or id taken by another request) gets
+  // its error and writes nothing; the others go on.
+  void SubmitChecked(int shard, std::shared_ptr<CheckedChunk> chunk,
+                     std::shared_ptr<CreateBatch> batch, bool claim_keys) {
+    store_->shard(shard)->Submit(
+        [this, shard, chunk, batch, claim_keys](ShardTxn& txn) -> absl::Status {
+          for (CheckedCreate& create : chunk->creates) {
+            CreateSpec& spec = batch->specs[create.index];
+            absl::StatusOr<CreateResult>& result = batch->results[create.index];
+            absl::Status status;
+            bool write_claim = false;
+            if (claim_keys) {
+              absl::StatusOr<bool> adopted =
+                  ReadClaim(txn, create, spec, batch->now, options_.retention);
+              status = adopted.status();
+              write_claim = adopted.ok() && !*adopted;
+            }
+            create.timer_step_ran = status.ok() && store_->ShardFor(create.ns, create.id) == shard;
+            if (create.timer_step_ran) {
+              result.emplace();
+              status = InsertTimer(txn, create, spec, batch->now, *result);
+            }
+            // Last, so that a create failing here writes nothing (as Create's one transaction).
+            if (status.ok() && write_claim) WriteClaim(txn, create, spec, batch->now);
+            create.failed = !status.ok();
+            if (create.failed) result = std::move(status);
+            create.inserted = create.timer_step_ran && !create.failed && result->created;
+          }
+          return absl::OkStatus();
+        },
+        [this, shard, chunk, batch](absl::Status status) {
+          std::vector<HeapEntry> scheduled;
+          std::vector<std::shared_ptr<CheckedChunk>> next(shards_.size());
+          for (CheckedCreate& create : chunk->creates) {
+            if (create.failed) continue;
+            if (!status.ok()) {
+              batch->results[create.index] = status;
+            } else if (create.inserted) {
+              scheduled.push_back(HeapEntry{create.due_us,
+                                            batch->results[create.index]->timer.version(),
+                                            create.ns, create.id});
+            } else if (!create.timer_step_ran) {
+              // Claimed (durably, now): its timer's shard inserts it next. A crash before that
+              // leaves the claim; the client's retry adopts its id and completes.
+              std::shared_ptr<CheckedChunk>& inserts = next[store_->ShardFor(create.ns, create.id)];
+              if (inserts == nullptr) inserts = std::make_shared<CheckedChunk>();
+              inserts->creates.push_back(std::move(create));
+            }
+          }
+          if (!scheduled.empty()) shards_[shard]->OnScheduledMany(std::move(scheduled));
+          for (size_t s = 0; s < next.size(); ++s) {
+            if (next[s] == nullptr) continue;
+            batch->remaining.fetch_add(1, std::memory_order_relaxed);  // this part still holds one
+            SubmitChecked(static_cast<int>(s), std::move(next[s]), batch, /*claim_keys=*/false);
           }
           FinishBatchPart(*batch);
         });

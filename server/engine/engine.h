@@ -105,10 +105,11 @@ class Engine {
   // different request; INVALID_ARGUMENT never: the spec is validated by the caller).
   void Create(CreateSpec spec, std::function<void(absl::StatusOr<CreateResult>)> done);
   // Creates each spec as Create would and gives `done` their outcomes, in spec order, once all
-  // are known. Timers with generated ids (no idempotency key) are written with one transaction
-  // per shard, so a batch costs a few submissions rather than one per timer; the others take
-  // Create's path. `done` runs on a shard thread, or on the calling thread if no spec reached
-  // storage.
+  // are known. The timers are written with one transaction per shard, so a batch costs a few
+  // submissions rather than one per timer: generated ids (no idempotency key) in one step;
+  // idempotency keys claimed in their keys' shards first, then their timers inserted; chosen ids
+  // read and inserted in their shards. A create that fails alone fails alone, as in Create.
+  // `done` runs on a shard thread, or on the calling thread if no spec reached storage.
   void CreateMany(std::vector<CreateSpec> specs,
                   std::function<void(std::vector<absl::StatusOr<CreateResult>>)> done);
   // NOT_FOUND for an unknown timer; FAILED_PRECONDITION if it already fired or was cancelled.

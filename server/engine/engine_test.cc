@@ -679,6 +679,103 @@ TEST_F(EngineTest, CreateManyGivesEachSpecTheOutcomeOfCreateInOrderAndAllFire) {
   EXPECT_EQ(by_timer.count("taken"), 0u);
 }
 
+// Creates with idempotency keys or chosen ids share their shards' transactions in a
+// CreateMany: each still gets what Create would have given it, one after the other.
+TEST_F(EngineTest, CreateManyWithKeysAndChosenIdsActsAsCreatesOneAfterTheOther) {
+  Open(4);
+  auto keyed = [](std::string key, uint64_t fingerprint, std::string id = "") {
+    CreateSpec spec = OneShot(std::move(id), kStart + absl::Seconds(1), "demo", fingerprint);
+    spec.idempotency_key = std::move(key);
+    return spec;
+  };
+  ASSERT_OK(Create(OneShot("taken", kStart + absl::Seconds(1), "demo", /*fingerprint=*/5)));
+  ASSERT_OK_AND_ASSIGN(CreateResult earlier, Create(keyed("earlier", 9)));
+  // A key on the shard of timer "taken": claiming it and inserting "taken" is one step.
+  std::string same_shard_key;
+  for (int j = 0; same_shard_key.empty(); ++j) {
+    const std::string key = "kc-" + std::to_string(j);
+    if (store_->ShardFor("default", key) == store_->ShardFor("default", "taken")) {
+      same_shard_key = key;
+    }
+  }
+
+  std::vector<CreateSpec> specs;
+  for (int i = 0; i < 40; ++i) specs.push_back(keyed("k-" + std::to_string(i), 100 + i));
+  specs.push_back(keyed("dup", 50));  // 40: the same request twice in one batch
+  specs.push_back(keyed("dup", 50));
+  specs.push_back(keyed("dup2", 60));  // 42: a different request under the same key
+  specs.push_back(keyed("dup2", 61));
+  specs.push_back(keyed("earlier", 9));   // 44: a retry of an earlier create
+  specs.push_back(keyed("earlier", 10));  // a different request under its key
+  specs.push_back(OneShot("taken", kStart + absl::Seconds(1), "demo", 6));  // 46
+  specs.push_back(OneShot("taken", kStart + absl::Seconds(1), "demo", 5));
+  specs.push_back(OneShot("twin", kStart + absl::Seconds(1), "demo", 3));  // 48
+  specs.push_back(OneShot("twin", kStart + absl::Seconds(1), "demo", 3));
+  specs.push_back(keyed(same_shard_key, 7, "taken"));  // 50: its id is taken: fails whole
+  std::vector<absl::StatusOr<CreateResult>> results = CreateMany(std::move(specs));
+  ASSERT_EQ(results.size(), 51u);
+
+  std::map<std::string, std::string> id_of_key;
+  int same_shard = 0;
+  int cross_shard = 0;
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_OK(results[i]);
+    EXPECT_TRUE(results[i]->created);
+    const std::string key = "k-" + std::to_string(i);
+    EXPECT_EQ(results[i]->timer.idempotency_key(), key);
+    id_of_key[key] = results[i]->timer.timer_id();
+    (store_->ShardFor("default", key) == store_->ShardFor("default", results[i]->timer.timer_id())
+         ? same_shard
+         : cross_shard)++;
+  }
+  EXPECT_GT(same_shard, 0);   // claimed and inserted in one transaction
+  EXPECT_GT(cross_shard, 0);  // claimed, then inserted by the timer's shard
+  ASSERT_OK(results[40]);
+  ASSERT_OK(results[41]);
+  EXPECT_TRUE(results[40]->created);
+  EXPECT_FALSE(results[41]->created);
+  EXPECT_EQ(results[41]->timer.timer_id(), results[40]->timer.timer_id());
+  ASSERT_OK(results[42]);
+  EXPECT_THAT(results[43], StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(results[43].status().message(),
+            "idempotency key dup2 was used by a different request (timer " +
+                results[42]->timer.timer_id() + ")");
+  ASSERT_OK(results[44]);
+  EXPECT_FALSE(results[44]->created);
+  EXPECT_EQ(results[44]->timer.timer_id(), earlier.timer.timer_id());
+  EXPECT_THAT(results[45], StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(results[46], StatusIs(absl::StatusCode::kAlreadyExists));
+  ASSERT_OK(results[47]);
+  EXPECT_FALSE(results[47]->created);
+  ASSERT_OK(results[48]);
+  EXPECT_TRUE(results[48]->created);
+  ASSERT_OK(results[49]);
+  EXPECT_FALSE(results[49]->created);
+  EXPECT_THAT(results[50], StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(results[50].status().message(), "timer taken already exists");
+
+  // The failed create left its key unclaimed, as Create's single transaction would.
+  ASSERT_OK_AND_ASSIGN(CreateResult free_key, Create(keyed(same_shard_key, 8)));
+  EXPECT_TRUE(free_key.created);
+
+  // Every new timer fires once: 40 keyed, dup, dup2, twin; plus taken, earlier, free_key.
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(listener_.WaitForCount(46));
+  const std::map<std::string, int> by_timer = listener_.CountByTimer();
+  EXPECT_EQ(by_timer.size(), 46u);
+  for (const auto& [id, n] : by_timer) EXPECT_EQ(n, 1) << id;
+
+  // The claims are durable: after a restart each retry gets its timer back.
+  Close();
+  Open(4);
+  for (int i = 0; i < 40; ++i) {
+    const std::string key = "k-" + std::to_string(i);
+    ASSERT_OK_AND_ASSIGN(CreateResult again, Create(keyed(key, 100 + i)));
+    EXPECT_FALSE(again.created);
+    EXPECT_EQ(again.timer.timer_id(), id_of_key[key]);
+  }
+}
+
 TEST_F(EngineTest, CreateManyOnClosedShardsFailsEverySpecOnce) {
   Open(4);
   for (int i = 0; i < store_->shard_count(); ++i) store_->shard(i)->Close();
