@@ -541,9 +541,12 @@ TEST_F(EngineTest, IdempotencyKeyReturnsTheFirstTimer) {
   int same_shard = 0;
   int cross_shard = 0;
   std::map<std::string, std::string> id_of_key;
+  // Even i: generated ids, placed on their key's shard (one transaction). Odd i: chosen ids,
+  // mostly on another shard (the claim, then the timer).
+  auto id_for = [](int i) { return i % 2 == 0 ? std::string() : "chosen-" + std::to_string(i); };
   for (int i = 0; i < 40; ++i) {
     const std::string key = "key-" + std::to_string(i);
-    CreateSpec spec = OneShot("", kStart + absl::Hours(1));
+    CreateSpec spec = OneShot(id_for(i), kStart + absl::Hours(1));
     spec.idempotency_key = key;
     spec.request_fingerprint = 1000 + i;
     ASSERT_OK_AND_ASSIGN(CreateResult first, Create(spec));
@@ -553,9 +556,12 @@ TEST_F(EngineTest, IdempotencyKeyReturnsTheFirstTimer) {
     EXPECT_FALSE(second.created);
     EXPECT_EQ(second.timer.timer_id(), first.timer.timer_id());
     id_of_key[key] = first.timer.timer_id();
-    (store_->ShardFor("default", key) == store_->ShardFor("default", first.timer.timer_id())
-         ? same_shard
-         : cross_shard)++;
+    const bool colocated =
+        store_->ShardFor("default", key) == store_->ShardFor("default", first.timer.timer_id());
+    if (id_for(i).empty()) {
+      EXPECT_TRUE(colocated) << first.timer.timer_id();
+    }
+    (colocated ? same_shard : cross_shard)++;
 
     spec.request_fingerprint = 1;  // a different request under the same key
     absl::StatusOr<CreateResult> conflict = Create(spec);
@@ -570,9 +576,10 @@ TEST_F(EngineTest, IdempotencyKeyReturnsTheFirstTimer) {
   Close();
   Open(4);
   for (const auto& [key, id] : id_of_key) {
-    CreateSpec spec = OneShot("", kStart + absl::Hours(1));
+    const int i = std::stoi(key.substr(4));
+    CreateSpec spec = OneShot(id_for(i), kStart + absl::Hours(1));
     spec.idempotency_key = key;
-    spec.request_fingerprint = 1000 + std::stoi(key.substr(4));
+    spec.request_fingerprint = 1000 + i;
     ASSERT_OK_AND_ASSIGN(CreateResult again, Create(spec));
     EXPECT_FALSE(again.created);
     EXPECT_EQ(again.timer.timer_id(), id);
@@ -699,8 +706,10 @@ TEST_F(EngineTest, CreateManyWithKeysAndChosenIdsActsAsCreatesOneAfterTheOther) 
     }
   }
 
+  // Even i: generated ids (on their key's shard); odd i: chosen ids (mostly on another).
+  auto id_for = [](int i) { return i % 2 == 0 ? std::string() : "chosen-" + std::to_string(i); };
   std::vector<CreateSpec> specs;
-  for (int i = 0; i < 40; ++i) specs.push_back(keyed("k-" + std::to_string(i), 100 + i));
+  for (int i = 0; i < 40; ++i) specs.push_back(keyed("k-" + std::to_string(i), 100 + i, id_for(i)));
   specs.push_back(keyed("dup", 50));  // 40: the same request twice in one batch
   specs.push_back(keyed("dup", 50));
   specs.push_back(keyed("dup2", 60));  // 42: a different request under the same key
@@ -724,9 +733,12 @@ TEST_F(EngineTest, CreateManyWithKeysAndChosenIdsActsAsCreatesOneAfterTheOther) 
     const std::string key = "k-" + std::to_string(i);
     EXPECT_EQ(results[i]->timer.idempotency_key(), key);
     id_of_key[key] = results[i]->timer.timer_id();
-    (store_->ShardFor("default", key) == store_->ShardFor("default", results[i]->timer.timer_id())
-         ? same_shard
-         : cross_shard)++;
+    const bool colocated =
+        store_->ShardFor("default", key) == store_->ShardFor("default", id_of_key[key]);
+    if (id_for(i).empty()) {
+      EXPECT_TRUE(colocated) << id_of_key[key];
+    }
+    (colocated ? same_shard : cross_shard)++;
   }
   EXPECT_GT(same_shard, 0);   // claimed and inserted in one transaction
   EXPECT_GT(cross_shard, 0);  // claimed, then inserted by the timer's shard
@@ -770,7 +782,7 @@ TEST_F(EngineTest, CreateManyWithKeysAndChosenIdsActsAsCreatesOneAfterTheOther) 
   Open(4);
   for (int i = 0; i < 40; ++i) {
     const std::string key = "k-" + std::to_string(i);
-    ASSERT_OK_AND_ASSIGN(CreateResult again, Create(keyed(key, 100 + i)));
+    ASSERT_OK_AND_ASSIGN(CreateResult again, Create(keyed(key, 100 + i, id_for(i))));
     EXPECT_FALSE(again.created);
     EXPECT_EQ(again.timer.timer_id(), id_of_key[key]);
   }
