@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -168,6 +169,60 @@ TEST(CrashRestartTest, NothingAcknowledgedIsLostAcrossSigkill) {
   EXPECT_GE(received_at["early-c"], nacked_at + nack_delay);
   EXPECT_FALSE(received.count("early-a"));
   EXPECT_EQ(received["later-7"].payload(), "payload-later-7");
+}
+
+// CreateTimers with idempotency keys: once answered, every key's claim and timer survive a
+// SIGKILL, so the client's retry of the whole batch creates nothing twice and gets the same ids;
+// the timers fire once each.
+TEST(CrashRestartTest, BatchedCreatesWithIdempotencyKeysAreAnsweredTheSameAfterSigkill) {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  const std::string topic = "keyed-batch";
+  v1::CreateTimersRequest batch;
+  for (int i = 0; i < 200; ++i) {
+    v1::CreateTimerRequest* create = batch.add_requests();
+    *create = DelayedTimer("", absl::Seconds(4), topic);
+    create->set_idempotency_key(absl::StrCat("order-", i));
+  }
+  std::vector<std::string> ids;
+  {
+    ASSERT_OK_AND_ASSIGN(auto chimed, ChimedProcess::Start(data));
+    auto stub = Connect(chimed->address());
+    grpc::ClientContext ctx;
+    v1::CreateTimersResponse response;
+    ASSERT_TRUE(stub->CreateTimers(&ctx, batch, &response).ok());
+    ASSERT_EQ(response.results_size(), 200);
+    for (const v1::CreateTimerResult& result : response.results()) {
+      ASSERT_EQ(result.code(), 0) << result.message();
+      EXPECT_TRUE(result.created());
+      ids.push_back(result.timer().timer_id());
+    }
+    chimed->Kill();
+  }
+  ASSERT_OK_AND_ASSIGN(auto chimed, ChimedProcess::Start(data));
+  auto stub = Connect(chimed->address());
+  TestSubscriber sub(stub.get(), topic);
+  grpc::ClientContext ctx;
+  v1::CreateTimersResponse retry;
+  ASSERT_TRUE(stub->CreateTimers(&ctx, batch, &retry).ok());
+  ASSERT_EQ(retry.results_size(), 200);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(retry.results(i).code(), 0) << retry.results(i).message();
+    EXPECT_FALSE(retry.results(i).created()) << "order-" << i << " was created twice";
+    EXPECT_EQ(retry.results(i).timer().timer_id(), ids[i]);
+  }
+  std::map<std::string, int> fired;  // timer id -> fires
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  size_t received = 0;
+  while (fired.size() < ids.size() && absl::Now() < give_up) {
+    std::vector<v1::Fire> fires = sub.ReadFires(1);
+    if (fires.empty()) break;
+    for (const v1::Fire& f : fires) ++fired[f.timer_id()];
+    received += fires.size();
+  }
+  EXPECT_EQ(fired.size(), ids.size()) << chimed->Log();
+  EXPECT_EQ(received, ids.size());  // none twice (none was left unacked long enough to resend)
+  for (const std::string& id : ids) EXPECT_EQ(fired[id], 1) << id;
 }
 
 TEST(CrashRestartTest, SigtermShutsDownCleanlyAndKeepsTimers) {
