@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "chime/v1/timer.pb.h"
 #include "tests/bench/bench_util.h"
 #include "tests/bench/flags.h"
 #include "tests/bench/scenarios.h"
@@ -43,21 +42,8 @@ UnaryLoadOptions FillLoad(const std::string& topic, const std::vector<absl::Time
   UnaryLoadOptions create;
   create.method = "/chime.v1.TimerService/CreateTimers";
   create.requests = CreateBatchRequests(topic, due, kFillBatch);
-  if (absl::GetFlag(FLAGS_idempotency_keys)) {
-    // Keys unique per create and per run (the topic is fresh), counted across the loads that
-    // share these options; the calls' due times as above.
-    auto templates = std::make_shared<std::vector<v1::CreateTimersRequest>>();
-    for (const std::string& r : create.requests) templates->emplace_back().ParseFromString(r);
-    auto calls = std::make_shared<int64_t>(0);
-    create.request_for_call = [templates, calls, topic](int64_t) {
-      const int64_t call = (*calls)++;
-      v1::CreateTimersRequest request = (*templates)[call % templates->size()];
-      for (int i = 0; i < request.requests_size(); ++i) {
-        request.mutable_requests(i)->set_idempotency_key(absl::StrCat(topic, "-", call, "-", i));
-      }
-      return request.SerializeAsString();
-    };
-  }
+  if (absl::GetFlag(FLAGS_idempotency_keys))
+    GiveEachCreateItsOwnKey(topic, /*batched=*/true, create);
   create.inflight = 4;
   create.keep_latencies = false;
   return create;

@@ -51,6 +51,27 @@ std::vector<std::string> CreateBatchRequests(const std::string& topic,
   return out;
 }
 
+void GiveEachCreateItsOwnKey(const std::string& tag, bool batched, UnaryLoadOptions& load) {
+  auto templates = std::make_shared<std::vector<v1::CreateTimersRequest>>();
+  for (const std::string& r : load.requests) {
+    v1::CreateTimersRequest& t = templates->emplace_back();
+    if (batched) {
+      t.ParseFromString(r);
+    } else {
+      t.add_requests()->ParseFromString(r);
+    }
+  }
+  auto calls = std::make_shared<int64_t>(0);
+  load.request_for_call = [templates, calls, tag, batched](int64_t) {
+    const int64_t call = (*calls)++;
+    v1::CreateTimersRequest request = (*templates)[call % templates->size()];
+    for (int i = 0; i < request.requests_size(); ++i) {
+      request.mutable_requests(i)->set_idempotency_key(absl::StrCat(tag, "-", call, "-", i));
+    }
+    return batched ? request.SerializeAsString() : request.requests(0).SerializeAsString();
+  };
+}
+
 namespace {
 
 // CreateTimers with B creates per call at each (B, calls in flight); creates/s = calls/s * B.
@@ -58,8 +79,9 @@ namespace {
 int RunBatchedCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& name,
                      const std::string& topic, const std::vector<absl::Time>& due) {
   const bool ids_only = absl::GetFlag(FLAGS_batch_ids_only);
+  const bool keyed = absl::GetFlag(FLAGS_idempotency_keys);
   const std::string row_name = absl::StrCat(name == "create" ? "" : absl::StrCat(name, "-"),
-                                            ids_only ? "batch-ids" : "batch");
+                                            ids_only ? "batch-ids" : "batch", keyed ? "-keys" : "");
   const std::string header =
       absl::StrFormat("%-9s %6s %8s %11s %9s %9s %9s %6s", "scenario", "batch", "inflight",
                       "creates/s", "p50_ms", "p99_ms", "p999_ms", "load");
@@ -91,6 +113,7 @@ int RunBatchedCreate(const std::shared_ptr<grpc::Channel>& channel, const std::s
       load.requests = calls;
       load.inflight = inflight;
       load.duration = absl::GetFlag(FLAGS_duration);
+      if (keyed) GiveEachCreateItsOwnKey(FreshTopic("keys"), /*batched=*/true, load);
       UnaryLoadResult r = RunUnaryLoad(channel, load);
       if (r.failed > 0) {
         fprintf(stderr, "create batch: %lld calls failed: %s\n", static_cast<long long>(r.failed),
@@ -103,10 +126,10 @@ int RunBatchedCreate(const std::shared_ptr<grpc::Channel>& channel, const std::s
                absl::StrFormat("%-9s %6d %8d %11.0f %9.3f %9.3f %9.3f %6.2f", row_name, batch,
                                inflight, per_s, p.p50, p.p99, p.p999, LoadAverage1()));
       AppendJson(absl::GetFlag(FLAGS_json), absl::StrCat(name, "_batch"),
-                 absl::StrFormat(R"("batch":%d,"inflight":%d,"ids_only":%s,"creates_per_s":%.0f,)"
-                                 R"("call_failed":%d,"call_latency_ms":%s)",
-                                 batch, inflight, ids_only ? "true" : "false", per_s, r.failed,
-                                 PercentilesJson(p)));
+                 absl::StrFormat(R"("batch":%d,"inflight":%d,"ids_only":%s,"idempotency_keys":%s,)"
+                                 R"("creates_per_s":%.0f,"call_failed":%d,"call_latency_ms":%s)",
+                                 batch, inflight, ids_only ? "true" : "false",
+                                 keyed ? "true" : "false", per_s, r.failed, PercentilesJson(p)));
     }
   }
   return rc;
@@ -137,6 +160,8 @@ int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& 
     UnaryLoadOptions create = health;
     create.method = "/chime.v1.TimerService/CreateTimer";
     create.requests = creates;
+    const bool keyed = absl::GetFlag(FLAGS_idempotency_keys);
+    if (keyed) GiveEachCreateItsOwnKey(FreshTopic("keys"), /*batched=*/false, create);
     UnaryLoadResult c = RunUnaryLoad(channel, create);
     if (c.failed > 0 || h.failed > 0) {
       fprintf(stderr, "create: %lld create / %lld health calls failed: %s %s\n",
@@ -146,15 +171,17 @@ int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& 
     }
     const double ratio = c.PerSecond() / std::max(1.0, h.PerSecond());
     Percentiles cp = Summarize(c.latency_ms), hp = Summarize(h.latency_ms);
-    PrintRow(header, absl::StrFormat("%-9s %8d %11.0f %9.3f %9.3f %9.3f %11.0f %9.3f %7.2f %6.2f",
-                                     name, inflight, c.PerSecond(), cp.p50, cp.p99, cp.p999,
-                                     h.PerSecond(), hp.p50, ratio, LoadAverage1()));
+    PrintRow(header,
+             absl::StrFormat("%-9s %8d %11.0f %9.3f %9.3f %9.3f %11.0f %9.3f %7.2f %6.2f",
+                             keyed ? name + "-keys" : name, inflight, c.PerSecond(), cp.p50, cp.p99,
+                             cp.p999, h.PerSecond(), hp.p50, ratio, LoadAverage1()));
     AppendJson(absl::GetFlag(FLAGS_json), name,
-               absl::StrFormat(R"("inflight":%d,"creates_per_s":%.0f,"create_failed":%d,)"
+               absl::StrFormat(R"("inflight":%d,"idempotency_keys":%s,"creates_per_s":%.0f,)"
+                               R"("create_failed":%d,)"
                                R"("create_latency_ms":%s,"health_per_s":%.0f,)"
                                R"("health_latency_ms":%s,"ratio_to_health":%.3f)",
-                               inflight, c.PerSecond(), c.failed, PercentilesJson(cp),
-                               h.PerSecond(), PercentilesJson(hp), ratio));
+                               inflight, keyed ? "true" : "false", c.PerSecond(), c.failed,
+                               PercentilesJson(cp), h.PerSecond(), PercentilesJson(hp), ratio));
   }
   if (!absl::GetFlag(FLAGS_batch).empty() && RunBatchedCreate(channel, name, topic, due) != 0)
     rc = 1;

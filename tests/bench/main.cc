@@ -24,7 +24,8 @@ ABSL_FLAG(std::string, batch_inflight, "2,8", "create: CreateTimers calls in fli
 ABSL_FLAG(bool, batch_ids_only, false,
           "create: CreateTimers asks for ids only (ids_only), not the whole timers, in answers");
 ABSL_FLAG(bool, idempotency_keys, false,
-          "capacity, herd, restart: every create of the fill carries its own idempotency key");
+          "create (unary and batched), and the fills of capacity, herd, restart: every create "
+          "carries its own idempotency key");
 ABSL_FLAG(std::string, rate, "1000,10000",
           "fire: target fires/s, comma separated; mixed: fire and create rate");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5),

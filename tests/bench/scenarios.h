@@ -23,6 +23,10 @@ std::vector<std::string> CreateRequests(const std::string& topic,
 std::vector<std::string> CreateBatchRequests(const std::string& topic,
                                              const std::vector<absl::Time>& due, int batch,
                                              bool ids_only = false);
+// Makes `load` (of `requests` for CreateTimer, or with `batched` for CreateTimers) send every
+// create with its own idempotency key: `tag` (unique per run) and a count kept across the
+// loads that share these options.
+void GiveEachCreateItsOwnKey(const std::string& tag, bool batched, UnaryLoadOptions& load);
 // Load options that create timers through CreateTimers, kFillBatch per call, 4 calls in
 // flight (the fastest create path; issue `count / kFillBatch` calls).
 inline constexpr int kFillBatch = 1000;
