@@ -114,7 +114,7 @@ class DeliveryManagerTest : public ::testing::Test {
     record.set_visible_at_us(absl::ToUnixMicros(clock_.Now()));
     const int shard = store_->ShardFor("ns", timer_id);
     EXPECT_OK(store_->shard(shard)->SubmitAndWait(
-        [&](storage::ShardTxn& txn) { return txn.PutDelivery(record); }));
+        [&r = record](storage::ShardTxn& txn) { return txn.PutDelivery(r); }));
     return {shard, record};
   }
 
@@ -146,7 +146,7 @@ class DeliveryManagerTest : public ::testing::Test {
     record.set_visible_at_us(absl::ToUnixMicros(due));
     *record.mutable_policy() = v1::DeliveryPolicy();
     ASSERT_OK(store_->shard(shard)->SubmitAndWait(
-        [&](storage::ShardTxn& txn) { return txn.PutDelivery(record); }));
+        [&r = record](storage::ShardTxn& txn) { return txn.PutDelivery(r); }));
     manager_->OnFires(shard, {record});
   }
 
@@ -292,7 +292,7 @@ TEST_F(DeliveryManagerTest, AFireBehindTheScanCursorIsStillDelivered) {
   ASSERT_EQ(shard, t0_shard);
   late.set_visible_at_us(absl::ToUnixMicros(clock_.Now() - absl::Seconds(11)));
   ASSERT_OK(store_->shard(shard)->SubmitAndWait(
-      [&](storage::ShardTxn& txn) { return txn.PutDelivery(late); }));
+      [&r = late](storage::ShardTxn& txn) { return txn.PutDelivery(r); }));
   manager_->OnFires(shard, {late});
   fire_ids.push_back(late.fire().fire_id());
 
@@ -388,7 +388,7 @@ TEST_F(DeliveryManagerTest, AFireCarryingItsPolicyNeedsNoTimerRecord) {
   auto [shard, record] = Pending("t1", "q");
   record.mutable_policy()->mutable_ack_deadline()->set_seconds(7);
   ASSERT_OK(store_->shard(shard)->SubmitAndWait(
-      [&](storage::ShardTxn& txn) { return txn.PutDelivery(record); }));
+      [&r = record](storage::ShardTxn& txn) { return txn.PutDelivery(r); }));
   StartManager(/*max_ready=*/100);
   auto sink = std::make_shared<RecordingSink>();
   ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 1, sink));

@@ -104,7 +104,8 @@ void TestReceiver::Serve(int fd) {
       }
       size_t length = 0;
       if (auto it = req.headers.find("content-length"); it != req.headers.end()) {
-        absl::SimpleAtoi(it->second, &length);
+        // A length that does not parse: the stream cannot be framed, so the connection ends.
+        if (!absl::SimpleAtoi(it->second, &length)) goto done;
       }
       while (buf.size() < length) {
         if (!fill()) goto done;
