@@ -114,7 +114,7 @@ class DeliveryManagerTest : public ::testing::Test {
     record.set_visible_at_us(absl::ToUnixMicros(clock_.Now()));
     const int shard = store_->ShardFor("ns", timer_id);
     EXPECT_OK(store_->shard(shard)->SubmitAndWait(
-        [&r = record](storage::ShardTxn& txn) { return txn.PutDelivery(r); }));
+        [&](storage::ShardTxn& txn) { return txn.PutDelivery(record); }));
     return {shard, record};
   }
 
