@@ -21,6 +21,20 @@ absl::StatusOr<std::optional<Record>> BatchTxn::Get(Cf cf, const std::string& ke
     if (!record.ok()) return record.status();
     return std::optional<Record>(*std::move(record));
   }
+  if (cf == kCfTimers || cf == kCfDeliveries) {
+    ShardStore::WriteStats::Reads& reads = cf == kCfTimers ? timer_reads_ : delivery_reads_;
+    if (hot_ != nullptr) {
+      GroupBatch::MakeIndexKey(cf, key, &hot_key_);
+      std::optional<absl::string_view> hot = hot_->For(cf)->Find(hot_key_);
+      if (hot.has_value()) {
+        ++reads.hot;
+        absl::StatusOr<Record> record = ParseRecord<Record>(ToSlice(*hot), what, key);
+        if (!record.ok()) return record.status();
+        return std::optional<Record>(*std::move(record));
+      }
+    }
+    ++reads.db;
+  }
   value_.Reset();
   rocksdb::Status s = db_->Get(read_options_, cfs_[cf], key, &value_);
   return RecordFromGet<Record>(s, value_, what, key);
@@ -30,10 +44,12 @@ void BatchTxn::Check(const rocksdb::Status& s) {
   if (!s.ok() && write_status_.ok()) write_status_ = s;
 }
 
-void BatchTxn::Put(Cf cf, const std::string& key, const google::protobuf::MessageLite& record) {
+void BatchTxn::Put(Cf cf, const std::string& key, const google::protobuf::MessageLite& record,
+                   std::optional<int64_t> hot_rank) {
   scratch_.clear();
   record.AppendToString(&scratch_);
-  Check(batch_->Put(cf, key, scratch_));
+  if (hot_ == nullptr) hot_rank.reset();
+  Check(batch_->Put(cf, key, scratch_, hot_rank));
 }
 
 void BatchTxn::Delete(Cf cf, const std::string& key) { Check(batch_->Delete(cf, key)); }
@@ -59,7 +75,11 @@ absl::StatusOr<std::optional<DeliveryRecord>> BatchTxn::GetDeadLetter(absl::stri
 }
 
 void BatchTxn::PutTimer(const TimerRecord& record) {
-  Put(kCfTimers, TimerKey(record.timer().namespace_(), record.timer().timer_id()), record);
+  // Its fire reads it back soon. (due_us is 0 once a timer has nothing left to fire.)
+  const bool due_soon = record.timer().state() == chime::v1::TIMER_STATE_SCHEDULED &&
+                        record.due_us() != 0 && record.due_us() <= hot_until_us_;
+  Put(kCfTimers, TimerKey(record.timer().namespace_(), record.timer().timer_id()), record,
+      due_soon ? std::optional<int64_t>(record.due_us()) : std::nullopt);
 }
 
 void BatchTxn::DeleteTimer(absl::string_view ns, absl::string_view timer_id) {
@@ -104,7 +124,7 @@ void BatchTxn::WriteDelivery(const DeliveryRecord& record,
   const chime::v1::Fire& fire = record.fire();
   if (stored_visible_at_us.has_value() && *stored_visible_at_us == record.visible_at_us()) {
     // Same queue position: only the record changes.
-    Put(kCfDeliveries, DeliveryKey(fire.namespace_(), fire.fire_id()), record);
+    Put(kCfDeliveries, DeliveryKey(fire.namespace_(), fire.fire_id()), record, now_us_);
     return;
   }
   if (stored_visible_at_us.has_value()) {
@@ -114,7 +134,8 @@ void BatchTxn::WriteDelivery(const DeliveryRecord& record,
   Check(batch_->Put(
       kCfQueue, QueueKey(fire.namespace_(), fire.topic(), record.visible_at_us(), fire.fire_id()),
       absl::string_view()));
-  Put(kCfDeliveries, DeliveryKey(fire.namespace_(), fire.fire_id()), record);
+  // Its ack (or next attempt) reads it back, usually within the ack deadline.
+  Put(kCfDeliveries, DeliveryKey(fire.namespace_(), fire.fire_id()), record, now_us_);
 }
 
 absl::Status BatchTxn::DeleteDelivery(absl::string_view ns, absl::string_view fire_id) {

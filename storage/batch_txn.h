@@ -1,6 +1,9 @@
 // The ShardTxn the writer thread hands to transaction functions: reads look in the group's
-// batch, then the DB (so they see the writes of earlier transactions of the group), writes go
-// into that batch. Internal to storage/. Not thread-safe: writer thread only.
+// batch (so they see the writes of earlier transactions of the group), then the writer's hot
+// records, then the DB; writes go into that batch, marked hot when the writer should keep
+// them (a timer due by hot_until_us, ranked by its due time; a pending delivery, ranked by
+// its write time). Internal to storage/. Not
+// thread-safe: writer thread only.
 #ifndef CHIME_STORAGE_BATCH_TXN_H_
 #define CHIME_STORAGE_BATCH_TXN_H_
 
@@ -10,6 +13,7 @@
 #include "rocksdb/db.h"
 #include "storage/column_families.h"
 #include "storage/group_batch.h"
+#include "storage/hot_records.h"
 #include "storage/shard_store.h"
 
 namespace chime::storage {
@@ -17,8 +21,20 @@ namespace chime::storage {
 class BatchTxn final : public ShardTxn {
  public:
   using Handles = std::array<rocksdb::ColumnFamilyHandle*, kNumCfs>;
-  BatchTxn(rocksdb::DB* db, const Handles& cfs, GroupBatch* batch)
-      : db_(db), cfs_(cfs), batch_(batch) {}
+  // `hot` may be null (nothing kept); timers due after hot_until_us are not kept. now_us: the
+  // group's time, which ranks deliveries.
+  BatchTxn(rocksdb::DB* db, const Handles& cfs, GroupBatch* batch, const HotRecordSet* hot,
+           int64_t now_us, int64_t hot_until_us)
+      : db_(db),
+        cfs_(cfs),
+        batch_(batch),
+        hot_(hot),
+        now_us_(now_us),
+        hot_until_us_(hot_until_us) {}
+
+  // Reads of timers and deliveries answered by the hot records, and by the DB.
+  const ShardStore::WriteStats::Reads& timer_reads() const { return timer_reads_; }
+  const ShardStore::WriteStats::Reads& delivery_reads() const { return delivery_reads_; }
 
   // The first failed write into the batch since the last call (the void Put/Delete calls
   // cannot report it themselves), and clears it.
@@ -50,7 +66,8 @@ class BatchTxn final : public ShardTxn {
  private:
   template <typename Record>
   absl::StatusOr<std::optional<Record>> Get(Cf cf, const std::string& key, absl::string_view what);
-  void Put(Cf cf, const std::string& key, const google::protobuf::MessageLite& record);
+  void Put(Cf cf, const std::string& key, const google::protobuf::MessageLite& record,
+           std::optional<int64_t> hot_rank = std::nullopt);
   void Delete(Cf cf, const std::string& key);
   void Check(const rocksdb::Status& s);
   // Writes the record and moves its queue entry from `stored_visible_at_us` (none: no entry
@@ -60,6 +77,12 @@ class BatchTxn final : public ShardTxn {
   rocksdb::DB* const db_;
   const Handles cfs_;
   GroupBatch* const batch_;
+  const HotRecordSet* const hot_;
+  const int64_t now_us_;
+  const int64_t hot_until_us_;
+  ShardStore::WriteStats::Reads timer_reads_;
+  ShardStore::WriteStats::Reads delivery_reads_;
+  std::string hot_key_;  // reused across reads
   const rocksdb::ReadOptions read_options_;
   rocksdb::PinnableSlice value_;  // reused across reads
   std::string scratch_;           // reused across writes

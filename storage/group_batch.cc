@@ -34,34 +34,39 @@ void GroupBatch::Arena::Clear() {
 
 bool GroupBatch::IsIndexed(Cf cf) { return cf != kCfDue && cf != kCfQueue; }
 
-void GroupBatch::SetScratchKey(Cf cf, absl::string_view key) {
-  scratch_key_.assign(1, static_cast<char>(cf));
-  scratch_key_.append(key.data(), key.size());
+void GroupBatch::MakeIndexKey(Cf cf, absl::string_view key, std::string* out) {
+  out->assign(1, static_cast<char>(cf));
+  out->append(key.data(), key.size());
 }
 
-void GroupBatch::Index(Cf cf, absl::string_view key, absl::string_view value) {
+void GroupBatch::SetScratchKey(Cf cf, absl::string_view key) {
+  MakeIndexKey(cf, key, &scratch_key_);
+}
+
+void GroupBatch::Index(Cf cf, absl::string_view key, Indexed indexed) {
   if (!IsIndexed(cf)) return;
   SetScratchKey(cf, key);
   auto it = index_.find(scratch_key_);
   if (it == index_.end()) {
     absl::string_view stored_key = arena_.Copy(scratch_key_);
-    index_.emplace(stored_key, value);
+    index_.emplace(stored_key, indexed);
     if (save_point_set_) undo_.emplace_back(stored_key, std::nullopt);
     return;
   }
   if (save_point_set_) undo_.emplace_back(it->first, it->second);
-  it->second = value;
+  it->second = indexed;
 }
 
-rocksdb::Status GroupBatch::Put(Cf cf, absl::string_view key, absl::string_view value) {
+rocksdb::Status GroupBatch::Put(Cf cf, absl::string_view key, absl::string_view value,
+                                std::optional<int64_t> hot_rank) {
   rocksdb::Status s = batch_.Put(cfs_[cf], ToSlice(key), ToSlice(value));
-  if (s.ok()) Index(cf, key, IsIndexed(cf) ? arena_.Copy(value) : absl::string_view());
+  if (s.ok() && IsIndexed(cf)) Index(cf, key, Indexed{arena_.Copy(value), hot_rank});
   return s;
 }
 
 rocksdb::Status GroupBatch::Delete(Cf cf, absl::string_view key) {
   rocksdb::Status s = batch_.Delete(cfs_[cf], ToSlice(key));
-  if (s.ok()) Index(cf, key, absl::string_view());
+  if (s.ok()) Index(cf, key, Indexed{});
   return s;
 }
 
@@ -70,7 +75,7 @@ std::optional<absl::string_view> GroupBatch::Find(Cf cf, absl::string_view key) 
   SetScratchKey(cf, key);
   auto it = index_.find(scratch_key_);
   if (it == index_.end()) return std::nullopt;
-  return it->second;
+  return it->second.value;
 }
 
 void GroupBatch::SetSavePoint() {

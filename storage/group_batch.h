@@ -32,12 +32,26 @@ class GroupBatch {
   // families (due, queue) are only written through a transaction, so they are not indexed.
   static bool IsIndexed(Cf cf);
 
-  rocksdb::Status Put(Cf cf, absl::string_view key, absl::string_view value);
+  // hot_rank set: the writer keeps the value in its HotRecords with that rank once the group
+  // is written (see ForEachIndexed); a later write of the key in the group decides anew.
+  rocksdb::Status Put(Cf cf, absl::string_view key, absl::string_view value,
+                      std::optional<int64_t> hot_rank = std::nullopt);
   rocksdb::Status Delete(Cf cf, absl::string_view key);
 
   // The batch's latest write of `key` in an indexed family: nullopt if none, else the value
   // (valid until the next Clear or rollback) or, for a delete, a null string_view.
   std::optional<absl::string_view> Find(Cf cf, absl::string_view key);
+
+  // Calls visit(index_key, value, hot_rank) for the latest write of every indexed key, value
+  // null for a delete; index_key is the cf byte + key (see MakeIndexKey).
+  template <typename Visit>
+  void ForEachIndexed(const Visit& visit) const {
+    for (const auto& [index_key, indexed] : index_) {
+      visit(index_key, indexed.value, indexed.hot_rank);
+    }
+  }
+  // *out = the cf byte + key: how the index (and the writer's HotRecords) name a key.
+  static void MakeIndexKey(Cf cf, absl::string_view key, std::string* out);
 
   // One level of save point: Set starts one (dropping an earlier one), Pop keeps the writes
   // since, Rollback undoes them.
@@ -64,8 +78,13 @@ class GroupBatch {
     std::vector<std::unique_ptr<char[]>> oversized_;
   };
 
+  struct Indexed {
+    absl::string_view value;  // data() == nullptr: deleted
+    std::optional<int64_t> hot_rank;
+  };
+
   // Records the write in the index (remembering what it replaces while a save point is set).
-  void Index(Cf cf, absl::string_view key, absl::string_view value);
+  void Index(Cf cf, absl::string_view key, Indexed indexed);
   // scratch_key_ = cf byte + key.
   void SetScratchKey(Cf cf, absl::string_view key);
 
@@ -73,11 +92,11 @@ class GroupBatch {
   rocksdb::WriteBatch batch_;
   Arena arena_;
   std::string scratch_key_;
-  // cf byte + key → latest value (data() == nullptr: deleted); both point into arena_.
-  absl::flat_hash_map<absl::string_view, absl::string_view> index_;
+  // cf byte + key → latest write; key and value point into arena_.
+  absl::flat_hash_map<absl::string_view, Indexed> index_;
   bool save_point_set_ = false;
   // Index entries changed since the save point, with what they held before (nullopt: none).
-  std::vector<std::pair<absl::string_view, std::optional<absl::string_view>>> undo_;
+  std::vector<std::pair<absl::string_view, std::optional<Indexed>>> undo_;
 };
 
 }  // namespace chime::storage

@@ -30,6 +30,10 @@ struct ShardStore::Deps {
   size_t max_group_size = 4096;
   // How long a Sync::kDeferred write may wait for its sync when nothing urgent comes along.
   absl::Duration deferred_sync_delay = absl::Milliseconds(50);
+  // The shard writer keeps the latest bytes of timers due within hot_timer_horizon and of
+  // pending deliveries, up to hot_record_bytes, for the transactions that read them back.
+  size_t hot_record_bytes = 0;
+  absl::Duration hot_timer_horizon = absl::ZeroDuration();
   // true: the shard must not exist yet; it is created with meta (index, shard_count).
   // false: the shard must exist and its meta must say (index, shard_count).
   bool create = false;

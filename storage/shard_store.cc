@@ -19,6 +19,7 @@
 #include "storage/batch_txn.h"
 #include "storage/column_families.h"
 #include "storage/group_batch.h"
+#include "storage/hot_records.h"
 #include "storage/key_codec.h"
 #include "storage/record_io.h"
 #include "storage/rocks_options.h"
@@ -27,6 +28,13 @@
 #include "storage/sorted_batch.h"
 
 namespace chime::storage {
+
+namespace {
+
+// How long past its rank (the time it was expected to be read) a hot record may stay.
+constexpr absl::Duration kHotRecordMaxAge = absl::Minutes(5);
+
+}  // namespace
 
 // Owns the DB, its column family handles and the writer thread. Thread-safe.
 class ShardStore::Impl {
@@ -37,7 +45,11 @@ class ShardStore::Impl {
         path_(std::move(path)),
         db_(db),
         max_group_size_(deps.max_group_size),
-        deferred_sync_delay_(deps.deferred_sync_delay) {
+        deferred_sync_delay_(deps.deferred_sync_delay),
+        hot_timer_horizon_(deps.hot_timer_horizon),
+        hot_enabled_(deps.hot_record_bytes > 0),
+        // Timers get most: a batch of fires reads many; acks read only recent deliveries.
+        hot_(deps.hot_record_bytes / 4 * 3, deps.hot_record_bytes / 4) {
     std::copy(handles.begin(), handles.end(), cfs_.begin());
     write_options_.sync = deps.fsync;
     if (max_group_size_ == 0) max_group_size_ = 1;
@@ -106,6 +118,10 @@ class ShardStore::Impl {
     stats.wal_syncs = wal_syncs_.load(std::memory_order_relaxed);
     stats.synced_transactions = synced_transactions_.load(std::memory_order_relaxed);
     stats.wal_sync_time = absl::Nanoseconds(wal_sync_nanos_.load(std::memory_order_relaxed));
+    stats.timer_reads = {.hot = hot_timer_reads_.load(std::memory_order_relaxed),
+                         .db = db_timer_reads_.load(std::memory_order_relaxed)};
+    stats.delivery_reads = {.hot = hot_delivery_reads_.load(std::memory_order_relaxed),
+                            .db = db_delivery_reads_.load(std::memory_order_relaxed)};
     return stats;
   }
 
@@ -138,6 +154,9 @@ class ShardStore::Impl {
   void SyncerLoop();
   void RunGroup(std::vector<Pending>& group, GroupBatch& batch, SortedBatch& sorted,
                 std::vector<absl::Status>& results);
+  // After the group's write at `now`: hot_ takes its hot writes and forgets the keys of the
+  // others.
+  void ApplyToHotRecords(const GroupBatch& batch, absl::Time now);
 
   const int index_;
   const std::string path_;
@@ -146,6 +165,10 @@ class ShardStore::Impl {
   rocksdb::WriteOptions write_options_;
   size_t max_group_size_;
   const absl::Duration deferred_sync_delay_;
+  const absl::Duration hot_timer_horizon_;
+  const bool hot_enabled_;
+  // Writer thread only.
+  HotRecordSet hot_;
 
   absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
@@ -169,6 +192,10 @@ class ShardStore::Impl {
   std::atomic<uint64_t> wal_syncs_{0};
   std::atomic<uint64_t> synced_transactions_{0};
   std::atomic<int64_t> wal_sync_nanos_{0};
+  std::atomic<uint64_t> hot_timer_reads_{0};
+  std::atomic<uint64_t> db_timer_reads_{0};
+  std::atomic<uint64_t> hot_delivery_reads_{0};
+  std::atomic<uint64_t> db_delivery_reads_{0};
 
   absl::Mutex close_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::thread writer_ ABSL_GUARDED_BY(close_mu_);
@@ -211,7 +238,10 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, 
                                 std::vector<absl::Status>& results) {
   batch.Clear();
   results.assign(group.size(), absl::OkStatus());
-  BatchTxn txn(db_, cfs_, &batch);
+  // A timer due within the horizon is kept hot: its fire reads it back.
+  const absl::Time now = absl::Now();
+  BatchTxn txn(db_, cfs_, &batch, hot_enabled_ ? &hot_ : nullptr, absl::ToUnixMicros(now),
+               absl::ToUnixMicros(now + hot_timer_horizon_));
   absl::Status group_status;  // set when the batch itself can no longer be trusted
   for (size_t i = 0; i < group.size(); ++i) {
     batch.SetSavePoint();
@@ -240,7 +270,16 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, 
     group_status =
         FromRocks(db_->Write(options, to_write), absl::StrCat("writing to shard ", index_));
     groups_written_.fetch_add(1, std::memory_order_relaxed);
+    if (hot_enabled_ && group_status.ok()) {
+      ApplyToHotRecords(batch, now);
+    } else if (hot_enabled_) {
+      hot_.Clear();  // what the DB holds now is not known here
+    }
   }
+  hot_timer_reads_.fetch_add(txn.timer_reads().hot, std::memory_order_relaxed);
+  db_timer_reads_.fetch_add(txn.timer_reads().db, std::memory_order_relaxed);
+  hot_delivery_reads_.fetch_add(txn.delivery_reads().hot, std::memory_order_relaxed);
+  db_delivery_reads_.fetch_add(txn.delivery_reads().db, std::memory_order_relaxed);
   transactions_run_.fetch_add(group.size(), std::memory_order_relaxed);
   std::vector<TxnDone> to_sync;
   bool urgent = false;
@@ -266,6 +305,24 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, 
     sync_urgent_ = sync_urgent_ || urgent;
     for (TxnDone& done : to_sync) awaiting_sync_.push_back(std::move(done));
   }
+}
+
+void ShardStore::Impl::ApplyToHotRecords(const GroupBatch& batch, absl::Time now) {
+  batch.ForEachIndexed([this](absl::string_view index_key, absl::string_view value,
+                              std::optional<int64_t> hot_rank) {
+    HotRecords* hot = hot_.For(static_cast<Cf>(index_key[0]));
+    if (hot == nullptr) return;
+    if (hot_rank.has_value()) {
+      hot->Put(index_key, value, *hot_rank);
+    } else {
+      hot->Erase(index_key);
+    }
+  });
+  // Expected to be read that long ago and still here: most likely nobody reads it soon (a
+  // delivery of a topic without subscribers, say); it should not hold the room for good.
+  const int64_t stale_us = absl::ToUnixMicros(now - kHotRecordMaxAge);
+  hot_.timers.DropRankedBefore(stale_us);
+  hot_.deliveries.DropRankedBefore(stale_us);
 }
 
 void ShardStore::Impl::SyncerLoop() {

@@ -193,6 +193,14 @@ class ShardStore {
     uint64_t wal_syncs = 0;
     uint64_t synced_transactions = 0;  // durable or deferred ones answered after a sync
     absl::Duration wal_sync_time;      // spent in the syncs, summed
+    // Timer and delivery reads of transactions: answered from the records the writer kept
+    // (a timer due soon, a pending delivery) and read from RocksDB.
+    struct Reads {
+      uint64_t hot = 0;
+      uint64_t db = 0;
+    };
+    Reads timer_reads;
+    Reads delivery_reads;
   };
   WriteStats GetWriteStats() const;
 

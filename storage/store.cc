@@ -166,6 +166,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   deps.fsync = options.fsync;
   deps.max_group_size = options.max_group_size;
   deps.deferred_sync_delay = options.deferred_sync_delay;
+  deps.hot_timer_horizon = options.hot_timer_horizon;
   shared->retention = options.retention;
   deps.retention = &shared->retention;
 
@@ -189,6 +190,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   }
   deps.create = false;
   deps.shard_count = static_cast<uint32_t>(*count);
+  deps.hot_record_bytes = options.hot_record_bytes / static_cast<size_t>(*count);
   absl::StatusOr<std::vector<std::unique_ptr<ShardStore>>> shards =
       OpenShards(shards_dir, *count, deps);
   if (!shards.ok()) return shards.status();

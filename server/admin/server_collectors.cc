@@ -53,6 +53,21 @@ void CollectServerMetrics(const storage::Store& store, const engine::Engine& eng
                     "Durable transactions answered after a WAL sync, per shard; over "
                     "chime_storage_wal_syncs_total, how many each sync carried.",
                     {{"shard", s}}, static_cast<double>(writes.synced_transactions));
+    out.EmitCounter("chime_storage_record_reads_total",
+                    "Timer and delivery reads of the shard's transactions (fires, acks, ...): "
+                    "answered from the records the writer keeps (source hot) or read from "
+                    "RocksDB (source rocksdb).",
+                    {{"shard", s}, {"record", "timer"}, {"source", "hot"}},
+                    static_cast<double>(writes.timer_reads.hot));
+    out.EmitCounter("chime_storage_record_reads_total", "",
+                    {{"shard", s}, {"record", "timer"}, {"source", "rocksdb"}},
+                    static_cast<double>(writes.timer_reads.db));
+    out.EmitCounter("chime_storage_record_reads_total", "",
+                    {{"shard", s}, {"record", "delivery"}, {"source", "hot"}},
+                    static_cast<double>(writes.delivery_reads.hot));
+    out.EmitCounter("chime_storage_record_reads_total", "",
+                    {{"shard", s}, {"record", "delivery"}, {"source", "rocksdb"}},
+                    static_cast<double>(writes.delivery_reads.db));
     const storage::ShardStore::RetentionStats retention = shard->GetRetentionStats();
     out.EmitCounter("chime_storage_expired_records_total",
                     "Records removed past --retention per shard: ended timers (kind timer) and "

@@ -321,6 +321,7 @@ TEST_F(ObservabilityTest, MetricsCountTheTraffic) {
       {"chime_storage_wal_syncs_total", "counter"},
       {"chime_storage_wal_sync_seconds_total", "counter"},
       {"chime_storage_synced_transactions_total", "counter"},
+      {"chime_storage_record_reads_total", "counter"},
       {"chime_storage_expired_records_total", "counter"},
       {"chime_fire_dispatch_lateness_seconds", "histogram"},
       {"chime_fire_send_lateness_seconds", "histogram"},

@@ -1,0 +1,228 @@
+// The shard writer's hot records (HotRecords) seen through transactions: a read answered from
+// them is always what RocksDB holds, whatever was written, rolled back or made cold since.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "gtest/gtest.h"
+#include "storage/shard_store.h"
+#include "storage/store.h"
+#include "storage/test_records.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace chime::storage {
+namespace {
+
+using ::chime::testing::TempDir;
+
+constexpr absl::Duration kWaitBound = absl::Seconds(60);
+
+TimerRecord DueTimer(const std::string& id, const std::string& payload, absl::Duration due_in) {
+  TimerRecord record = MakeTimer("ns", id, payload);
+  record.mutable_timer()->set_state(v1::TIMER_STATE_SCHEDULED);
+  record.set_due_us(absl::ToUnixMicros(absl::Now() + due_in));
+  return record;
+}
+
+class ShardHotRecordsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::Open({.data_dir = dir_.path(),
+                              .shard_count = 1,
+                              .fsync = false,
+                              .hot_record_bytes = 1 << 20,
+                              .hot_timer_horizon = absl::Minutes(1)});
+    ASSERT_OK(store);
+    store_ = std::move(*store);
+    shard_ = store_->shard(0);
+  }
+
+  void Write(const std::function<void(ShardTxn&)>& fn) {
+    ASSERT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) {
+      fn(txn);
+      return absl::OkStatus();
+    }));
+  }
+
+  // The timer as a transaction reads it, and whether the hot records answered.
+  std::optional<TimerRecord> TxnGetTimer(const std::string& id, bool* from_hot) {
+    const uint64_t hot_before = shard_->GetWriteStats().timer_reads.hot;
+    std::optional<TimerRecord> read;
+    EXPECT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) -> absl::Status {
+      CHIME_ASSIGN_OR_RETURN(read, txn.GetTimer("ns", id));
+      return absl::OkStatus();
+    }));
+    *from_hot = shard_->GetWriteStats().timer_reads.hot > hot_before;
+    return read;
+  }
+
+  std::optional<DeliveryRecord> TxnGetDelivery(const std::string& fire_id, bool* from_hot) {
+    const uint64_t hot_before = shard_->GetWriteStats().delivery_reads.hot;
+    std::optional<DeliveryRecord> read;
+    EXPECT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) -> absl::Status {
+      CHIME_ASSIGN_OR_RETURN(read, txn.GetDelivery("ns", fire_id));
+      return absl::OkStatus();
+    }));
+    *from_hot = shard_->GetWriteStats().delivery_reads.hot > hot_before;
+    return read;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+  ShardStore* shard_ = nullptr;
+};
+
+TEST_F(ShardHotRecordsTest, ATimerDueSoonIsReadBackFromTheWriterUntilAWriteMakesItCold) {
+  Write([](ShardTxn& txn) { txn.PutTimer(DueTimer("soon", "v1", absl::Seconds(5))); });
+  bool from_hot = false;
+  std::optional<TimerRecord> read = TxnGetTimer("soon", &from_hot);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->timer().payload(), "v1");
+  EXPECT_TRUE(from_hot);
+
+  // Cancelled: nothing will fire it, so it is not kept, and the read finds the new record.
+  Write([](ShardTxn& txn) {
+    TimerRecord cancelled = DueTimer("soon", "v2", absl::Seconds(5));
+    cancelled.mutable_timer()->set_state(v1::TIMER_STATE_CANCELLED);
+    txn.PutTimer(cancelled);
+  });
+  read = TxnGetTimer("soon", &from_hot);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->timer().payload(), "v2");
+  EXPECT_EQ(read->timer().state(), v1::TIMER_STATE_CANCELLED);
+  EXPECT_FALSE(from_hot);
+
+  // Hot again, then deleted.
+  Write([](ShardTxn& txn) { txn.PutTimer(DueTimer("soon", "v3", absl::Seconds(5))); });
+  Write([](ShardTxn& txn) { txn.DeleteTimer("ns", "soon"); });
+  EXPECT_FALSE(TxnGetTimer("soon", &from_hot).has_value());
+  EXPECT_FALSE(from_hot);
+}
+
+TEST_F(ShardHotRecordsTest, ATimerDueAfterTheHorizonOrFiredIsReadFromRocksDb) {
+  Write([](ShardTxn& txn) {
+    txn.PutTimer(DueTimer("later", "x", absl::Hours(2)));
+    TimerRecord fired = DueTimer("fired", "y", absl::Seconds(1));
+    fired.mutable_timer()->set_state(v1::TIMER_STATE_FIRED);
+    fired.set_due_us(0);
+    txn.PutTimer(fired);
+  });
+  bool from_hot = true;
+  ASSERT_TRUE(TxnGetTimer("later", &from_hot).has_value());
+  EXPECT_FALSE(from_hot);
+  ASSERT_TRUE(TxnGetTimer("fired", &from_hot).has_value());
+  EXPECT_FALSE(from_hot);
+  EXPECT_GE(shard_->GetWriteStats().timer_reads.db, 2u);
+}
+
+TEST_F(ShardHotRecordsTest, ARolledBackTransactionLeavesTheHotRecordsAsTheyWere) {
+  Write([](ShardTxn& txn) { txn.PutTimer(DueTimer("t", "committed", absl::Seconds(5))); });
+  EXPECT_FALSE(shard_
+                   ->SubmitAndWait([](ShardTxn& txn) {
+                     txn.PutTimer(DueTimer("t", "rolled-back", absl::Seconds(5)));
+                     txn.PutTimer(DueTimer("new", "rolled-back", absl::Seconds(5)));
+                     return absl::AbortedError("no");
+                   })
+                   .ok());
+  bool from_hot = false;
+  std::optional<TimerRecord> read = TxnGetTimer("t", &from_hot);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->timer().payload(), "committed");
+  EXPECT_TRUE(from_hot);
+  EXPECT_FALSE(TxnGetTimer("new", &from_hot).has_value());
+  EXPECT_FALSE(from_hot);
+}
+
+TEST_F(ShardHotRecordsTest, TheLastWriteOfAGroupDecides) {
+  // Two transactions of one group: a hot write, then a cold one of the same timer.
+  auto entered = std::make_shared<absl::Notification>();
+  auto release = std::make_shared<absl::Notification>();
+  shard_->Submit(
+      [entered, release](ShardTxn&) {
+        entered->Notify();
+        release->WaitForNotification();
+        return absl::OkStatus();
+      },
+      nullptr);
+  ASSERT_TRUE(entered->WaitForNotificationWithTimeout(kWaitBound));
+  absl::Notification first_done;
+  absl::Notification second_done;
+  shard_->Submit(
+      [](ShardTxn& txn) {
+        txn.PutTimer(DueTimer("t", "hot", absl::Seconds(5)));
+        return absl::OkStatus();
+      },
+      [&](absl::Status) { first_done.Notify(); });
+  shard_->Submit(
+      [](ShardTxn& txn) {
+        TimerRecord cold = DueTimer("t", "cold", absl::Seconds(5));
+        cold.mutable_timer()->set_state(v1::TIMER_STATE_CANCELLED);
+        txn.PutTimer(cold);
+        return absl::OkStatus();
+      },
+      [&](absl::Status) { second_done.Notify(); });
+  release->Notify();
+  ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(kWaitBound));
+  ASSERT_TRUE(second_done.WaitForNotificationWithTimeout(kWaitBound));
+  bool from_hot = true;
+  std::optional<TimerRecord> read = TxnGetTimer("t", &from_hot);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->timer().payload(), "cold");
+  EXPECT_FALSE(from_hot);
+}
+
+TEST_F(ShardHotRecordsTest, APendingDeliveryIsHotUntilItIsDeleted) {
+  Write([](ShardTxn& txn) { txn.PutNewDelivery(MakeDelivery("ns", "f1", "topic", 100)); });
+  bool from_hot = false;
+  std::optional<DeliveryRecord> read = TxnGetDelivery("f1", &from_hot);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->visible_at_us(), 100);
+  EXPECT_TRUE(from_hot);
+
+  // An attempt moves it: the hot copy follows.
+  Write([&](ShardTxn& txn) {
+    DeliveryRecord moved = *read;
+    moved.set_visible_at_us(200);
+    moved.mutable_fire()->set_attempt(1);
+    txn.UpdateReadDelivery(moved, 100);
+  });
+  read = TxnGetDelivery("f1", &from_hot);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->visible_at_us(), 200);
+  EXPECT_EQ(read->fire().attempt(), 1u);
+  EXPECT_TRUE(from_hot);
+
+  Write([&](ShardTxn& txn) { txn.DeleteReadDelivery(*read); });
+  EXPECT_FALSE(TxnGetDelivery("f1", &from_hot).has_value());
+  EXPECT_FALSE(from_hot);
+  std::vector<DeliveryRecord> queued;
+  ASSERT_OK(shard_->ScanQueue("ns", "topic", INT64_MAX, {}, 10, &queued));
+  EXPECT_TRUE(queued.empty());
+}
+
+TEST(ShardHotRecordsOffTest, NoBytesMeansEveryReadGoesToRocksDb) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(
+      auto store,
+      Store::Open(
+          {.data_dir = dir.path(), .shard_count = 1, .fsync = false, .hot_record_bytes = 0}));
+  ShardStore* shard = store->shard(0);
+  ASSERT_OK(shard->SubmitAndWait([](ShardTxn& txn) {
+    txn.PutTimer(DueTimer("t", "v", absl::Seconds(5)));
+    return absl::OkStatus();
+  }));
+  ASSERT_OK(shard->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
+    CHIME_ASSIGN_OR_RETURN(std::optional<TimerRecord> read, txn.GetTimer("ns", "t"));
+    return read.has_value() ? absl::OkStatus() : absl::NotFoundError("t");
+  }));
+  EXPECT_EQ(shard->GetWriteStats().timer_reads.hot, 0u);
+  EXPECT_EQ(shard->GetWriteStats().timer_reads.db, 1u);
+}
+
+}  // namespace
+}  // namespace chime::storage
