@@ -15,11 +15,16 @@ namespace chime::storage {
 
 class TempStore {
  public:
-  // `shards` shards, fsync on. On failure the benchmark is marked skipped and store() is null.
-  explicit TempStore(benchmark::State& state, int shards = 1) {
+  // `shards` shards, fsync on, `hot_record_bytes` for the writers' hot records (StoreOptions).
+  // On failure the benchmark is marked skipped and store() is null.
+  explicit TempStore(benchmark::State& state, int shards = 1,
+                     size_t hot_record_bytes = StoreOptions().hot_record_bytes) {
     char tmpl[] = "/tmp/chime-micro.XXXXXX";
     dir_ = mkdtemp(tmpl);
-    auto store = Store::Open({.data_dir = dir_, .shard_count = shards, .fsync = true});
+    auto store = Store::Open({.data_dir = dir_,
+                              .shard_count = shards,
+                              .fsync = true,
+                              .hot_record_bytes = hot_record_bytes});
     if (!store.ok()) {
       state.SkipWithError(std::string(store.status().message()).c_str());
       return;
