@@ -48,7 +48,7 @@ struct StoreOptions {
   absl::Duration deferred_sync_delay = absl::Milliseconds(50);
   // Records the shard writers keep for the reads of fires and acks, all shards together:
   // timers due within hot_timer_horizon of their write and pending deliveries (HotRecords).
-  size_t hot_record_bytes = size_t{32} << 20;
+  size_t hot_record_bytes = size_t{128} << 20;
   absl::Duration hot_timer_horizon = absl::Seconds(60);
   // nullptr: rocksdb::Env::Default(). Tests inject faults through it.
   rocksdb::Env* env = nullptr;
