@@ -122,20 +122,17 @@ void BatchTxn::UpdateReadDelivery(const DeliveryRecord& updated, int64_t stored_
 void BatchTxn::WriteDelivery(const DeliveryRecord& record,
                              std::optional<int64_t> stored_visible_at_us) {
   const chime::v1::Fire& fire = record.fire();
-  if (stored_visible_at_us.has_value() && *stored_visible_at_us == record.visible_at_us()) {
-    // Same queue position: only the record changes.
-    Put(kCfDeliveries, DeliveryKey(fire.namespace_(), fire.fire_id()), record, now_us_);
-    return;
-  }
-  if (stored_visible_at_us.has_value()) {
+  if (stored_visible_at_us.has_value() && *stored_visible_at_us != record.visible_at_us()) {
     Delete(kCfQueue,
            QueueKey(fire.namespace_(), fire.topic(), *stored_visible_at_us, fire.fire_id()));
   }
-  Check(batch_->Put(
-      kCfQueue, QueueKey(fire.namespace_(), fire.topic(), record.visible_at_us(), fire.fire_id()),
-      absl::string_view()));
   // Its ack (or next attempt) reads it back, usually within the ack deadline.
   Put(kCfDeliveries, DeliveryKey(fire.namespace_(), fire.fire_id()), record, now_us_);
+  // The queue entry carries the same bytes (still in scratch_): a backlog scan then reads
+  // records in visibility order without a lookup per fire (ShardStore::ScanQueue).
+  Check(batch_->Put(
+      kCfQueue, QueueKey(fire.namespace_(), fire.topic(), record.visible_at_us(), fire.fire_id()),
+      scratch_));
 }
 
 absl::Status BatchTxn::DeleteDelivery(absl::string_view ns, absl::string_view fire_id) {

@@ -547,8 +547,10 @@ absl::Status ShardStore::ScanTimers(absl::string_view ns, absl::string_view afte
 
 namespace {
 
-// Visits the delivery records behind queue keys in [lower, upper), reading both from one
-// snapshot so a queue entry always finds its record.
+// Visits the delivery records behind queue keys in [lower, upper). A queue entry carries a
+// copy of its record, so a backlog scan reads one family in order instead of a point lookup
+// per fire. Entries written before that have an empty value: their record is read from the
+// deliveries family at the same snapshot, so it is always found.
 absl::Status ForEachQueued(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* queue_cf,
                            rocksdb::ColumnFamilyHandle* deliveries_cf, const std::string& lower,
                            const std::string& upper,
@@ -556,20 +558,26 @@ absl::Status ForEachQueued(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* queue_c
   rocksdb::ManagedSnapshot snapshot(db);
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.snapshot();
-  rocksdb::PinnableSlice value;
+  rocksdb::PinnableSlice stored;
   return ForEachInRange(
       db, ro, queue_cf, lower, upper,
-      [&](const rocksdb::Slice& key, const rocksdb::Slice&) -> absl::StatusOr<bool> {
+      [&](const rocksdb::Slice& key, const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+        if (!value.empty()) {
+          absl::StatusOr<DeliveryRecord> record =
+              ParseRecord<DeliveryRecord>(value, "queued delivery", key);
+          if (!record.ok()) return record.status();
+          return visit(*record);
+        }
         std::optional<QueueKeyParts> parts = DecodeQueueKey(ToView(key));
         if (!parts) {
           return absl::DataLossError(
               absl::StrCat("corrupt queue key \"", absl::CHexEscape(ToView(key)), "\""));
         }
         std::string delivery_key = DeliveryKey(parts->ns, parts->fire_id);
-        value.Reset();
-        rocksdb::Status s = db->Get(ro, deliveries_cf, delivery_key, &value);
+        stored.Reset();
+        rocksdb::Status s = db->Get(ro, deliveries_cf, delivery_key, &stored);
         absl::StatusOr<std::optional<DeliveryRecord>> record =
-            RecordFromGet<DeliveryRecord>(s, value, "delivery", delivery_key);
+            RecordFromGet<DeliveryRecord>(s, stored, "delivery", delivery_key);
         if (!record.ok()) return record.status();
         if (!*record) {
           return absl::DataLossError(absl::StrCat("queue entry without a delivery: namespace \"",

@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
+#include "storage/column_families.h"
 #include "storage/store.h"
 #include "storage/test_records.h"
 #include "tests/testing/gated_wal_sync_fs.h"
@@ -668,6 +669,12 @@ TEST_F(ShardStoreTest, UpdatingAndDeletingAReadDeliveryKeepsOneQueueEntry) {
       txn.UpdateReadDelivery(*read, stored);
       return absl::OkStatus();
     }));
+    // Scans see the new attempt whether or not the queue position moved.
+    std::vector<DeliveryRecord> scanned;
+    ASSERT_OK(shard_->ScanQueue("ns", "topic", visible_us, {}, 10, &scanned));
+    ASSERT_FALSE(scanned.empty());
+    EXPECT_EQ(scanned.back().fire().fire_id(), "f1");
+    EXPECT_EQ(scanned.back().fire().attempt(), visible_us == 100 ? 1u : 2u);
   }
   std::vector<DeliveryRecord> out;
   ASSERT_OK(shard_->ScanQueue("ns", "topic", INT64_MAX, {}, 10, &out));
@@ -729,6 +736,78 @@ TEST_F(ShardStoreTest, ScanQueueFiltersByTopicAndVisibilityAndResumesAfterCursor
   EXPECT_TRUE(out.empty());
   ASSERT_OK(shard_->ScanQueue("ns", "", INT64_MAX, {}, 10, &out));
   EXPECT_EQ(FireIds(out), std::vector<std::string>{"prefix-topic"});
+}
+
+// Rewrites every queue entry of the (closed) shard at `shard_dir` with an empty value, as
+// data dirs written before queue entries carried a copy of their record hold them.
+void EmptyQueueValues(const std::string& shard_dir) {
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), shard_dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const std::string& name : names) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), shard_dir, cfs, &handles, &db).ok());
+  rocksdb::ColumnFamilyHandle* queue = nullptr;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == kCfNames[kCfQueue]) queue = handles[i];
+  }
+  ASSERT_NE(queue, nullptr);
+  std::vector<std::string> keys;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), queue));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    EXPECT_FALSE(it->value().empty()) << "new queue entries carry their record";
+    keys.push_back(it->key().ToString());
+  }
+  it.reset();
+  for (const std::string& key : keys) {
+    EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), queue, key, "").ok());
+  }
+  EXPECT_EQ(keys.size(), 2u);
+  for (auto* h : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  EXPECT_TRUE(db->Close().ok());
+  delete db;
+}
+
+TEST(ShardStoreQueueFormatTest, QueueEntriesWithoutARecordCopyAreReadFromTheDeliveries) {
+  TempDir dir;
+  auto open = [&] { return Store::Open({.data_dir = dir.path(), .shard_count = 1}); };
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, open());
+    ASSERT_OK(store->shard(0)->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
+      DeliveryRecord first = MakeDelivery("ns", "f1", "t", 100);
+      first.mutable_fire()->set_payload("one");
+      CHIME_RETURN_IF_ERROR(txn.PutDelivery(first));
+      return txn.PutDelivery(MakeDelivery("ns", "f2", "t", 200));
+    }));
+  }
+  EmptyQueueValues(dir.path() + "/shards/000");
+  if (HasFatalFailure()) return;
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, open());
+  ShardStore* shard = store->shard(0);
+  std::vector<DeliveryRecord> out;
+  ASSERT_OK(shard->ScanQueue("ns", "t", INT64_MAX, {}, 10, &out));
+  ASSERT_EQ(FireIds(out), (std::vector<std::string>{"f1", "f2"}));
+  EXPECT_EQ(out[0].fire().payload(), "one");
+  EXPECT_EQ(out[0].visible_at_us(), 100);
+
+  // A later write of one gives its entry a copy; the other is still read the old way.
+  ASSERT_OK(shard->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
+    DeliveryRecord moved = MakeDelivery("ns", "f1", "t", 300);
+    moved.mutable_fire()->set_attempt(1);
+    return txn.PutDelivery(moved);
+  }));
+  size_t seen = 0;
+  ASSERT_OK(shard->ScanAllDeliveries([&](const DeliveryRecord& record) {
+    EXPECT_EQ(record.fire().fire_id(), seen == 0 ? "f2" : "f1");
+    if (seen == 1) {
+      EXPECT_EQ(record.fire().attempt(), 1u);
+    }
+    ++seen;
+    return true;
+  }));
+  EXPECT_EQ(seen, 2u);
 }
 
 TEST_F(ShardStoreTest, ScanTimersStaysInsideItsNamespace) {
