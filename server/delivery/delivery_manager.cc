@@ -35,7 +35,7 @@ struct DeliveryManager::LoadJob {
   bool scan = false;
   size_t room = 0;
   uint64_t disk_generation = 0;
-  absl::flat_hash_set<std::string> known;  // fire ids already in memory
+  absl::flat_hash_set<std::string> incoming_ids;  // of `incoming`, when scanning
   // Per shard, where the scan starts (Topic::scan_after) and, if it succeeded, where the next
   // one may resume: after the last record read whose successors were all taken or known.
   absl::flat_hash_map<int, storage::QueueCursor> scan_from;
@@ -754,11 +754,24 @@ std::vector<DeliveryManager::LoadJob> DeliveryManager::CollectLoadJobsLocked(abs
       job.room = std::min(limit, CreditLocked(topic) + options_.scan_batch);
       job.scan_from = topic.scan_after;
       topic.returned_while_loading.clear();
-      for (const auto& [fire_id, entry] : topic.entries) job.known.insert(fire_id);
-      for (const Incoming& in : job.incoming) job.known.insert(in.record.fire().fire_id());
+      for (const Incoming& in : job.incoming) job.incoming_ids.insert(in.record.fire().fire_id());
     }
   }
   return jobs;
+}
+
+std::vector<bool> DeliveryManager::InMemory(const LoadJob& job,
+                                            const std::vector<DeliveryRecord>& scanned) {
+  std::vector<bool> known(scanned.size());
+  absl::MutexLock lock(&mu_);
+  const Topic* topic = FindTopicLocked(job.key);
+  if (topic != nullptr && topic->incarnation != job.incarnation) topic = nullptr;
+  for (size_t i = 0; i < scanned.size(); ++i) {
+    const std::string& fire_id = scanned[i].fire().fire_id();
+    known[i] = job.incoming_ids.contains(fire_id) ||
+               (topic != nullptr && topic->entries.contains(fire_id));
+  }
+  return known;
 }
 
 void DeliveryManager::RunLoadJob(LoadJob& job, int64_t now_us) {
@@ -784,13 +797,15 @@ void DeliveryManager::RunLoadJob(LoadJob& job, int64_t now_us) {
       while (taken < per_shard) {
         job.status = shard->ScanQueue(ns, topic, now_us, cursor, per_shard, &batch);
         if (!job.status.ok()) break;
-        for (DeliveryRecord& record : batch) {
+        const std::vector<bool> known = InMemory(job, batch);
+        for (size_t i = 0; i < batch.size(); ++i) {
+          DeliveryRecord& record = batch[i];
           cursor.visible_at_us = record.visible_at_us();
           cursor.fire_id = record.fire().fire_id();
           positions[s].push_back(cursor);
           // In memory already (ready, in flight whose new deadline is not yet written, or
           // being acked): skip.
-          if (job.known.contains(record.fire().fire_id())) continue;
+          if (known[i]) continue;
           position_index.push_back(positions[s].size() - 1);
           scanned.push_back(Incoming{s, std::move(record)});
           ++taken;
@@ -811,8 +826,9 @@ void DeliveryManager::RunLoadJob(LoadJob& job, int64_t now_us) {
       constexpr size_t kPeek = 16;
       job.status = shard->ScanQueue(ns, topic, INT64_MAX, cursor, kPeek, &batch);
       if (!job.status.ok()) break;
+      const std::vector<bool> known = InMemory(job, batch);
       for (size_t i = 0; i < batch.size(); ++i) {
-        if (!job.known.contains(batch[i].fire().fire_id()) || i + 1 == kPeek) {
+        if (!known[i] || i + 1 == kPeek) {
           job.next_visible =
               std::min(job.next_visible, absl::FromUnixMicros(batch[i].visible_at_us()));
           break;

@@ -261,6 +261,12 @@ class DeliveryManager : public engine::FireListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<LoadJob> CollectLoadJobsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunLoadJob(LoadJob& job, int64_t now_us) ABSL_LOCKS_EXCLUDED(mu_);
+  // Which of the fires a load job scanned are in memory already (or handed over with the
+  // job). Looked up per scanned batch, not copied into each job: a topic holds up to
+  // max_ready_per_topic fires and those in flight, and a backlog is refilled often.
+  std::vector<bool> InMemory(const LoadJob& job,
+                             const std::vector<internal::DeliveryRecord>& scanned)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void MergeLoadJobLocked(LoadJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts a fire not yet in memory into `topic`: ready, or scheduled for its visibility if
   // the engine fired it ahead of time (EngineOptions::fire_ahead).
