@@ -70,6 +70,8 @@ absl::StatusOr<std::unique_ptr<ChimeServer>> ChimeServer::Start(ServerOptions op
   store_options.deferred_sync_delay = options.ack_sync_delay;
   // The engine fires what its window holds; a timer written inside it is read back by its fire.
   store_options.hot_timer_horizon = options.engine.window;
+  store_options.hot_record_bytes = options.hot_record_bytes;
+  store_options.hot_record_clock = options.clock;
   store_options.retention.retention = options.retention;
   store_options.retention.clock = options.clock;
   store_options.retention.resolve_completion = [](const storage::ShardStore& shard,

@@ -58,6 +58,9 @@ struct ServerOptions {
   // How long ended timers and idempotency keys are kept (storage/retention.h); replaces
   // engine.retention. InfiniteDuration(): for good.
   absl::Duration retention = absl::InfiniteDuration();
+  // Memory for the records fires and acks read back, all shards together
+  // (storage::StoreOptions::hot_record_bytes); 0 turns it off.
+  size_t hot_record_bytes = size_t{128} << 20;
   Clock* clock = Clock::Real();
   // `clock` replaces engine.clock and delivery.clock; engine.default_ack_deadline replaces
   // delivery.default_ack_deadline, so both layers agree.

@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
                {"http_listen", e.at("http-listen").value},
                {"shards", e.at("shards").value},
                {"fsync", e.at("fsync").value},
+               {"hot_records_mb", e.at("hot-records-mb").value},
                {"log_format", e.at("log-format").value},
                {"log_level", e.at("log-level").value},
                {"config", e.at("config").value},
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
   options.fsync = config->fsync;
   options.ack_sync_delay = config->ack_sync_delay;
   options.retention = config->retention;
+  options.hot_record_bytes = config->hot_records_bytes;
   options.engine.default_ack_deadline = config->default_ack_deadline;  // delivery follows it
   options.engine.fire_ahead = config->fire_ahead;
   options.delivery.default_max_attempts = config->default_max_attempts;

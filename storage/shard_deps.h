@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "storage/retention.h"
 #include "storage/retention_filter.h"
 #include "storage/shard_store.h"
@@ -34,6 +35,7 @@ struct ShardStore::Deps {
   // pending deliveries, up to hot_record_bytes, for the transactions that read them back.
   size_t hot_record_bytes = 0;
   absl::Duration hot_timer_horizon = absl::ZeroDuration();
+  Clock* hot_record_clock = Clock::Real();
   // true: the shard must not exist yet; it is created with meta (index, shard_count).
   // false: the shard must exist and its meta must say (index, shard_count).
   bool create = false;

@@ -47,6 +47,7 @@ class ShardStore::Impl {
         max_group_size_(deps.max_group_size),
         deferred_sync_delay_(deps.deferred_sync_delay),
         hot_timer_horizon_(deps.hot_timer_horizon),
+        hot_record_clock_(deps.hot_record_clock),
         hot_enabled_(deps.hot_record_bytes > 0),
         // Timers get most: a batch of fires reads many; acks read only recent deliveries.
         hot_(deps.hot_record_bytes / 4 * 3, deps.hot_record_bytes / 4) {
@@ -166,6 +167,7 @@ class ShardStore::Impl {
   size_t max_group_size_;
   const absl::Duration deferred_sync_delay_;
   const absl::Duration hot_timer_horizon_;
+  Clock* const hot_record_clock_;
   const bool hot_enabled_;
   // Writer thread only.
   HotRecordSet hot_;
@@ -239,7 +241,7 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, 
   batch.Clear();
   results.assign(group.size(), absl::OkStatus());
   // A timer due within the horizon is kept hot: its fire reads it back.
-  const absl::Time now = absl::Now();
+  const absl::Time now = hot_record_clock_->Now();
   BatchTxn txn(db_, cfs_, &batch, hot_enabled_ ? &hot_ : nullptr, absl::ToUnixMicros(now),
                absl::ToUnixMicros(now + hot_timer_horizon_));
   absl::Status group_status;  // set when the batch itself can no longer be trusted

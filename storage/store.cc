@@ -167,6 +167,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   deps.max_group_size = options.max_group_size;
   deps.deferred_sync_delay = options.deferred_sync_delay;
   deps.hot_timer_horizon = options.hot_timer_horizon;
+  deps.hot_record_clock = options.hot_record_clock;
   shared->retention = options.retention;
   deps.retention = &shared->retention;
 

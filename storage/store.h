@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "storage/retention.h"
 #include "storage/shard_store.h"
 
@@ -50,6 +51,9 @@ struct StoreOptions {
   // timers due within hot_timer_horizon of their write and pending deliveries (HotRecords).
   size_t hot_record_bytes = size_t{128} << 20;
   absl::Duration hot_timer_horizon = absl::Seconds(60);
+  // The clock due times are on (the engine's): the horizon and the ranks of kept records are
+  // taken from it. Must outlive the store.
+  Clock* hot_record_clock = Clock::Real();
   // nullptr: rocksdb::Env::Default(). Tests inject faults through it.
   rocksdb::Env* env = nullptr;
   // Which ended timers and idempotency keys are dropped, and when (default: none).

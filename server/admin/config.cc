@@ -16,6 +16,8 @@ namespace chime::admin {
 namespace {
 
 constexpr char kConfig[] = "config";
+// --hot-records-mb at most: 64 GB, far beyond any window's worth of records.
+constexpr int kMaxHotRecordsMb = 65536;
 
 const SettingSpec* FindSetting(const std::string& name) {
   for (const SettingSpec& spec : ChimedSettings()) {
@@ -166,6 +168,10 @@ const std::vector<SettingSpec>& ChimedSettings() {
        "ended, and an idempotency key after its create; then both are removed from disk within "
        "a day (a retried create with the key makes a new timer; a removed id can be used "
        "again); never: keep them for good"},
+      {"hot-records-mb", "128", "N",
+       "memory for copies of the records fires and acks read back (timers due within the fire "
+       "window of their write, pending deliveries), shared by the shards, so those reads skip "
+       "RocksDB; 0 turns it off"},
       {"default-ack-deadline", "30s", "D",
        "ack deadline of a delivery attempt, for timers whose policy sets none"},
       {"default-max-attempts", "5", "N",
@@ -266,6 +272,13 @@ absl::StatusOr<ChimedConfig> LoadChimedConfig(const std::vector<std::string>& ar
       config.shards > 4096) {
     return Invalid("shards", shards, "must be a whole number from 0 to 4096");
   }
+  const SettingValue& hot = values["hot-records-mb"];
+  int hot_mb = 0;
+  if (!absl::SimpleAtoi(hot.value, &hot_mb) || hot_mb < 0 || hot_mb > kMaxHotRecordsMb) {
+    return Invalid("hot-records-mb", hot,
+                   absl::StrCat("must be a whole number from 0 to ", kMaxHotRecordsMb));
+  }
+  config.hot_records_bytes = static_cast<size_t>(hot_mb) << 20;
   const SettingValue& fsync = values["fsync"];
   if (fsync.value != "always" && fsync.value != "never") {
     return Invalid("fsync", fsync, "must be always or never");

@@ -58,7 +58,8 @@ struct ChimedConfig {
   log::Format log_format = log::Format::kText;
   absl::Duration fire_ahead = absl::Milliseconds(5);       // EngineOptions::fire_ahead
   absl::Duration ack_sync_delay = absl::Milliseconds(50);  // StoreOptions::deferred_sync_delay
-  absl::Duration retention = absl::Hours(24);  // InfiniteDuration(): never (storage/retention.h)
+  absl::Duration retention = absl::Hours(24);    // InfiniteDuration(): never (storage/retention.h)
+  size_t hot_records_bytes = size_t{128} << 20;  // StoreOptions::hot_record_bytes
   // Delivery policy defaults, for timers whose policy leaves a field unset.
   absl::Duration default_ack_deadline = absl::Seconds(30);
   uint32_t default_max_attempts = 5;

@@ -44,6 +44,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheDataDir) {
   EXPECT_EQ(c.fire_ahead, absl::Milliseconds(5));
   EXPECT_EQ(c.ack_sync_delay, absl::Milliseconds(50));
   EXPECT_EQ(c.retention, absl::Hours(24));
+  EXPECT_EQ(c.hot_records_bytes, size_t{128} << 20);
   EXPECT_EQ(c.effective["data-dir"].source, "flag");
   EXPECT_EQ(c.effective["listen"].source, "default");
 }
@@ -143,6 +144,17 @@ TEST(ConfigTest, InvalidSettingsNameTheValueAndItsSource) {
   EXPECT_EQ(week.retention, absl::Hours(24 * 7));
   ASSERT_OK_AND_ASSIGN(ChimedConfig never, f.Load({"--data-dir=/d", "--retention=never"}));
   EXPECT_EQ(never.retention, absl::InfiniteDuration());
+  ASSERT_OK_AND_ASSIGN(ChimedConfig small, f.Load({"--data-dir=/d", "--hot-records-mb=16"}));
+  EXPECT_EQ(small.hot_records_bytes, size_t{16} << 20);
+  ASSERT_OK_AND_ASSIGN(ChimedConfig none, f.Load({"--data-dir=/d", "--hot-records-mb=0"}));
+  EXPECT_EQ(none.hot_records_bytes, 0u);
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--hot-records-mb=-1"}).status().message(),
+              HasSubstr("invalid --hot-records-mb \"-1\" (from flag): must be a whole number "
+                        "from 0 to 65536"));
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--hot-records-mb=65537"}).status().message(),
+              HasSubstr("invalid --hot-records-mb \"65537\""));
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--hot-records-mb=1g"}).status().message(),
+              HasSubstr("invalid --hot-records-mb \"1g\""));
   EXPECT_THAT(f.Load({}).status().message(), HasSubstr("--data-dir is required"));
   EXPECT_THAT(f.Load({"--data-dir=/d", "--colour=red"}).status().message(),
               HasSubstr("unknown flag --colour"));

@@ -91,10 +91,13 @@ class ObservabilityTest : public ::testing::Test {
     options.shards = 2;
     options.fsync = false;
     options.clock = &clock_;
+    Configure(options);
     ASSERT_OK_AND_ASSIGN(server_, ChimeServer::Start(options));
     channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
     stub_ = v1::TimerService::NewStub(channel_);
   }
+
+  virtual void Configure(ServerOptions&) {}
 
   std::string Url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(server_->http_port()) + path;
@@ -123,6 +126,27 @@ class ObservabilityTest : public ::testing::Test {
     return stub_->CancelTimer(&ctx, request, &timer);
   }
 
+  // Fires one timer of `topic` due in a second and acks it.
+  void FireAndAckOne(const std::string& topic) {
+    ASSERT_TRUE(Create("one", topic).ok());
+    TestSubscription sub(stub_.get(), topic);
+    clock_.Advance(absl::Seconds(2));
+    std::optional<v1::Fire> fire = sub.NextFire();
+    ASSERT_TRUE(fire.has_value());
+    EXPECT_EQ(sub.AckAndWait(fire->fire_id()), v1::ACK_OUTCOME_ACKED);
+  }
+
+  // chime_storage_record_reads_total of `record` read from `source`, both shards together.
+  double RecordReads(const ParsedExposition& m, const char* record, const char* source) {
+    double sum = 0;
+    for (const char* shard : {"0", "1"}) {
+      sum += m.Value("chime_storage_record_reads_total",
+                     {{"shard", shard}, {"record", record}, {"source", source}})
+                 .value_or(0);
+    }
+    return sum;
+  }
+
   ParsedExposition Scrape() {
     absl::StatusOr<http::testing::FetchResult> result = http::testing::Fetch(Url("/metrics"));
     EXPECT_TRUE(result.ok()) << result.status();
@@ -140,6 +164,28 @@ class ObservabilityTest : public ::testing::Test {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::TimerService::Stub> stub_;
 };
+
+TEST_F(ObservabilityTest, FiresAndAcksReadTheirRecordsFromMemory) {
+  FireAndAckOne("jobs");
+  ParsedExposition m = Scrape();
+  EXPECT_GE(RecordReads(m, "timer", "hot"), 1) << "the fire's read of its timer";
+  EXPECT_GE(RecordReads(m, "delivery", "hot"), 1) << "the ack's read of its delivery";
+}
+
+// --hot-records-mb=0: every read of a fire and an ack goes to RocksDB.
+class ObservabilityWithoutHotRecordsTest : public ObservabilityTest {
+ protected:
+  void Configure(ServerOptions& options) override { options.hot_record_bytes = 0; }
+};
+
+TEST_F(ObservabilityWithoutHotRecordsTest, FiresAndAcksReadRocksDb) {
+  FireAndAckOne("jobs");
+  ParsedExposition m = Scrape();
+  EXPECT_EQ(RecordReads(m, "timer", "hot"), 0);
+  EXPECT_EQ(RecordReads(m, "delivery", "hot"), 0);
+  EXPECT_GE(RecordReads(m, "timer", "rocksdb"), 1);
+  EXPECT_GE(RecordReads(m, "delivery", "rocksdb"), 1);
+}
 
 TEST_F(ObservabilityTest, HealthAndReadinessProbes) {
   EXPECT_TRUE(server_->ready());
