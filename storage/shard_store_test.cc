@@ -16,6 +16,7 @@
 #include "storage/store.h"
 #include "storage/test_records.h"
 #include "tests/testing/gated_wal_sync_fs.h"
+#include "tests/testing/raw_rocksdb.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -741,32 +742,21 @@ TEST_F(ShardStoreTest, ScanQueueFiltersByTopicAndVisibilityAndResumesAfterCursor
 // Rewrites every queue entry of the (closed) shard at `shard_dir` with an empty value, as
 // data dirs written before queue entries carried a copy of their record hold them.
 void EmptyQueueValues(const std::string& shard_dir) {
-  std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), shard_dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const std::string& name : names) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), shard_dir, cfs, &handles, &db).ok());
-  rocksdb::ColumnFamilyHandle* queue = nullptr;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == kCfNames[kCfQueue]) queue = handles[i];
-  }
+  chime::testing::RawRocksDb raw(shard_dir);
+  ASSERT_TRUE(raw.ok());
+  rocksdb::ColumnFamilyHandle* queue = raw.family(kCfNames[kCfQueue]);
   ASSERT_NE(queue, nullptr);
   std::vector<std::string> keys;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), queue));
+  std::unique_ptr<rocksdb::Iterator> it(raw.db()->NewIterator(rocksdb::ReadOptions(), queue));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     EXPECT_FALSE(it->value().empty()) << "new queue entries carry their record";
     keys.push_back(it->key().ToString());
   }
   it.reset();
   for (const std::string& key : keys) {
-    EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), queue, key, "").ok());
+    EXPECT_TRUE(raw.db()->Put(rocksdb::WriteOptions(), queue, key, "").ok());
   }
   EXPECT_EQ(keys.size(), 2u);
-  for (auto* h : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-  EXPECT_TRUE(db->Close().ok());
-  delete db;
 }
 
 TEST(ShardStoreQueueFormatTest, QueueEntriesWithoutARecordCopyAreReadFromTheDeliveries) {

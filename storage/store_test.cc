@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "storage/test_records.h"
+#include "tests/testing/raw_rocksdb.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -23,21 +24,13 @@ using ::chime::testing::StatusIs;
 using ::chime::testing::TempDir;
 using ::testing::HasSubstr;
 
-// Opens one shard's RocksDB directly (all column families) to tamper with it.
+// Sets (or deletes) the meta record of a closed shard, as a damaged data dir might hold it.
 void EditShardMeta(const std::string& shard_dir, const std::optional<std::string>& meta) {
-  std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), shard_dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const std::string& name : names) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), shard_dir, cfs, &handles, &db).ok());
-  rocksdb::Status s = meta ? db->Put(rocksdb::WriteOptions(), "meta", *meta)
-                           : db->Delete(rocksdb::WriteOptions(), "meta");
+  chime::testing::RawRocksDb raw(shard_dir);
+  ASSERT_TRUE(raw.ok());
+  rocksdb::Status s = meta ? raw.db()->Put(rocksdb::WriteOptions(), "meta", *meta)
+                           : raw.db()->Delete(rocksdb::WriteOptions(), "meta");
   EXPECT_TRUE(s.ok()) << s.ToString();
-  for (auto* h : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-  EXPECT_TRUE(db->Close().ok());
-  delete db;
 }
 
 TEST(StoreTest, NewDataDirGetsOneDirWithMetaPerShard) {
