@@ -113,14 +113,16 @@ absl::Status BatchTxn::PutDelivery(const DeliveryRecord& record) {
   return absl::OkStatus();
 }
 
-void BatchTxn::PutNewDelivery(const DeliveryRecord& record) { WriteDelivery(record, std::nullopt); }
+void BatchTxn::PutNewDelivery(const DeliveryRecord& record, QueueCopy copy) {
+  WriteDelivery(record, std::nullopt, copy);
+}
 
 void BatchTxn::UpdateReadDelivery(const DeliveryRecord& updated, int64_t stored_visible_at_us) {
   WriteDelivery(updated, stored_visible_at_us);
 }
 
 void BatchTxn::WriteDelivery(const DeliveryRecord& record,
-                             std::optional<int64_t> stored_visible_at_us) {
+                             std::optional<int64_t> stored_visible_at_us, QueueCopy copy) {
   const chime::v1::Fire& fire = record.fire();
   if (stored_visible_at_us.has_value() && *stored_visible_at_us != record.visible_at_us()) {
     Delete(kCfQueue,
@@ -132,7 +134,7 @@ void BatchTxn::WriteDelivery(const DeliveryRecord& record,
   // records in visibility order without a lookup per fire (ShardStore::ScanQueue).
   Check(batch_->Put(
       kCfQueue, QueueKey(fire.namespace_(), fire.topic(), record.visible_at_us(), fire.fire_id()),
-      scratch_));
+      copy == QueueCopy::kWithRecord ? absl::string_view(scratch_) : absl::string_view()));
 }
 
 absl::Status BatchTxn::DeleteDelivery(absl::string_view ns, absl::string_view fire_id) {

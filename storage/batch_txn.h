@@ -56,7 +56,7 @@ class BatchTxn final : public ShardTxn {
   void PutIdempotency(absl::string_view ns, absl::string_view key,
                       const IdempotencyRecord& record) override;
   absl::Status PutDelivery(const DeliveryRecord& record) override;
-  void PutNewDelivery(const DeliveryRecord& record) override;
+  void PutNewDelivery(const DeliveryRecord& record, QueueCopy copy) override;
   absl::Status DeleteDelivery(absl::string_view ns, absl::string_view fire_id) override;
   void UpdateReadDelivery(const DeliveryRecord& updated, int64_t stored_visible_at_us) override;
   void DeleteReadDelivery(const DeliveryRecord& stored) override;
@@ -72,7 +72,8 @@ class BatchTxn final : public ShardTxn {
   void Check(const rocksdb::Status& s);
   // Writes the record and moves its queue entry from `stored_visible_at_us` (none: no entry
   // yet) to the record's visible_at_us.
-  void WriteDelivery(const DeliveryRecord& record, std::optional<int64_t> stored_visible_at_us);
+  void WriteDelivery(const DeliveryRecord& record, std::optional<int64_t> stored_visible_at_us,
+                     QueueCopy copy = QueueCopy::kWithRecord);
 
   rocksdb::DB* const db_;
   const Handles cfs_;

@@ -13,8 +13,8 @@ enum Cf : int {
   kCfTimers,       // ns\0timer_id → TimerRecord
   kCfDue,          // BE64(due) ns\0timer_id → "" (the time index)
   kCfDeliveries,   // ns\0fire_id → DeliveryRecord
-  kCfQueue,        // ns\0topic\0 BE64(visible_at) fire_id → a copy of the DeliveryRecord ("" when
-                   // written before the copy; ShardStore::ScanQueue then reads kCfDeliveries)
+  kCfQueue,        // ns\0topic\0 BE64(visible_at) fire_id → a copy of the DeliveryRecord, or ""
+                   // (QueueCopy::kKeyOnly, older versions): ScanQueue then reads kCfDeliveries
   kCfDeadLetters,  // ns\0fire_id → DeliveryRecord
   kCfIdempotency,  // ns\0key → IdempotencyRecord
   kNumCfs,

@@ -151,7 +151,9 @@ TEST_F(ShardHotRecordsTest, TheLastWriteOfAKeyInAGroupDecides) {
 }
 
 TEST_F(ShardHotRecordsTest, APendingDeliveryIsHotUntilItIsDeleted) {
-  Write([](ShardTxn& txn) { txn.PutNewDelivery(MakeDelivery("ns", "f1", "topic", 100)); });
+  Write([](ShardTxn& txn) {
+    txn.PutNewDelivery(MakeDelivery("ns", "f1", "topic", 100), QueueCopy::kWithRecord);
+  });
   bool from_hot = false;
   std::optional<DeliveryRecord> read = TxnGetDelivery("f1", &from_hot);
   ASSERT_TRUE(read.has_value());

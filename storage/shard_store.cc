@@ -549,10 +549,11 @@ absl::Status ShardStore::ScanTimers(absl::string_view ns, absl::string_view afte
 
 namespace {
 
-// Visits the delivery records behind queue keys in [lower, upper). A queue entry carries a
-// copy of its record, so a backlog scan reads one family in order instead of a point lookup
-// per fire. Entries written before that have an empty value: their record is read from the
-// deliveries family at the same snapshot, so it is always found.
+// Visits the delivery records behind queue keys in [lower, upper). A queue entry usually
+// carries a copy of its record, so a backlog scan reads one family in order instead of a point
+// lookup per fire. Entries without one (QueueCopy::kKeyOnly, or written by older versions)
+// have an empty value: their record is read from the deliveries family at the same snapshot,
+// so it is always found.
 absl::Status ForEachQueued(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* queue_cf,
                            rocksdb::ColumnFamilyHandle* deliveries_cf, const std::string& lower,
                            const std::string& upper,

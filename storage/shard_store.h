@@ -63,6 +63,12 @@ struct DueEntry {
   friend bool operator==(const DueEntry&, const DueEntry&) = default;
 };
 
+// Whether a new delivery's queue entry carries a copy of its record. A backlog scan reads
+// the copies in queue order; an entry without one costs the scan a lookup in the deliveries
+// family. A fire its topic's subscribers will take from memory is rarely scanned, and leaving
+// the copy out writes a third less for it.
+enum class QueueCopy { kWithRecord, kKeyOnly };
+
 // Valid only inside a transaction function, on the writer thread.
 class ShardTxn {
  public:
@@ -92,7 +98,7 @@ class ShardTxn {
   // without looking for a record to replace. A timer id is used again only once retention
   // removed its record (retention.h), when its last fire had ended; an earlier fire of a
   // recurring timer still retrying by then would share its id with the new timer's fire.
-  virtual void PutNewDelivery(const DeliveryRecord& record) = 0;
+  virtual void PutNewDelivery(const DeliveryRecord& record, QueueCopy copy) = 0;
   // Removes the record and its queue entry; OK if absent.
   virtual absl::Status DeleteDelivery(absl::string_view ns, absl::string_view fire_id) = 0;
   // The same two for a record this transaction has just read (`stored`, as read), without

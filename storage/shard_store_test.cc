@@ -632,7 +632,7 @@ TEST_F(ShardStoreTest, PutDeliveryWithNewVisibilityMovesTheQueueEntry) {
 
 TEST_F(ShardStoreTest, PutNewDeliveryWritesTheRecordAndItsQueueEntry) {
   ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) {
-    txn.PutNewDelivery(MakeDelivery("ns", "f1", "topic", 100));
+    txn.PutNewDelivery(MakeDelivery("ns", "f1", "topic", 100), QueueCopy::kWithRecord);
     return absl::OkStatus();
   }));
   std::vector<DeliveryRecord> out;
@@ -798,6 +798,44 @@ TEST(ShardStoreQueueFormatTest, QueueEntriesWithoutARecordCopyAreReadFromTheDeli
     return true;
   }));
   EXPECT_EQ(seen, 2u);
+}
+
+// The values of the queue entries of the (closed) shard at `shard_dir`, in key order.
+std::vector<std::string> QueueValues(const std::string& shard_dir) {
+  chime::testing::RawRocksDb raw(shard_dir);
+  EXPECT_TRUE(raw.ok());
+  rocksdb::ColumnFamilyHandle* queue = raw.family(kCfNames[kCfQueue]);
+  if (queue == nullptr) return {};
+  std::vector<std::string> values;
+  std::unique_ptr<rocksdb::Iterator> it(raw.db()->NewIterator(rocksdb::ReadOptions(), queue));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) values.push_back(it->value().ToString());
+  return values;
+}
+
+TEST(ShardStoreQueueFormatTest, AKeyOnlyQueueEntryIsWrittenEmptyAndScannedWhole) {
+  TempDir dir;
+  auto open = [&] { return Store::Open({.data_dir = dir.path(), .shard_count = 1}); };
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, open());
+    ASSERT_OK(store->shard(0)->SubmitAndWait([](ShardTxn& txn) {
+      DeliveryRecord held = MakeDelivery("ns", "f1", "t", 100);
+      held.mutable_fire()->set_payload("one");
+      txn.PutNewDelivery(held, QueueCopy::kKeyOnly);
+      txn.PutNewDelivery(MakeDelivery("ns", "f2", "t", 200), QueueCopy::kWithRecord);
+      return absl::OkStatus();
+    }));
+  }
+  std::vector<std::string> values = QueueValues(dir.path() + "/shards/000");
+  ASSERT_EQ(values.size(), 2u);
+  EXPECT_EQ(values[0], "");
+  EXPECT_NE(values[1], "");
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, open());
+  std::vector<DeliveryRecord> out;
+  ASSERT_OK(store->shard(0)->ScanQueue("ns", "t", INT64_MAX, {}, 10, &out));
+  ASSERT_EQ(FireIds(out), (std::vector<std::string>{"f1", "f2"}));
+  EXPECT_EQ(out[0].fire().payload(), "one");
+  EXPECT_EQ(out[0].visible_at_us(), 100);
 }
 
 TEST_F(ShardStoreTest, ScanTimersStaysInsideItsNamespace) {

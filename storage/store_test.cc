@@ -176,7 +176,7 @@ TEST(StoreTest, DeliveriesAreFoundByExactKeyInMemtablesAndFilesAndAfterReopen) {
   const std::string long_b = std::string(300, 'x') + "b";
   auto put = [](Store& store, const std::string& fire_id) {
     return store.shard(store.ShardFor("ns", fire_id))->SubmitAndWait([&](ShardTxn& txn) {
-      txn.PutNewDelivery(MakeDelivery("ns", fire_id, "topic", 1));
+      txn.PutNewDelivery(MakeDelivery("ns", fire_id, "topic", 1), QueueCopy::kWithRecord);
       return absl::OkStatus();
     });
   };

@@ -36,4 +36,8 @@ void FireMetricsListener::OnFires(int shard, std::vector<internal::DeliveryRecor
   if (next_ != nullptr) next_->OnFires(shard, std::move(fires));
 }
 
+size_t FireMetricsListener::MemoryRoom(const std::string& ns, const std::string& topic) {
+  return next_ != nullptr ? next_->MemoryRoom(ns, topic) : 0;
+}
+
 }  // namespace chime::admin

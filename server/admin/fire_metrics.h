@@ -24,6 +24,7 @@ class FireMetricsListener final : public engine::FireListener {
   FireMetricsListener(metrics::Registry* registry, int shard_count, engine::FireListener* next);
 
   void OnFires(int shard, std::vector<internal::DeliveryRecord> fires) override;
+  size_t MemoryRoom(const std::string& ns, const std::string& topic) override;
 
  private:
   engine::FireListener* const next_;

@@ -98,9 +98,7 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
       }
       // With a backlog on disk, the next scan finds this fire in visibility order; keeping a
       // second copy in memory could deliver it twice.
-      if (topic->backlog_on_disk ||
-          topic->ready.size() + topic->incoming.size() + topic->scheduled.size() >=
-              options_.max_ready_per_topic) {
+      if (MemoryRoomLocked(*topic) == 0) {
         MarkBacklogLocked(*topic, absl::InfinitePast(), OnDisk{shard, record.visible_at_us()});
         continue;
       }
@@ -120,6 +118,18 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
   if (hook) {
     for (const auto& [ns, topic] : unclaimed) hook(ns, topic);
   }
+}
+
+size_t DeliveryManager::MemoryRoomLocked(const Topic& topic) const {
+  if (topic.backlog_on_disk) return 0;
+  const size_t held = topic.ready.size() + topic.incoming.size() + topic.scheduled.size();
+  return held < options_.max_ready_per_topic ? options_.max_ready_per_topic - held : 0;
+}
+
+size_t DeliveryManager::MemoryRoom(const std::string& ns, const std::string& topic_name) {
+  absl::MutexLock lock(&mu_);
+  const Topic* topic = FindTopicLocked({ns, topic_name});
+  return topic != nullptr ? MemoryRoomLocked(*topic) : 0;
 }
 
 void DeliveryManager::AddEntryLocked(Topic& topic, int shard, DeliveryRecord record,

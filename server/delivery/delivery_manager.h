@@ -110,6 +110,9 @@ class DeliveryManager : public engine::FireListener {
 
   // engine::FireListener: called on a shard writer thread; only queues and wakes.
   void OnFires(int shard, std::vector<internal::DeliveryRecord> fires) override;
+  // Room left in the topic's ready queue, 0 when nobody subscribes or its backlog is on disk:
+  // OnFires keeps that many fires in memory, if nothing else arrives first.
+  size_t MemoryRoom(const std::string& ns, const std::string& topic) override;
 
   // Registers a subscriber of (ns, topic) that holds at most `max_outstanding` unacked
   // fires. UNAVAILABLE after CloseAll(). Arguments are validated by the caller.
@@ -268,6 +271,8 @@ class DeliveryManager : public engine::FireListener {
                              const std::vector<internal::DeliveryRecord>& scanned)
       ABSL_LOCKS_EXCLUDED(mu_);
   void MergeLoadJobLocked(LoadJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How many more fires OnFires would keep in memory for `topic`.
+  size_t MemoryRoomLocked(const Topic& topic) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts a fire not yet in memory into `topic`: ready, or scheduled for its visibility if
   // the engine fired it ahead of time (EngineOptions::fire_ahead).
   void AddEntryLocked(Topic& topic, int shard, internal::DeliveryRecord record,

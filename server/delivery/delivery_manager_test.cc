@@ -330,6 +330,29 @@ TEST_F(DeliveryManagerTest, ANackOfABacklogFireNeverSentLeavesItForALaterRefill)
   manager_->Unsubscribe(id);
 }
 
+// The engine asks MemoryRoom before writing fires, to leave the record out of the queue entry
+// of those delivery will keep in memory: it must follow what OnFires does.
+TEST_F(DeliveryManagerTest, MemoryRoomIsWhatOnFiresWouldKeep) {
+  StartManager(/*max_ready=*/3);
+  EXPECT_EQ(manager_->MemoryRoom("ns", "q"), 0u);  // nobody subscribes
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 10, sink));
+  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+  EXPECT_EQ(manager_->MemoryRoom("ns", "q"), 3u);
+  EXPECT_EQ(manager_->MemoryRoom("other", "q"), 0u);
+
+  // Fires ahead of their due time stay in memory until then (the fake clock stands still).
+  ASSERT_NO_FATAL_FAILURE(FireAhead("a", "q", absl::Seconds(1)));
+  ASSERT_NO_FATAL_FAILURE(FireAhead("b", "q", absl::Seconds(1)));
+  EXPECT_EQ(manager_->MemoryRoom("ns", "q"), 1u);
+  ASSERT_NO_FATAL_FAILURE(FireAhead("c", "q", absl::Seconds(1)));
+  EXPECT_EQ(manager_->MemoryRoom("ns", "q"), 0u);
+  ASSERT_NO_FATAL_FAILURE(FireAhead("d", "q", absl::Seconds(1)));  // overflows to disk
+  EXPECT_TRUE(manager_->GetTopicStats("ns", "q")->backlog_on_disk);
+  EXPECT_EQ(manager_->MemoryRoom("ns", "q"), 0u);
+  manager_->Unsubscribe(id);
+}
+
 TEST_F(DeliveryManagerTest, NobodySubscribedKeepsNothingInMemory) {
   StartManager(/*max_ready=*/100);
   std::vector<DeliveryRecord> fires;

@@ -41,6 +41,12 @@ class FireListener {
  public:
   virtual ~FireListener() = default;
   virtual void OnFires(int shard, std::vector<internal::DeliveryRecord> fires) = 0;
+  // Asked on a shard's writer thread before fires are written: how many more fires of (ns,
+  // topic) handed over now would be kept in memory until they end, rather than left on disk
+  // for a later scan. Those are written without a copy of the record in their queue entry
+  // (storage::QueueCopy). A hint: a wrong answer costs a scan or a write some speed, never a
+  // fire. Must not block.
+  virtual size_t MemoryRoom(const std::string& /*ns*/, const std::string& /*topic*/) { return 0; }
 };
 
 struct EngineOptions {

@@ -19,8 +19,10 @@
 #include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/key_codec.h"
 #include "storage/store.h"
 #include "tests/testing/gated_wal_sync_fs.h"
+#include "tests/testing/raw_rocksdb.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -66,6 +68,16 @@ class RecordingListener : public FireListener {
     absl::MutexLock lock(&mu_);
     return fires_;
   }
+  // What MemoryRoom answers for `topic` (0 for the others, as for topics nobody subscribes).
+  void SetMemoryRoom(const std::string& topic, size_t room) {
+    absl::MutexLock lock(&mu_);
+    room_[topic] = room;
+  }
+  size_t MemoryRoom(const std::string& /*ns*/, const std::string& topic) override {
+    absl::MutexLock lock(&mu_);
+    auto it = room_.find(topic);
+    return it != room_.end() ? it->second : 0;
+  }
   // The number of fires in each OnFires call (one per fire transaction), in order.
   std::vector<size_t> batch_sizes() const {
     absl::MutexLock lock(&mu_);
@@ -83,6 +95,7 @@ class RecordingListener : public FireListener {
   std::vector<internal::DeliveryRecord> fires_ ABSL_GUARDED_BY(mu_);
   std::vector<int> shards_ ABSL_GUARDED_BY(mu_);
   std::vector<size_t> batch_sizes_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, size_t> room_ ABSL_GUARDED_BY(mu_);
 };
 
 // Polls `pred` (for state with no event to wait on, e.g. the heap after a window load).
@@ -214,6 +227,34 @@ class EngineTest : public ::testing::Test {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Engine> engine_;
 };
+
+TEST_F(EngineTest, FiresTheListenerHasRoomForAreQueuedWithoutARecordCopy) {
+  Open();
+  listener_.SetMemoryRoom("held", 2);
+  const absl::Time due = kStart + absl::Seconds(1);
+  CreateAll({OneShot("h1", due, "held"), OneShot("h2", due, "held"), OneShot("h3", due, "held"),
+             OneShot("d1", due, "on-disk")});
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(listener_.WaitForCount(4));
+  ASSERT_THAT(listener_.batch_sizes(), ElementsAre(4));  // the room was asked once
+  Close();
+
+  // Per topic: how many queue entries carry a record and how many are empty.
+  std::map<std::string, std::pair<int, int>> copies;
+  chime::testing::RawRocksDb raw(dir_.path() + "/shards/000");
+  ASSERT_TRUE(raw.ok());
+  rocksdb::ColumnFamilyHandle* queue = raw.family("queue");
+  ASSERT_NE(queue, nullptr);
+  std::unique_ptr<rocksdb::Iterator> it(raw.db()->NewIterator(rocksdb::ReadOptions(), queue));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::optional<storage::QueueKeyParts> key = storage::DecodeQueueKey(it->key().ToString());
+    ASSERT_TRUE(key.has_value());
+    auto& [with_record, key_only] = copies[key->topic];
+    ++(it->value().empty() ? key_only : with_record);
+  }
+  EXPECT_EQ(copies["held"], std::make_pair(1, 2));
+  EXPECT_EQ(copies["on-disk"], std::make_pair(1, 0));
+}
 
 TEST_F(EngineTest, FireAheadCommitsEarlyAsIfAtTheDueTime) {
   EngineOptions options;

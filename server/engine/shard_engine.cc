@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/proto_time.h"
@@ -47,10 +48,37 @@ bool StillDue(const internal::TimerRecord& record, const HeapEntry& entry) {
   return entry.version == 0 || record.timer().version() == entry.version;
 }
 
+// For one fire transaction: whether each fire's queue entry carries a copy of its record. The
+// listener's room for a topic is asked once, then counted down per fire; fires past it go to
+// disk, where a backlog scan reads the copies.
+class QueueCopies {
+ public:
+  explicit QueueCopies(FireListener* listener) : listener_(listener) {}
+
+  storage::QueueCopy For(const v1::Fire& fire) {
+    if (listener_ == nullptr) return storage::QueueCopy::kWithRecord;
+    if (last_ == nullptr || last_->first.first != fire.namespace_() ||
+        last_->first.second != fire.topic()) {
+      auto [it, added] = room_.try_emplace({fire.namespace_(), fire.topic()}, 0);
+      if (added) it->second = listener_->MemoryRoom(fire.namespace_(), fire.topic());
+      last_ = &*it;
+    }
+    if (last_->second == 0) return storage::QueueCopy::kWithRecord;
+    --last_->second;
+    return storage::QueueCopy::kKeyOnly;
+  }
+
+ private:
+  using Room = absl::node_hash_map<std::pair<std::string, std::string>, size_t>;
+  FireListener* const listener_;
+  Room room_;                         // by (namespace, topic); nodes stay put
+  Room::value_type* last_ = nullptr;  // most fires of a batch share a topic
+};
+
 // Fires the occurrence of `record` due at `due_us`: the pending delivery, the updated timer
 // and the time-index change go into the same transaction.
 absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us, absl::Time now,
-                     std::vector<internal::DeliveryRecord>* fires,
+                     QueueCopies& copies, std::vector<internal::DeliveryRecord>* fires,
                      std::vector<HeapEntry>* rescheduled) {
   v1::Timer& timer = *record.mutable_timer();
   const uint64_t occurrence = timer.fire_count();
@@ -124,7 +152,7 @@ absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us
     record.set_due_us(0);
   }
   txn.PutTimer(record);
-  txn.PutNewDelivery(delivery);
+  txn.PutNewDelivery(delivery, copies.For(fire));
   fires->push_back(std::move(delivery));
   return absl::OkStatus();
 }
@@ -321,9 +349,10 @@ void ShardEngine::FireDueLocked(absl::Time now, int64_t now_us) {
       std::max(absl::ZeroDuration(), now - absl::FromUnixMicros(batch->entries.front().due_us));
   ++fires_in_flight_;
 
-  auto fn = [batch](ShardTxn& txn) -> absl::Status {
+  auto fn = [batch, listener = listener_](ShardTxn& txn) -> absl::Status {
     batch->fires.clear();
     batch->rescheduled.clear();
+    QueueCopies copies(listener);
     // A timer can be in the batch twice (duplicate heap entries): fire it once. Only an entry
     // that is still due counts, so a stale entry (e.g. from before an update) does not hide
     // the timer's current one.
@@ -338,8 +367,8 @@ void ShardEngine::FireDueLocked(absl::Time now, int64_t now_us) {
       // Fired ahead of its due time, a timer fires as if at that time: fire_time, delivery
       // visibility and the next occurrence of a schedule are exactly those of firing then.
       const absl::Time fire_at = std::max(batch->now, absl::FromUnixMicros(entry.due_us));
-      CHIME_RETURN_IF_ERROR(FireOne(txn, std::move(*record), entry.due_us, fire_at, &batch->fires,
-                                    &batch->rescheduled));
+      CHIME_RETURN_IF_ERROR(FireOne(txn, std::move(*record), entry.due_us, fire_at, copies,
+                                    &batch->fires, &batch->rescheduled));
     }
     return absl::OkStatus();
   };
