@@ -744,19 +744,13 @@ TEST_F(ShardStoreTest, ScanQueueFiltersByTopicAndVisibilityAndResumesAfterCursor
 void EmptyQueueValues(const std::string& shard_dir) {
   chime::testing::RawRocksDb raw(shard_dir);
   ASSERT_TRUE(raw.ok());
-  rocksdb::ColumnFamilyHandle* queue = raw.family(kCfNames[kCfQueue]);
-  ASSERT_NE(queue, nullptr);
-  std::vector<std::string> keys;
-  std::unique_ptr<rocksdb::Iterator> it(raw.db()->NewIterator(rocksdb::ReadOptions(), queue));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    EXPECT_FALSE(it->value().empty()) << "new queue entries carry their record";
-    keys.push_back(it->key().ToString());
+  const auto entries = raw.Entries(kCfNames[kCfQueue]);
+  for (const auto& [key, value] : entries) {
+    EXPECT_FALSE(value.empty()) << "new queue entries carry their record";
+    EXPECT_TRUE(
+        raw.db()->Put(rocksdb::WriteOptions(), raw.family(kCfNames[kCfQueue]), key, "").ok());
   }
-  it.reset();
-  for (const std::string& key : keys) {
-    EXPECT_TRUE(raw.db()->Put(rocksdb::WriteOptions(), queue, key, "").ok());
-  }
-  EXPECT_EQ(keys.size(), 2u);
+  EXPECT_EQ(entries.size(), 2u);
 }
 
 TEST(ShardStoreQueueFormatTest, QueueEntriesWithoutARecordCopyAreReadFromTheDeliveries) {
@@ -800,18 +794,6 @@ TEST(ShardStoreQueueFormatTest, QueueEntriesWithoutARecordCopyAreReadFromTheDeli
   EXPECT_EQ(seen, 2u);
 }
 
-// The values of the queue entries of the (closed) shard at `shard_dir`, in key order.
-std::vector<std::string> QueueValues(const std::string& shard_dir) {
-  chime::testing::RawRocksDb raw(shard_dir);
-  EXPECT_TRUE(raw.ok());
-  rocksdb::ColumnFamilyHandle* queue = raw.family(kCfNames[kCfQueue]);
-  if (queue == nullptr) return {};
-  std::vector<std::string> values;
-  std::unique_ptr<rocksdb::Iterator> it(raw.db()->NewIterator(rocksdb::ReadOptions(), queue));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) values.push_back(it->value().ToString());
-  return values;
-}
-
 TEST(ShardStoreQueueFormatTest, AKeyOnlyQueueEntryIsWrittenEmptyAndScannedWhole) {
   TempDir dir;
   auto open = [&] { return Store::Open({.data_dir = dir.path(), .shard_count = 1}); };
@@ -825,10 +807,14 @@ TEST(ShardStoreQueueFormatTest, AKeyOnlyQueueEntryIsWrittenEmptyAndScannedWhole)
       return absl::OkStatus();
     }));
   }
-  std::vector<std::string> values = QueueValues(dir.path() + "/shards/000");
-  ASSERT_EQ(values.size(), 2u);
-  EXPECT_EQ(values[0], "");
-  EXPECT_NE(values[1], "");
+  {
+    chime::testing::RawRocksDb raw(dir.path() + "/shards/000");
+    ASSERT_TRUE(raw.ok());
+    const auto entries = raw.Entries(kCfNames[kCfQueue]);  // f1, then f2 (queue order)
+    ASSERT_EQ(entries.size(), 2u);
+    EXPECT_EQ(entries[0].second, "");
+    EXPECT_NE(entries[1].second, "");
+  }
 
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, open());
   std::vector<DeliveryRecord> out;

@@ -243,14 +243,11 @@ TEST_F(EngineTest, FiresTheListenerHasRoomForAreQueuedWithoutARecordCopy) {
   std::map<std::string, std::pair<int, int>> copies;
   chime::testing::RawRocksDb raw(dir_.path() + "/shards/000");
   ASSERT_TRUE(raw.ok());
-  rocksdb::ColumnFamilyHandle* queue = raw.family("queue");
-  ASSERT_NE(queue, nullptr);
-  std::unique_ptr<rocksdb::Iterator> it(raw.db()->NewIterator(rocksdb::ReadOptions(), queue));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    std::optional<storage::QueueKeyParts> key = storage::DecodeQueueKey(it->key().ToString());
-    ASSERT_TRUE(key.has_value());
-    auto& [with_record, key_only] = copies[key->topic];
-    ++(it->value().empty() ? key_only : with_record);
+  for (const auto& [key, value] : raw.Entries("queue")) {
+    std::optional<storage::QueueKeyParts> parts = storage::DecodeQueueKey(key);
+    ASSERT_TRUE(parts.has_value());
+    auto& [with_record, key_only] = copies[parts->topic];
+    ++(value.empty() ? key_only : with_record);
   }
   EXPECT_EQ(copies["held"], std::make_pair(1, 2));
   EXPECT_EQ(copies["on-disk"], std::make_pair(1, 0));

@@ -30,4 +30,18 @@ rocksdb::ColumnFamilyHandle* RawRocksDb::family(const std::string& name) const {
   return nullptr;
 }
 
+std::vector<std::pair<std::string, std::string>> RawRocksDb::Entries(
+    const std::string& family_name) const {
+  std::vector<std::pair<std::string, std::string>> entries;
+  rocksdb::ColumnFamilyHandle* handle = family(family_name);
+  EXPECT_NE(handle, nullptr) << "no column family " << family_name;
+  if (handle == nullptr) return entries;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    entries.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+  return entries;
+}
+
 }  // namespace chime::testing

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rocksdb/db.h"
@@ -24,6 +25,8 @@ class RawRocksDb {
   rocksdb::DB* db() const { return db_.get(); }
   // nullptr if the DB has no family of that name.
   rocksdb::ColumnFamilyHandle* family(const std::string& name) const;
+  // Every (key, value) of the family, in key order; none (and a test failure) if it is missing.
+  std::vector<std::pair<std::string, std::string>> Entries(const std::string& family_name) const;
 
  private:
   std::vector<std::string> names_;
