@@ -620,6 +620,22 @@ absl::Status ShardStore::ScanAllDeliveries(
                        [&](DeliveryRecord& record) { return visit(record); });
 }
 
+absl::Status ShardStore::ScanQueuedTopics(
+    const std::function<bool(absl::string_view ns, absl::string_view topic)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), impl_->cf(kCfQueue)));
+  for (it->SeekToFirst(); it->Valid();) {
+    std::optional<QueueKeyParts> parts = DecodeQueueKey(ToView(it->key()));
+    if (!parts) {
+      return absl::DataLossError(
+          absl::StrCat("corrupt queue key \"", absl::CHexEscape(ToView(it->key())), "\""));
+    }
+    if (!visit(parts->ns, parts->topic)) return absl::OkStatus();
+    it->Seek(PrefixSuccessor(QueuePrefix(parts->ns, parts->topic)));
+  }
+  return FromRocks(it->status(), "scanning the queue's topics");
+}
+
 absl::Status ShardStore::ScanDeadLetters(
     absl::string_view ns, absl::string_view after_fire_id,
     const std::function<bool(const DeliveryRecord&)>& visit) const {

@@ -187,6 +187,10 @@ class ShardStore {
                          std::vector<DeliveryRecord>* out) const;
   // Every pending delivery of the shard (any topic), visibility order within a topic.
   absl::Status ScanAllDeliveries(const std::function<bool(const DeliveryRecord&)>& visit) const;
+  // Each (namespace, topic) with pending deliveries in the shard, once, in key order. Reads one
+  // queue entry per topic and seeks past the others, however many are pending.
+  absl::Status ScanQueuedTopics(
+      const std::function<bool(absl::string_view ns, absl::string_view topic)>& visit) const;
   // Dead letters of namespace `ns` with fire_id > after, in fire_id order.
   absl::Status ScanDeadLetters(absl::string_view ns, absl::string_view after_fire_id,
                                const std::function<bool(const DeliveryRecord&)>& visit) const;

@@ -824,6 +824,32 @@ TEST(ShardStoreQueueFormatTest, AKeyOnlyQueueEntryIsWrittenEmptyAndScannedWhole)
   EXPECT_EQ(out[0].visible_at_us(), 100);
 }
 
+TEST_F(ShardStoreTest, ScanQueuedTopicsVisitsEachTopicWithPendingDeliveriesOnce) {
+  ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
+    for (int i = 0; i < 5; ++i) {
+      CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("a", absl::StrCat("f", i), "t", i)));
+    }
+    CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("a", "g", "t2", 1)));
+    CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("ab", "h", "t", 1)));
+    CHIME_RETURN_IF_ERROR(txn.PutDelivery(MakeDelivery("", "i", "$webhook", 1)));
+    return txn.PutDelivery(MakeDelivery("b", "gone", "acked", 1));
+  }));
+  ASSERT_OK(shard_->SubmitAndWait([](ShardTxn& txn) { return txn.DeleteDelivery("b", "gone"); }));
+  std::vector<std::pair<std::string, std::string>> topics;
+  auto scan = [&](size_t stop_after) {
+    topics.clear();
+    return shard_->ScanQueuedTopics([&](absl::string_view ns, absl::string_view topic) {
+      topics.emplace_back(ns, topic);
+      return topics.size() < stop_after;
+    });
+  };
+  ASSERT_OK(scan(100));
+  EXPECT_EQ(topics, (std::vector<std::pair<std::string, std::string>>{
+                        {"", "$webhook"}, {"a", "t"}, {"a", "t2"}, {"ab", "t"}}));
+  ASSERT_OK(scan(2));
+  EXPECT_EQ(topics.size(), 2u);
+}
+
 TEST_F(ShardStoreTest, ScanTimersStaysInsideItsNamespace) {
   Put(MakeTimer("a", "2"));
   Put(MakeTimer("a", "1"));

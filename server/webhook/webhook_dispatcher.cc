@@ -166,10 +166,8 @@ void WebhookDispatcher::DiscoverNamespaces() {
   std::set<std::string> found;
   for (int s = 0; s < store_->shard_count(); ++s) {
     absl::Status status =
-        store_->shard(s)->ScanAllDeliveries([&](const internal::DeliveryRecord& record) {
-          if (record.fire().topic() == engine::kWebhookTopic) {
-            found.insert(record.fire().namespace_());
-          }
+        store_->shard(s)->ScanQueuedTopics([&](absl::string_view ns, absl::string_view topic) {
+          if (topic == engine::kWebhookTopic) found.insert(std::string(ns));
           return true;
         });
     if (!status.ok()) {
