@@ -549,6 +549,15 @@ absl::Status ShardStore::ScanTimers(absl::string_view ns, absl::string_view afte
 
 namespace {
 
+absl::StatusOr<QueueKeyParts> ParseQueueKey(const rocksdb::Slice& key) {
+  std::optional<QueueKeyParts> parts = DecodeQueueKey(ToView(key));
+  if (!parts) {
+    return absl::DataLossError(
+        absl::StrCat("corrupt queue key \"", absl::CHexEscape(ToView(key)), "\""));
+  }
+  return *std::move(parts);
+}
+
 // Visits the delivery records behind queue keys in [lower, upper). A queue entry usually
 // carries a copy of its record, so a backlog scan reads one family in order instead of a point
 // lookup per fire. Entries without one (QueueCopy::kKeyOnly, or written by older versions)
@@ -571,11 +580,8 @@ absl::Status ForEachQueued(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* queue_c
           if (!record.ok()) return record.status();
           return visit(*record);
         }
-        std::optional<QueueKeyParts> parts = DecodeQueueKey(ToView(key));
-        if (!parts) {
-          return absl::DataLossError(
-              absl::StrCat("corrupt queue key \"", absl::CHexEscape(ToView(key)), "\""));
-        }
+        absl::StatusOr<QueueKeyParts> parts = ParseQueueKey(key);
+        if (!parts.ok()) return parts.status();
         std::string delivery_key = DeliveryKey(parts->ns, parts->fire_id);
         stored.Reset();
         rocksdb::Status s = db->Get(ro, deliveries_cf, delivery_key, &stored);
@@ -625,11 +631,8 @@ absl::Status ShardStore::ScanQueuedTopics(
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), impl_->cf(kCfQueue)));
   for (it->SeekToFirst(); it->Valid();) {
-    std::optional<QueueKeyParts> parts = DecodeQueueKey(ToView(it->key()));
-    if (!parts) {
-      return absl::DataLossError(
-          absl::StrCat("corrupt queue key \"", absl::CHexEscape(ToView(it->key())), "\""));
-    }
+    absl::StatusOr<QueueKeyParts> parts = ParseQueueKey(it->key());
+    if (!parts.ok()) return parts.status();
     if (!visit(parts->ns, parts->topic)) return absl::OkStatus();
     it->Seek(PrefixSuccessor(QueuePrefix(parts->ns, parts->topic)));
   }
