@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
   options.hot_record_bytes = config->hot_records_bytes;
   options.engine.default_ack_deadline = config->default_ack_deadline;  // delivery follows it
   options.engine.fire_ahead = config->fire_ahead;
+  options.engine.defer_fire_writes = config->defer_fire_writes;
   options.delivery.default_max_attempts = config->default_max_attempts;
   options.delivery.default_min_backoff = config->default_min_backoff;
   options.delivery.default_max_backoff = config->default_max_backoff;

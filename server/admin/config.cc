@@ -158,6 +158,11 @@ const std::vector<SettingSpec>& ChimedSettings() {
       {"fire-ahead", "5ms", "D",
        "how long before its due time a timer's fire may be made durable (delivery still "
        "waits for the due time); takes the fsync off the path to subscribers; 0 disables"},
+      {"fire-writes", "deferred", "deferred|at-fire",
+       "deferred: a fire its subscribers take from memory is written only with its ack (then "
+       "as the timer's end alone), or once it has waited 1s unacked or must wait on disk; "
+       "until then its timer reads SCHEDULED, and a crash fires it again (same fire id). "
+       "at-fire: every fire is written when it fires"},
       {"ack-sync-delay", "50ms", "D",
        "a subscriber's acks are written with the shard's next other write and synced to "
        "disk at most this late, many in one sync (their results are sent after it; a create "
@@ -298,6 +303,11 @@ absl::StatusOr<ChimedConfig> LoadChimedConfig(const std::vector<std::string>& ar
     return Invalid("fire-ahead", ahead, "must be a duration from 0 to 1s, like 5ms");
   }
   config.fire_ahead = *fire_ahead;
+  const SettingValue& fire_writes = values["fire-writes"];
+  if (fire_writes.value != "deferred" && fire_writes.value != "at-fire") {
+    return Invalid("fire-writes", fire_writes, "must be deferred or at-fire");
+  }
+  config.defer_fire_writes = fire_writes.value == "deferred";
   const SettingValue& ack_sync = values["ack-sync-delay"];
   absl::StatusOr<absl::Duration> ack_sync_delay = ParseDuration(ack_sync.value);
   if (!ack_sync_delay.ok() || *ack_sync_delay < absl::ZeroDuration() ||

@@ -42,6 +42,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheDataDir) {
   EXPECT_EQ(c.log_format, log::Format::kText);
   EXPECT_EQ(c.log_level, log::Level::kInfo);
   EXPECT_EQ(c.fire_ahead, absl::Milliseconds(5));
+  EXPECT_TRUE(c.defer_fire_writes);
   EXPECT_EQ(c.ack_sync_delay, absl::Milliseconds(50));
   EXPECT_EQ(c.retention, absl::Hours(24));
   EXPECT_EQ(c.hot_records_bytes, size_t{128} << 20);
@@ -128,6 +129,11 @@ TEST(ConfigTest, InvalidSettingsNameTheValueAndItsSource) {
       HasSubstr("invalid --fire-ahead \"2s\" (from flag): must be a duration from 0 to 1s"));
   ASSERT_OK_AND_ASSIGN(ChimedConfig off, f.Load({"--data-dir=/d", "--fire-ahead=0"}));
   EXPECT_EQ(off.fire_ahead, absl::ZeroDuration());
+  EXPECT_THAT(
+      f.Load({"--data-dir=/d", "--fire-writes=later"}).status().message(),
+      HasSubstr("invalid --fire-writes \"later\" (from flag): must be deferred or at-fire"));
+  ASSERT_OK_AND_ASSIGN(ChimedConfig at_fire, f.Load({"--data-dir=/d", "--fire-writes=at-fire"}));
+  EXPECT_FALSE(at_fire.defer_fire_writes);
   EXPECT_THAT(
       f.Load({"--data-dir=/d", "--ack-sync-delay=-1ms"}).status().message(),
       HasSubstr("invalid --ack-sync-delay \"-1ms\" (from flag): must be a duration from 0 to 1s"));

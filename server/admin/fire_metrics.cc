@@ -40,4 +40,9 @@ size_t FireMetricsListener::MemoryRoom(const std::string& ns, const std::string&
   return next_ != nullptr ? next_->MemoryRoom(ns, topic) : 0;
 }
 
+std::optional<google::protobuf::Timestamp> FireMetricsListener::UnwrittenFireTime(
+    const std::string& ns, const std::string& topic, const std::string& fire_id) {
+  return next_ != nullptr ? next_->UnwrittenFireTime(ns, topic, fire_id) : std::nullopt;
+}
+
 }  // namespace chime::admin

@@ -40,10 +40,22 @@ absl::StatusOr<v1::GetStatusResponse> CollectStatus(const NodeInfo& node,
     out.set_timers_scheduled(out.timers_scheduled() + s->timers_scheduled());
     out.set_deliveries_pending(out.deliveries_pending() + s->deliveries_pending());
 
+    // The earliest timer not fired yet: with the engine's figures, its heap's top or the first
+    // entry it has not loaded (below its load cursor, an entry not in the heap belongs to a
+    // fire handed to delivery before its write, engine::EngineOptions::defer_fire_writes).
     std::vector<storage::DueEntry> due;
     bool more = false;
-    if (absl::Status st = shard->ScanDue(std::nullopt, now_us, 1, &due, &more); !st.ok()) {
+    const engine::ShardStats* engine_shard =
+        static_cast<size_t>(i) < engine_stats.size() ? &engine_stats[i] : nullptr;
+    const std::optional<storage::DueEntry> after =
+        engine_shard != nullptr ? engine_shard->load_cursor : std::nullopt;
+    if (absl::Status st = shard->ScanDue(after, now_us, 1, &due, &more); !st.ok()) {
       return st;
+    }
+    if (engine_shard != nullptr && engine_shard->heap_top.has_value() &&
+        engine_shard->heap_top->due_us <= now_us &&
+        (due.empty() || engine_shard->heap_top->due_us < due[0].due_us)) {
+      due.assign(1, *engine_shard->heap_top);
     }
     if (!due.empty()) {
       v1::OverdueTimer* overdue = s->mutable_oldest_overdue();

@@ -25,9 +25,10 @@ struct NodeInfo {
 };
 
 // Reads the shards' estimates and engine figures, the delivery topics, and per shard the
-// earliest time-index entry due at or before `now` (one short seek each: timers leave the
-// time index when they fire). Does storage reads: not on a gRPC thread. `engine` and
-// `delivery` may be null (their figures are then left out).
+// earliest timer due at or before `now` and not fired: from the engine's heap and the time
+// index past what it loaded (one short seek each), or without an engine the earliest
+// time-index entry (timers leave it when their fire is written). Does storage reads: not on a gRPC
+// thread. `engine` and `delivery` may be null (their figures are then left out).
 absl::StatusOr<v1::GetStatusResponse> CollectStatus(const NodeInfo& node,
                                                     const storage::Store& store,
                                                     const engine::Engine* engine,

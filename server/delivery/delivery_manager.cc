@@ -90,16 +90,20 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
     for (DeliveryRecord& record : fires) {
       const v1::Fire& fire = record.fire();
       if (fire.topic().empty()) continue;  // not a topic target
-      Topic* topic = FindTopicLocked({fire.namespace_(), fire.topic()});
+      TopicKey key{fire.namespace_(), fire.topic()};
+      Topic* topic = FindTopicLocked(key);
       if (topic == nullptr) {
         // Nobody subscribes: it waits on disk.
-        if (fire.topic()[0] == '$') unclaimed.insert({fire.namespace_(), fire.topic()});
+        if (fire.topic()[0] == '$') unclaimed.insert(key);
+        if (record.has_unwritten()) QueueFireWriteLocked(shard, key, std::move(record));
         continue;
       }
       // With a backlog on disk, the next scan finds this fire in visibility order; keeping a
       // second copy in memory could deliver it twice.
       if (MemoryRoomLocked(*topic) == 0) {
         MarkBacklogLocked(*topic, absl::InfinitePast(), OnDisk{shard, record.visible_at_us()});
+        // Scans wait for ordered writes, so the next one finds this fire.
+        if (record.has_unwritten()) QueueFireWriteLocked(shard, key, std::move(record));
         continue;
       }
       if (record.has_policy()) {
@@ -132,6 +136,16 @@ size_t DeliveryManager::MemoryRoom(const std::string& ns, const std::string& top
   return topic != nullptr ? MemoryRoomLocked(*topic) : 0;
 }
 
+std::optional<google::protobuf::Timestamp> DeliveryManager::UnwrittenFireTime(
+    const std::string& ns, const std::string& topic_name, const std::string& fire_id) {
+  absl::MutexLock lock(&mu_);
+  const Topic* topic = FindTopicLocked({ns, topic_name});
+  if (topic == nullptr) return std::nullopt;
+  auto it = topic->entries.find(fire_id);
+  if (it == topic->entries.end() || !it->second.record.has_unwritten()) return std::nullopt;
+  return it->second.record.fire().fire_time();
+}
+
 void DeliveryManager::AddEntryLocked(Topic& topic, int shard, DeliveryRecord record,
                                      v1::DeliveryPolicy policy, absl::Time now) {
   std::string fire_id = record.fire().fire_id();
@@ -139,6 +153,7 @@ void DeliveryManager::AddEntryLocked(Topic& topic, int shard, DeliveryRecord rec
   Entry& entry = topic.entries[fire_id];
   entry.shard = shard;
   entry.policy = std::move(policy);
+  entry.unwritten = record.has_unwritten();
   record.clear_policy();  // kept once, in the entry (the stored record keeps its own)
   entry.record = std::move(record);
   if (visible > now) {
@@ -275,6 +290,8 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
     sink = sub->sink;
   }
   std::vector<std::string> routable;
+  // Acked fires still unwritten, by shard: their ack writes the timer's end instead.
+  std::map<int, absl::flat_hash_map<std::string, DeliveryRecord>> unwritten_by_shard;
   for (const std::string& fire_id : fire_ids) {
     std::string timer_id;
     uint64_t occurrence = 0;
@@ -294,6 +311,17 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
     incarnation = topic->incarnation;
     for (const auto& [shard, ids] : by_shard) {
       for (const std::string& fire_id : ids) {
+        if (auto it = topic->entries.find(fire_id); it != topic->entries.end()) {
+          Entry& entry = it->second;
+          if (kind == Settle::kAck && entry.record.has_unwritten()) {
+            // Even if its write is queued meanwhile: the ack's transaction tells which came
+            // first (engine::WriteUnwrittenFire).
+            unwritten_by_shard[shard].emplace(fire_id, entry.record);
+          } else if (kind != Settle::kAck) {
+            // A nack or dead letter changes the stored record: write it first (queued ahead).
+            WriteUnwrittenEntryLocked({ns, topic_name}, entry);
+          }
+        }
         // The ack deletes the delivery: a held attempt record of it need not be written.
         if (kind == Settle::kAck) DropHeldSendLocked(*topic, ns, fire_id);
         SettleLocked(*topic, shard, fire_id);
@@ -309,12 +337,25 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
   for (auto& [shard, ids] : by_shard) {
     auto results = std::make_shared<std::vector<v1::AckResult>>();
     auto shard_ids = std::make_shared<std::vector<std::string>>(std::move(ids));
+    auto unwritten = std::make_shared<absl::flat_hash_map<std::string, DeliveryRecord>>(
+        std::move(unwritten_by_shard[shard]));
     storage::TxnFn fn = [=](storage::ShardTxn& txn) -> absl::Status {
       results->clear();
       for (const std::string& fire_id : *shard_ids) {
         v1::AckResult& r = results->emplace_back();
         r.set_fire_id(fire_id);
         r.set_outcome(v1::ACK_OUTCOME_UNKNOWN);
+        const auto acked_unwritten = unwritten->find(fire_id);
+        if (acked_unwritten != unwritten->end()) {
+          // Delivered before it was written: its end is the timer FIRED, nothing pending.
+          absl::StatusOr<bool> ended =
+              engine::WriteUnwrittenFire(txn, acked_unwritten->second, /*pending=*/false);
+          if (!ended.ok()) return ended.status();
+          // Otherwise written meanwhile (then deleted below like any), or its timer was
+          // cancelled after the fire went out: delivered all the same.
+          r.set_outcome(v1::ACK_OUTCOME_ACKED);
+          if (*ended) continue;
+        }
         absl::StatusOr<std::optional<DeliveryRecord>> record = txn.GetDelivery(ns, fire_id);
         if (!record.ok()) return record.status();
         // Pending on another topic of the namespace: not this subscriber's to settle.
@@ -406,6 +447,7 @@ void DeliveryManager::FinishSettle(const TopicKey& key, uint64_t incarnation, Su
         if (status.ok() && topic->loading) topic->settled_while_loading.insert(fire_ids[i]);
         if (!status.ok()) {
           // Still pending on disk, unchanged: read it back later.
+          WriteUnwrittenEntryLocked(key, entry);                // unless it never got there
           const OnDisk on_disk{entry.shard, kUnknownPosition};  // the send may be written
           topic->entries.erase(it);
           MarkBacklogLocked(*topic, now + absl::Seconds(1), on_disk);
@@ -497,12 +539,15 @@ std::shared_ptr<SubscriberSink> DeliveryManager::RemoveSubscriberLocked(Subscrib
     entry.state = Entry::State::kReady;
     entry.owner = 0;
     topic.ready.push_front(fire_id);
+    entry.record.set_visible_at_us(now_us);
+    if (entry.unwritten) continue;  // nothing stored to release
     (*releases)[entry.shard].push_back(
         RecordUpdate{key.first, fire_id, entry.record.fire().attempt(), now_us, std::nullopt});
   }
   topic.subscribers.erase(std::find(topic.subscribers.begin(), topic.subscribers.end(), id));
   if (topic.subscribers.empty()) {
-    // Nothing is lost: every fire of the topic is pending on disk.
+    // Nothing is lost: every fire of the topic is pending on disk, once the unwritten ones are.
+    for (auto& [fire_id, entry] : topic.entries) WriteUnwrittenEntryLocked(key, entry);
     topics_.erase(topic_it);
   } else if (topic.next_subscriber >= topic.subscribers.size()) {
     topic.next_subscriber = 0;
@@ -658,9 +703,14 @@ void DeliveryManager::AttemptExpiredLocked(const TopicKey& key, Topic& topic,
   // Wait on disk, like a delayed nack: the persisted visible_at survives a restart.
   const absl::Time visible = now + backoff;
   ShardUpdates updates;
-  updates[entry.shard].push_back(RecordUpdate{key.first, fire_id, attempt,
-                                              absl::ToUnixMicros(visible), std::nullopt,
-                                              /*delay=*/true});
+  if (entry.unwritten) {
+    entry.record.set_visible_at_us(absl::ToUnixMicros(visible));
+    WriteUnwrittenEntryLocked(key, entry);
+  } else {
+    updates[entry.shard].push_back(RecordUpdate{key.first, fire_id, attempt,
+                                                absl::ToUnixMicros(visible), std::nullopt,
+                                                /*delay=*/true});
+  }
   if (topic.loading) topic.settled_while_loading.insert(fire_id);
   // Where it sits depends on whether the delayed write applies (the attempt must match).
   const OnDisk on_disk{entry.shard, kUnknownPosition};
@@ -710,6 +760,7 @@ void DeliveryManager::DeadLetterLocked(const TopicKey& key, Topic& topic,
   const std::string topic_name = key.second;
   const uint32_t attempt = entry.record.fire().attempt();
   const int shard = entry.shard;
+  WriteUnwrittenEntryLocked(key, entry);  // the dead letter moves the stored record
   if (topic.loading) topic.settled_while_loading.insert(fire_id);
   topic.entries.erase(fire_id);
   storage::TxnFn fn = [=](storage::ShardTxn& txn) -> absl::Status {
@@ -1008,8 +1059,9 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
     topic.deadlines.insert({entry.deadline, fire_id});
     metrics_.Sent(fire->attempt(), FromProto(fire->scheduled_time()), now);
     batches[sub_id].push_back(*fire);
-    (*updates)[entry.shard].push_back(RecordUpdate{
-        key.first, fire_id, fire->attempt(), entry.record.visible_at_us(), fire->ack_deadline()});
+    (*updates)[entry.shard].push_back(RecordUpdate{key.first, fire_id, fire->attempt(),
+                                                   entry.record.visible_at_us(),
+                                                   fire->ack_deadline(), false, key.second});
   }
   for (auto& [sub_id, fires] : batches) {
     calls->emplace_back(subscribers_[sub_id].sink, std::move(fires));
@@ -1067,6 +1119,18 @@ void DeliveryManager::ReleaseDueHeldSendsLocked(absl::Time now) {
 }
 
 void DeliveryManager::QueueUpdateTxnLocked(int shard, std::vector<RecordUpdate> list) {
+  // A send held this long and still unwritten: the fire itself is written now, as it stands
+  // (its stored timer reads FIRED from then on), instead of an update of a record not there.
+  std::erase_if(list, [&](const RecordUpdate& u) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!u.ack_deadline.has_value() || u.topic.empty()) return false;
+    const TopicKey key{u.ns, u.topic};
+    Topic* topic = FindTopicLocked(key);
+    if (topic == nullptr) return false;
+    auto it = topic->entries.find(u.fire_id);
+    if (it == topic->entries.end() || !it->second.unwritten) return false;
+    WriteUnwrittenEntryLocked(key, it->second);
+    return true;
+  });
   if (list.empty()) return;
   auto items = std::make_shared<std::vector<RecordUpdate>>(std::move(list));
   storage::TxnFn fn = [items](storage::ShardTxn& txn) -> absl::Status {
@@ -1102,6 +1166,64 @@ void DeliveryManager::QueueUpdateTxnLocked(int shard, std::vector<RecordUpdate> 
   };
   // Lazy: a lost update only makes the fire visible earlier (or counts one attempt less)
   // after a crash, which at-least-once allows; it need not wait for an fsync of its own.
+  ordered_.push_back(
+      OrderedTxn{shard, std::move(fn), std::move(done), storage::ShardStore::Sync::kLazy});
+  work_ = true;
+}
+
+void DeliveryManager::WriteUnwrittenEntryLocked(const TopicKey& key, Entry& entry) {
+  if (!entry.unwritten) return;
+  entry.unwritten = false;
+  // The record written is the entry as it stands: a held send of it would only undo that.
+  if (auto held = held_sends_.find(entry.shard); held != held_sends_.end()) {
+    held->second.updates.erase({key.first, entry.record.fire().fire_id()});
+    if (held->second.updates.empty()) held_sends_.erase(held);
+  }
+  DeliveryRecord record = entry.record;
+  *record.mutable_policy() = entry.policy;
+  QueueFireWriteLocked(entry.shard, key, std::move(record));
+}
+
+void DeliveryManager::QueueFireWriteLocked(int shard, const TopicKey& key, DeliveryRecord record) {
+  auto fire = std::make_shared<DeliveryRecord>(std::move(record));
+  // Set by the transaction: the timer no longer waits for this fire and none is stored.
+  auto gone = std::make_shared<bool>(false);
+  storage::TxnFn fn = [fire, gone](storage::ShardTxn& txn) -> absl::Status {
+    *gone = false;
+    absl::StatusOr<bool> written = engine::WriteUnwrittenFire(txn, *fire, /*pending=*/true);
+    if (!written.ok()) return written.status();
+    if (*written) return absl::OkStatus();
+    absl::StatusOr<std::optional<DeliveryRecord>> stored =
+        txn.GetDelivery(fire->fire().namespace_(), fire->fire().fire_id());
+    if (!stored.ok()) return stored.status();
+    *gone = !stored->has_value();
+    return absl::OkStatus();
+  };
+  storage::TxnDone done = [this, key, shard, fire, gone](absl::Status status) {
+    const std::string& fire_id = fire->fire().fire_id();
+    if (!status.ok()) {
+      // Its timer's due entry is still stored: the fire is not lost, it fires again after a
+      // restart. While in memory, the next occasion tries the write again.
+      CHIME_LOG(kError, "writing a fire delivered before its write failed",
+                {{"fire_id", fire_id}, {"error", status.ToString()}});
+    } else if (!*gone) {
+      return;
+    }
+    absl::MutexLock lock(&mu_);
+    Topic* topic = FindTopicLocked(key);
+    if (topic == nullptr) return;
+    auto it = topic->entries.find(fire_id);
+    if (it == topic->entries.end() || it->second.state == Entry::State::kSettling) return;
+    if (!status.ok()) {
+      it->second.unwritten = true;
+      return;
+    }
+    // Cancelled (or deleted) after its fire was handed over: nothing more to deliver.
+    SettleLocked(*topic, shard, fire_id);
+    topic->entries.erase(fire_id);
+    work_ = true;
+  };
+  // Lazy like the fire transaction it completes: lost in a crash, the timer fires again.
   ordered_.push_back(
       OrderedTxn{shard, std::move(fn), std::move(done), storage::ShardStore::Sync::kLazy});
   work_ = true;

@@ -21,6 +21,13 @@
 // A fire whose deadline passes, or whose subscriber disconnects, goes back to the ready queue
 // for any subscriber.
 //
+// Fires handed over unwritten (DeliveryRecord.unwritten, engine::EngineOptions::
+// defer_fire_writes) are stored nowhere yet: their timers wait, SCHEDULED, in the time index.
+// The ack of such a fire writes the timer's end (engine::WriteUnwrittenFire), two writes in
+// place of a fire's four and an ack's two. Whatever else happens to it first writes the fire
+// as it stands (an ordered transaction): its attempt record's hold runs out, a nack, a backoff
+// or dead letter, no room in memory, or its topic's last subscriber leaving.
+//
 // Acks: one transaction per shard deletes the pending deliveries (their timers read as
 // COMPLETED from then on, engine::ResolveCompletion); the ACKED/UNKNOWN outcome is sent after
 // it is durable.
@@ -113,6 +120,10 @@ class DeliveryManager : public engine::FireListener {
   // Room left in the topic's ready queue, 0 when nobody subscribes or its backlog is on disk:
   // OnFires keeps that many fires in memory, if nothing else arrives first.
   size_t MemoryRoom(const std::string& ns, const std::string& topic) override;
+  // Its fire time while the fire is in memory, handed over unwritten.
+  std::optional<google::protobuf::Timestamp> UnwrittenFireTime(const std::string& ns,
+                                                               const std::string& topic,
+                                                               const std::string& fire_id) override;
 
   // Registers a subscriber of (ns, topic) that holds at most `max_outstanding` unacked
   // fires. UNAVAILABLE after CloseAll(). Arguments are validated by the caller.
@@ -180,6 +191,10 @@ class DeliveryManager : public engine::FireListener {
     v1::DeliveryPolicy policy;        // from the timer record
     SubscriberId owner = 0;           // while in flight
     absl::Time deadline;              // while in flight
+    // Handed over unwritten (record.unwritten, engine::EngineOptions::defer_fire_writes) and
+    // no write of it queued yet: its ack writes the timer's end, anything that takes it out
+    // of memory or changes its stored record writes it first (WriteUnwrittenEntryLocked).
+    bool unwritten = false;
   };
 
   struct Subscriber {
@@ -238,6 +253,8 @@ class DeliveryManager : public engine::FireListener {
     std::optional<google::protobuf::Timestamp> ack_deadline;
     // With no ack_deadline: set visible_at even if later (a backoff), if the attempt matches.
     bool delay = false;
+    // A send's topic, so that its release can find a fire still unwritten.
+    std::string topic;
   };
   using ShardUpdates = std::map<int, std::vector<RecordUpdate>>;
   using SinkCall = std::pair<std::shared_ptr<SubscriberSink>, std::vector<v1::Fire>>;
@@ -317,6 +334,14 @@ class DeliveryManager : public engine::FireListener {
     storage::TxnDone done;
     storage::ShardStore::Sync sync = storage::ShardStore::Sync::kDurable;
   };
+  // Queues the write of a fire handed over unwritten (engine::WriteUnwrittenFire): `record`
+  // as it is to be stored, policy included. Ordered, so that scans and later writes about the
+  // fire come after it. If the timer no longer waits for it, the fire leaves memory.
+  void QueueFireWriteLocked(int shard, const TopicKey& key, internal::DeliveryRecord record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same for an entry still unwritten, as it stands now; nothing for others.
+  void WriteUnwrittenEntryLocked(const TopicKey& key, Entry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues the record updates, one transaction per shard. A shard's updates that are all
   // sends are held (DeliveryOptions::attempt_record_hold); others write the held ones first.
   void QueueUpdatesLocked(ShardUpdates updates) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

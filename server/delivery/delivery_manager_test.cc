@@ -10,6 +10,7 @@
 #include "common/fake_clock.h"
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
+#include "server/engine/engine.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -222,6 +223,71 @@ class DeliveryManagerTest : public ::testing::Test {
     }
   }
 
+  // A fire handed over unwritten (engine::EngineOptions::defer_fire_writes): its one-shot
+  // timer is stored SCHEDULED, due now, with its time-index entry, and nothing else.
+  std::pair<int, DeliveryRecord> Unwritten(const std::string& timer_id, const std::string& topic) {
+    const int64_t due_us = absl::ToUnixMicros(clock_.Now());
+    internal::TimerRecord timer;
+    v1::Timer& t = *timer.mutable_timer();
+    t.set_namespace_("ns");
+    t.set_timer_id(timer_id);
+    t.set_state(v1::TIMER_STATE_SCHEDULED);
+    t.set_version(3);
+    t.mutable_target()->set_topic(topic);
+    *t.mutable_schedule()->mutable_fire_at() = ToProtoTimestamp(clock_.Now());
+    timer.set_due_us(due_us);
+    const int shard = store_->ShardFor("ns", timer_id);
+    EXPECT_OK(store_->shard(shard)->SubmitAndWait([&](storage::ShardTxn& txn) {
+      txn.PutTimer(timer);
+      txn.PutDue(due_us, "ns", timer_id);
+      return absl::OkStatus();
+    }));
+    DeliveryRecord record;
+    v1::Fire* fire = record.mutable_fire();
+    fire->set_fire_id(engine::MakeFireId(timer_id, 0));
+    fire->set_namespace_("ns");
+    fire->set_timer_id(timer_id);
+    fire->set_topic(topic);
+    *fire->mutable_scheduled_time() = ToProtoTimestamp(clock_.Now());
+    *fire->mutable_fire_time() = ToProtoTimestamp(clock_.Now());
+    record.set_visible_at_us(due_us);
+    *record.mutable_policy() = v1::DeliveryPolicy();
+    record.mutable_unwritten()->set_due_us(due_us);
+    record.mutable_unwritten()->set_timer_version(3);
+    return {shard, record};
+  }
+  // What the shard stores of an unwritten fire's timer: its record and whether it is due.
+  struct StoredFire {
+    v1::Timer timer;
+    bool due_entry = false;
+    std::optional<DeliveryRecord> delivery;
+  };
+  StoredFire Stored(const std::string& timer_id) {
+    storage::ShardStore* shard = store_->shard(store_->ShardFor("ns", timer_id));
+    StoredFire out;
+    auto timer = shard->GetTimer("ns", timer_id);
+    EXPECT_TRUE(timer.ok() && timer->has_value());
+    if (timer.ok() && timer->has_value()) out.timer = (*timer)->timer();
+    std::vector<storage::DueEntry> due;
+    bool more = false;
+    EXPECT_OK(shard->ScanDue(std::nullopt, INT64_MAX, 1000, &due, &more));
+    for (const storage::DueEntry& e : due) out.due_entry |= e.timer_id == timer_id;
+    auto delivery = shard->GetDelivery("ns", engine::MakeFireId(timer_id, 0));
+    EXPECT_OK(delivery.status());
+    if (delivery.ok()) out.delivery = *delivery;
+    return out;
+  }
+  // Waits (real time, bounded) until the unwritten fire of `timer_id` is written: FIRED.
+  StoredFire WaitWritten(const std::string& timer_id) {
+    const absl::Time limit = absl::Now() + absl::Seconds(30);
+    StoredFire stored = Stored(timer_id);
+    while (absl::Now() < limit && stored.timer.state() == v1::TIMER_STATE_SCHEDULED) {
+      absl::SleepFor(absl::Milliseconds(1));
+      stored = Stored(timer_id);
+    }
+    return stored;
+  }
+
   // Observations of the send lateness histogram: (count, sum in seconds).
   std::pair<uint64_t, double> SendLateness() {
     absl::StatusOr<metrics::HistogramFamily*> family =
@@ -350,6 +416,131 @@ TEST_F(DeliveryManagerTest, MemoryRoomIsWhatOnFiresWouldKeep) {
   ASSERT_NO_FATAL_FAILURE(FireAhead("d", "q", absl::Seconds(1)));  // overflows to disk
   EXPECT_TRUE(manager_->GetTopicStats("ns", "q")->backlog_on_disk);
   EXPECT_EQ(manager_->MemoryRoom("ns", "q"), 0u);
+  manager_->Unsubscribe(id);
+}
+
+TEST_F(DeliveryManagerTest, TheAckOfAnUnwrittenFireEndsItsTimerAndStoresNoDelivery) {
+  StartManager(/*max_ready=*/100);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 10, sink));
+  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+  auto [shard, record] = Unwritten("u1", "q");
+  manager_->OnFires(shard, {record});
+  std::optional<v1::Fire> fire = sink->Next();
+  ASSERT_TRUE(fire.has_value());
+  EXPECT_EQ(fire->fire_id(), "u1@0");
+  EXPECT_EQ(fire->attempt(), 1u);
+  // Reads show the timer fired while its fire is out.
+  std::optional<google::protobuf::Timestamp> shown = manager_->UnwrittenFireTime("ns", "q", "u1@0");
+  ASSERT_TRUE(shown.has_value());
+  EXPECT_EQ(FromProto(*shown), FromProto(record.fire().fire_time()));
+  EXPECT_EQ(Stored("u1").timer.state(), v1::TIMER_STATE_SCHEDULED);
+
+  manager_->Ack(id, {"u1@0"});
+  EXPECT_EQ(sink->WaitOutcome("u1@0"), v1::ACK_OUTCOME_ACKED);
+  const StoredFire stored = Stored("u1");
+  EXPECT_EQ(stored.timer.state(), v1::TIMER_STATE_FIRED);  // read as COMPLETED: none pending
+  EXPECT_EQ(stored.timer.fire_count(), 1u);
+  EXPECT_EQ(stored.timer.version(), 4u);
+  EXPECT_FALSE(stored.due_entry);
+  EXPECT_FALSE(stored.delivery.has_value());
+  EXPECT_FALSE(manager_->UnwrittenFireTime("ns", "q", "u1@0").has_value());
+  // The attempt record was dropped with the ack: nothing is written after the hold either.
+  clock_.Advance(DeliveryOptions().attempt_record_hold);
+  manager_->Unsubscribe(id);
+  manager_->Stop();
+  EXPECT_EQ(StoredDeliveries(), 0u);
+}
+
+TEST_F(DeliveryManagerTest, AnUnwrittenFireUnackedPastTheHoldIsWrittenAsItStands) {
+  StartManager(/*max_ready=*/100);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 10, sink));
+  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+  auto [shard, record] = Unwritten("u1", "q");
+  manager_->OnFires(shard, {record});
+  std::optional<v1::Fire> fire = sink->Next();
+  ASSERT_TRUE(fire.has_value());
+  clock_.Advance(DeliveryOptions().attempt_record_hold);
+  const StoredFire stored = WaitWritten("u1");
+  EXPECT_EQ(stored.timer.state(), v1::TIMER_STATE_FIRED);
+  EXPECT_FALSE(stored.due_entry);
+  ASSERT_TRUE(stored.delivery.has_value());
+  EXPECT_FALSE(stored.delivery->has_unwritten());
+  EXPECT_EQ(stored.delivery->fire().attempt(), 1u);
+  EXPECT_EQ(stored.delivery->visible_at_us(), absl::ToUnixMicros(FromProto(fire->ack_deadline())));
+  // Its ack now deletes the stored delivery, as for any written fire.
+  manager_->Ack(id, {"u1@0"});
+  EXPECT_EQ(sink->WaitOutcome("u1@0"), v1::ACK_OUTCOME_ACKED);
+  EXPECT_FALSE(Stored("u1").delivery.has_value());
+  manager_->Unsubscribe(id);
+}
+
+TEST_F(DeliveryManagerTest, UnwrittenFiresAreWrittenWhenTheyLeaveMemory) {
+  StartManager(/*max_ready=*/1);
+  // Nobody subscribes to "idle": its fire is written to wait on disk.
+  auto [idle_shard, idle] = Unwritten("idle1", "idle");
+  manager_->OnFires(idle_shard, {idle});
+  EXPECT_EQ(WaitWritten("idle1").delivery->visible_at_us(), idle.visible_at_us());
+
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 1, sink));
+  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+  auto [s1, sent] = Unwritten("sent", "q");
+  manager_->OnFires(s1, {sent});
+  ASSERT_TRUE(sink->Next().has_value());  // in flight: the window of 1 is full
+  auto [s2, ready] = Unwritten("ready", "q");
+  manager_->OnFires(s2, {ready});
+  // Past the ready queue's room of 1: written at once, to wait on disk.
+  auto [s3, over] = Unwritten("over", "q");
+  manager_->OnFires(s3, {over});
+  EXPECT_TRUE(WaitWritten("over").delivery.has_value());
+  EXPECT_EQ(Stored("ready").timer.state(), v1::TIMER_STATE_SCHEDULED);
+
+  // The last subscriber leaves: what it held and what was ready are written, visible now.
+  manager_->Unsubscribe(id);
+  for (const std::string timer_id : {"sent", "ready"}) {
+    SCOPED_TRACE(timer_id);
+    const StoredFire stored = WaitWritten(timer_id);
+    EXPECT_EQ(stored.timer.state(), v1::TIMER_STATE_FIRED);
+    EXPECT_FALSE(stored.due_entry);
+    ASSERT_TRUE(stored.delivery.has_value());
+    EXPECT_LE(stored.delivery->visible_at_us(), absl::ToUnixMicros(clock_.Now()));
+  }
+  // A new subscriber gets all four from disk, the one sent before as its second attempt.
+  auto next = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId next_id, manager_->Subscribe("ns", "q", 10, next));
+  std::map<std::string, uint32_t> attempts;
+  for (int i = 0; i < 3; ++i) {
+    std::optional<v1::Fire> fire = next->Next();
+    ASSERT_TRUE(fire.has_value());
+    attempts[fire->timer_id()] = fire->attempt();
+  }
+  EXPECT_EQ(attempts, (std::map<std::string, uint32_t>{{"over", 1}, {"ready", 1}, {"sent", 2}}));
+  manager_->Unsubscribe(next_id);
+}
+
+TEST_F(DeliveryManagerTest, ANackOfAnUnwrittenFireWritesItFirst) {
+  StartManager(/*max_ready=*/100);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 10, sink));
+  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+  auto [shard, record] = Unwritten("u1", "q");
+  manager_->OnFires(shard, {record});
+  ASSERT_TRUE(sink->Next().has_value());
+  manager_->Nack(id, {"u1@0"}, absl::Minutes(1));
+  EXPECT_EQ(sink->WaitOutcome("u1@0"), v1::ACK_OUTCOME_NACKED);
+  const StoredFire stored = Stored("u1");
+  EXPECT_EQ(stored.timer.state(), v1::TIMER_STATE_FIRED);
+  ASSERT_TRUE(stored.delivery.has_value());
+  EXPECT_EQ(stored.delivery->visible_at_us(), absl::ToUnixMicros(clock_.Now() + absl::Minutes(1)));
+  EXPECT_EQ(stored.delivery->fire().attempt(), 1u);
+  // Sent again after the delay, from disk.
+  clock_.Advance(absl::Minutes(1));
+  std::optional<v1::Fire> again = sink->Next();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->fire_id(), "u1@0");
+  EXPECT_EQ(again->attempt(), 2u);
   manager_->Unsubscribe(id);
 }
 

@@ -223,7 +223,7 @@ absl::Status InsertTimer(ShardTxn& txn, CreateOp& op) {
 class Engine::Impl {
  public:
   Impl(storage::Store* store, const EngineOptions& options, FireListener* listener)
-      : store_(store), options_(options), clock_(options.clock) {
+      : store_(store), options_(options), clock_(options.clock), listener_(listener) {
     for (int i = 0; i < store->shard_count(); ++i) {
       shards_.push_back(std::make_unique<ShardEngine>(i, store->shard(i), options, listener));
     }
@@ -342,9 +342,13 @@ class Engine::Impl {
     op->ns = NamespaceOrDefault(ns_in);
     op->id = std::move(timer_id);
     op->now = clock_->Now();
+    // With deferred fire writes, a one-shot timer reads SCHEDULED until its fire's ack is
+    // written: from its due time (less the lead a fire may be taken ahead) it counts as fired.
+    const int64_t firing_from_us =
+        options_.defer_fire_writes ? absl::ToUnixMicros(op->now + options_.fire_ahead) : INT64_MIN;
     store_->shard(store_->ShardFor(op->ns, op->id))
         ->Submit(
-            [op](ShardTxn& txn) -> absl::Status {
+            [op, firing_from_us](ShardTxn& txn) -> absl::Status {
               CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> record,
                                      txn.GetTimer(op->ns, op->id));
               if (!record.has_value()) return NotFound(op->ns, op->id);
@@ -355,6 +359,12 @@ class Engine::Impl {
                 return absl::FailedPreconditionError(
                     absl::StrCat("timer ", op->id, " is ", StateName(timer.state()),
                                  "; only scheduled timers can be cancelled"));
+              }
+              if (IsOneShot(timer) && record->due_us() <= firing_from_us) {
+                return absl::FailedPreconditionError(
+                    absl::StrCat("timer ", op->id,
+                                 " is firing (its due time has come); only scheduled timers can "
+                                 "be cancelled"));
               }
               timer.set_state(v1::TIMER_STATE_CANCELLED);
               *timer.mutable_cancel_time() = ToProtoTimestamp(op->now);
@@ -419,6 +429,27 @@ class Engine::Impl {
         });
   }
 
+  // A one-shot timer stored SCHEDULED whose due time has come: its fire may have been handed
+  // over unwritten (EngineOptions::defer_fire_writes).
+  bool MayHaveUnwrittenFire(const internal::TimerRecord& record) const {
+    return listener_ != nullptr && options_.defer_fire_writes &&
+           record.timer().state() == v1::TIMER_STATE_SCHEDULED && IsOneShot(record.timer()) &&
+           record.due_us() <= absl::ToUnixMicros(clock_->Now() + options_.fire_ahead);
+  }
+  // Reads a timer whose fire is out unwritten as its fire's write will leave it.
+  void ShowUnwrittenFire(internal::TimerRecord& record) const {
+    if (!MayHaveUnwrittenFire(record)) return;
+    v1::Timer& timer = *record.mutable_timer();
+    std::optional<google::protobuf::Timestamp> fired =
+        listener_->UnwrittenFireTime(timer.namespace_(), timer.target().topic(),
+                                     MakeFireId(timer.timer_id(), timer.fire_count()));
+    if (!fired.has_value()) return;
+    timer.set_state(v1::TIMER_STATE_FIRED);
+    timer.set_fire_count(timer.fire_count() + 1);
+    *timer.mutable_last_fire_time() = *fired;
+    timer.clear_next_fire_time();
+  }
+
   absl::StatusOr<v1::Timer> Get(absl::string_view ns_in, absl::string_view timer_id) const {
     const std::string ns = NamespaceOrDefault(ns_in);
     const storage::ShardStore& shard = *store_->shard(store_->ShardFor(ns, timer_id));
@@ -427,6 +458,7 @@ class Engine::Impl {
     if (!record.has_value()) return NotFound(ns, timer_id);
     CHIME_RETURN_IF_ERROR(ResolveCompletion(shard, *record));
     v1::Timer& timer = *record->mutable_timer();
+    ShowUnwrittenFire(*record);
     if (!IsOneShot(timer) && timer.state() == v1::TIMER_STATE_SCHEDULED && record->due_us() != 0) {
       const int64_t nominal = record->nominal_us() != 0 ? record->nominal_us() : record->due_us();
       for (int64_t us : UpcomingDueUs(timer, nominal, limits::kUpcomingFireTimes)) {
@@ -462,12 +494,16 @@ class Engine::Impl {
         if (!request.topic().empty() && read.timer().target().topic() != request.topic()) {
           return true;
         }
-        // Only a FIRED timer may read differently from its record (COMPLETED): copy just those.
+        // Only a FIRED timer may read differently from its record (COMPLETED), or a one-shot
+        // one whose due time came (fired, its fire not yet written): copy just those.
         std::optional<internal::TimerRecord> resolved;
         if (read.timer().state() == v1::TIMER_STATE_FIRED) {
           resolved = read;
           resolve_status = ResolveCompletion(shard, *resolved);
           if (!resolve_status.ok()) return false;
+        } else if (MayHaveUnwrittenFire(read)) {
+          resolved = read;
+          ShowUnwrittenFire(*resolved);
         }
         const v1::Timer& timer = resolved.has_value() ? resolved->timer() : read.timer();
         if (request.state() != v1::TIMER_STATE_UNSPECIFIED && timer.state() != request.state()) {
@@ -673,6 +709,7 @@ class Engine::Impl {
   storage::Store* const store_;
   const EngineOptions options_;
   Clock* const clock_;
+  FireListener* const listener_;  // may be null
   std::vector<std::unique_ptr<ShardEngine>> shards_;
 
   absl::Mutex ops_mu_;

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "chime/internal/storage.pb.h"
 #include "chime/v1/timer.pb.h"
 #include "common/clock.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "storage/store.h"
 
 namespace chime::engine {
@@ -47,6 +49,13 @@ class FireListener {
   // (storage::QueueCopy). A hint: a wrong answer costs a scan or a write some speed, never a
   // fire. Must not block.
   virtual size_t MemoryRoom(const std::string& /*ns*/, const std::string& /*topic*/) { return 0; }
+  // The fire time of fire `fire_id` of (ns, topic) if it was handed over unwritten
+  // (DeliveryRecord.unwritten) and its end is not written yet: reads show its timer as fired.
+  // Called on API threads; must not block.
+  virtual std::optional<google::protobuf::Timestamp> UnwrittenFireTime(
+      const std::string& /*ns*/, const std::string& /*topic*/, const std::string& /*fire_id*/) {
+    return std::nullopt;
+  }
 };
 
 struct EngineOptions {
@@ -65,6 +74,13 @@ struct EngineOptions {
   absl::Duration fire_ahead = absl::ZeroDuration();
   // Applied where a timer's delivery policy leaves a field unset.
   absl::Duration default_ack_deadline = absl::Seconds(30);
+  // Fires of one-shot timers with a topic target that the listener will keep in memory (its
+  // MemoryRoom) are handed over before anything about them is written, marked
+  // DeliveryRecord.unwritten. The timer stays stored SCHEDULED with its time-index entry, so
+  // a crash fires it again with the same fire id, until the listener writes the fire's end
+  // with WriteUnwrittenFire: its ack (the timer FIRED, nothing else: two writes instead of
+  // the six of a fire and its ack), or the fire itself when it must wait on disk.
+  bool defer_fire_writes = true;
   // How long an idempotency key is remembered after its create (storage/retention.h; the
   // Store's RetentionOptions::retention, which drops it from disk).
   absl::Duration retention = absl::InfiniteDuration();
@@ -94,6 +110,12 @@ struct ShardStats {
   // Most heap entries held at once since start (never above max_heap_entries_per_shard).
   size_t heap_high_water = 0;
   int64_t window_end_us = 0;
+  // The heap's earliest entry (possibly stale: cancelled), and where the next window load
+  // resumes: time-index entries up to it are in the heap or fired (nullopt: none loaded yet).
+  // So the earliest not-yet-fired timer is the heap's or the first entry after the cursor;
+  // entries before the cursor that are not in the heap may be fires still out unwritten.
+  std::optional<storage::DueEntry> heap_top;
+  std::optional<storage::DueEntry> load_cursor;
   uint64_t fired_total = 0;
   // Lateness of the last fire batch: dispatch time - due time.
   absl::Duration last_dispatch_lateness;
@@ -153,6 +175,15 @@ class Engine {
 // COMPLETED once its last fire is no longer pending (ResolveCompletion).
 absl::Status RecordDeadLettered(storage::ShardTxn& txn, absl::string_view ns,
                                 absl::string_view fire_id);
+
+// For a fire handed over unwritten (DeliveryRecord.unwritten, EngineOptions::
+// defer_fire_writes): writes in `txn` what its fire transaction left out, the timer FIRED as
+// firing then would have left it and its time-index entry removed; with `pending`, also the
+// pending delivery `record` (stored without `unwritten`, its queue entry with a copy). False,
+// writing nothing, when the timer no longer waits for this fire: cancelled or deleted first,
+// or fired through another heap entry (then a stored delivery of it may exist).
+absl::StatusOr<bool> WriteUnwrittenFire(storage::ShardTxn& txn,
+                                        const internal::DeliveryRecord& record, bool pending);
 
 // Turns a stored FIRED into COMPLETED when the timer's last fire is no longer pending: what
 // API reads and state checks must do with every timer record they read. In a transaction, or

@@ -54,6 +54,12 @@ class RecordingListener : public FireListener {
     auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return fires_.size() >= n; };
     return mu_.AwaitWithTimeout(absl::Condition(&enough), kWaitBound);
   }
+  // The same, waiting `bound` at most: for fires that must not come.
+  bool WaitForCountWithin(size_t n, absl::Duration bound) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return fires_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), bound);
+  }
   size_t count() const {
     absl::MutexLock lock(&mu_);
     return fires_.size();
@@ -229,7 +235,9 @@ class EngineTest : public ::testing::Test {
 };
 
 TEST_F(EngineTest, FiresTheListenerHasRoomForAreQueuedWithoutARecordCopy) {
-  Open();
+  EngineOptions options;
+  options.defer_fire_writes = false;  // otherwise such fires are not written at all (below)
+  Open(1, options);
   listener_.SetMemoryRoom("held", 2);
   const absl::Time due = kStart + absl::Seconds(1);
   CreateAll({OneShot("h1", due, "held"), OneShot("h2", due, "held"), OneShot("h3", due, "held"),
@@ -251,6 +259,82 @@ TEST_F(EngineTest, FiresTheListenerHasRoomForAreQueuedWithoutARecordCopy) {
   }
   EXPECT_EQ(copies["held"], std::make_pair(1, 2));
   EXPECT_EQ(copies["on-disk"], std::make_pair(1, 0));
+}
+
+TEST_F(EngineTest, FiresTheListenerKeepsInMemoryAreHandedOverUnwrittenAndEndWithTheirAck) {
+  Open();
+  listener_.SetMemoryRoom("held", 3);  // fires go in (due, id) order: h1 to h3 fit
+  const absl::Time due = kStart + absl::Seconds(1);
+  CreateAll({OneShot("h1-acked", due, "held"), OneShot("h2-waits", due, "held"),
+             OneShot("h3-lost", due, "held"), OneShot("h4-over", due, "held"),
+             OneShot("disk", due, "on-disk")});
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(listener_.WaitForCount(5));
+  std::map<std::string, internal::DeliveryRecord> fires;
+  for (internal::DeliveryRecord& r : listener_.records()) fires[r.fire().timer_id()] = r;
+  storage::ShardStore* shard = store_->shard(0);
+  // The three the room holds were written nowhere: their timers read as before the fire.
+  for (const std::string id : {"h1-acked", "h2-waits", "h3-lost"}) {
+    SCOPED_TRACE(id);
+    const internal::DeliveryRecord& fire = fires[id];
+    ASSERT_TRUE(fire.has_unwritten());
+    EXPECT_EQ(fire.unwritten().due_us(), absl::ToUnixMicros(due));
+    EXPECT_EQ(fire.fire().fire_id(), MakeFireId(id, 0));
+    EXPECT_EQ(FromProto(fire.fire().fire_time()), due);
+    ASSERT_OK_AND_ASSIGN(v1::Timer timer, engine_->Get("default", id));
+    EXPECT_EQ(timer.state(), v1::TIMER_STATE_SCHEDULED);
+    EXPECT_EQ(fire.unwritten().timer_version(), timer.version());
+    ASSERT_OK_AND_ASSIGN(auto delivery, shard->GetDelivery("default", fire.fire().fire_id()));
+    EXPECT_FALSE(delivery.has_value());
+    // Its due time has come: the fire is on its way, the timer cannot be cancelled.
+    absl::StatusOr<v1::Timer> cancel = Cancel(id);
+    EXPECT_EQ(cancel.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(cancel.status().message(), HasSubstr("is firing"));
+  }
+  // Past the room, and for a topic without one: written at the fire, as always.
+  for (const std::string id : {"h4-over", "disk"}) {
+    SCOPED_TRACE(id);
+    EXPECT_FALSE(fires[id].has_unwritten());
+    ASSERT_OK_AND_ASSIGN(v1::Timer timer, engine_->Get("default", id));
+    EXPECT_EQ(timer.state(), v1::TIMER_STATE_FIRED);
+  }
+
+  // The ack's write: the timer ends as firing would have left it, nothing is pending.
+  ASSERT_OK(shard->SubmitAndWait([&](storage::ShardTxn& txn) -> absl::Status {
+    CHIME_ASSIGN_OR_RETURN(bool written, WriteUnwrittenFire(txn, fires["h1-acked"], false));
+    EXPECT_TRUE(written);
+    return absl::OkStatus();
+  }));
+  ASSERT_OK_AND_ASSIGN(v1::Timer acked, engine_->Get("default", "h1-acked"));
+  EXPECT_EQ(acked.state(), v1::TIMER_STATE_COMPLETED);
+  EXPECT_EQ(acked.fire_count(), 1u);
+  EXPECT_EQ(FromProto(acked.last_fire_time()), due);
+  ASSERT_OK_AND_ASSIGN(auto no_delivery, shard->GetDelivery("default", MakeFireId("h1-acked", 0)));
+  EXPECT_FALSE(no_delivery.has_value());
+  // A fire that must wait on disk: the timer FIRED and the delivery stored, as at the fire.
+  ASSERT_OK(shard->SubmitAndWait([&](storage::ShardTxn& txn) -> absl::Status {
+    CHIME_ASSIGN_OR_RETURN(bool written, WriteUnwrittenFire(txn, fires["h2-waits"], true));
+    EXPECT_TRUE(written);
+    // Once written, the timer no longer waits for it: a second write does nothing.
+    CHIME_ASSIGN_OR_RETURN(bool again, WriteUnwrittenFire(txn, fires["h2-waits"], true));
+    EXPECT_FALSE(again);
+    return absl::OkStatus();
+  }));
+  ASSERT_OK_AND_ASSIGN(v1::Timer waits, engine_->Get("default", "h2-waits"));
+  EXPECT_EQ(waits.state(), v1::TIMER_STATE_FIRED);
+  ASSERT_OK_AND_ASSIGN(auto stored, shard->GetDelivery("default", MakeFireId("h2-waits", 0)));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_FALSE(stored->has_unwritten());
+  EXPECT_EQ(stored->fire().payload(), fires["h2-waits"].fire().payload());
+
+  // "h3-lost" was never written (as if the process died): after a restart it fires again, with
+  // the same fire id; the others do not.
+  Close();
+  Open();
+  clock_.Advance(absl::Milliseconds(10));
+  ASSERT_TRUE(listener_.WaitForCount(6));
+  EXPECT_EQ(listener_.fires()[5].fire_id(), MakeFireId("h3-lost", 0));
+  EXPECT_FALSE(listener_.WaitForCountWithin(7, absl::Milliseconds(100)));
 }
 
 TEST_F(EngineTest, FireAheadCommitsEarlyAsIfAtTheDueTime) {

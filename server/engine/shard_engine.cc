@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "common/thread_name.h"
 #include "server/engine/next_due.h"
+#include "server/engine/one_shot_fire.h"
 #include "server/engine/recurrence.h"
 
 namespace chime::engine {
@@ -75,18 +76,67 @@ class QueueCopies {
   Room::value_type* last_ = nullptr;  // most fires of a batch share a topic
 };
 
+// The pending delivery of `timer`'s fire `fire_id`, scheduled (nominally) at nominal_us and
+// fired at `now`.
+internal::DeliveryRecord MakeDelivery(const v1::Timer& timer, std::string fire_id,
+                                      int64_t nominal_us, absl::Time now) {
+  internal::DeliveryRecord delivery;
+  v1::Fire& fire = *delivery.mutable_fire();
+  fire.set_fire_id(std::move(fire_id));
+  fire.set_namespace_(timer.namespace_());
+  fire.set_timer_id(timer.timer_id());
+  if (timer.target().has_webhook()) {
+    // Copied, so the fire keeps its destination whatever later happens to the timer.
+    fire.set_topic(kWebhookTopic);
+    *delivery.mutable_webhook() = timer.target().webhook();
+  } else {
+    fire.set_topic(timer.target().topic());
+  }
+  *fire.mutable_scheduled_time() = MicrosToProto(nominal_us);  // nominal, before offsets
+  *fire.mutable_fire_time() = ToProtoTimestamp(now);
+  fire.set_attempt(0);  // delivery counts attempts from its first send
+  *delivery.mutable_policy() = timer.delivery_policy();
+  fire.set_payload(timer.payload());
+  *fire.mutable_labels() = timer.labels();
+  delivery.set_visible_at_us(absl::ToUnixMicros(now));
+  return delivery;
+}
+
+// Fires a one-shot timer. A fire its listener keeps in memory is, with `defer_writes`, handed
+// over without a write (EngineOptions::defer_fire_writes): its ack writes the timer's end.
+absl::Status FireOneShot(ShardTxn& txn, internal::TimerRecord record, int64_t due_us,
+                         absl::Time now, QueueCopies& copies, bool defer_writes,
+                         std::vector<internal::DeliveryRecord>* fires) {
+  const v1::Timer& timer = record.timer();
+  internal::DeliveryRecord delivery =
+      MakeDelivery(timer, MakeFireId(timer.timer_id(), timer.fire_count()), due_us, now);
+  const storage::QueueCopy copy = copies.For(delivery.fire());
+  if (defer_writes && copy == storage::QueueCopy::kKeyOnly && !timer.target().has_webhook()) {
+    internal::UnwrittenFire& unwritten = *delivery.mutable_unwritten();
+    unwritten.set_due_us(due_us);
+    unwritten.set_timer_version(timer.version());
+    fires->push_back(std::move(delivery));
+    return absl::OkStatus();
+  }
+  WriteOneShotFired(txn, record, due_us, delivery.fire().fire_time());
+  txn.PutNewDelivery(delivery, copy);
+  fires->push_back(std::move(delivery));
+  return absl::OkStatus();
+}
+
 // Fires the occurrence of `record` due at `due_us`: the pending delivery, the updated timer
-// and the time-index change go into the same transaction.
+// and the time-index change go into the same transaction (for a recurring timer, also its
+// next occurrence).
 absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us, absl::Time now,
-                     QueueCopies& copies, std::vector<internal::DeliveryRecord>* fires,
+                     QueueCopies& copies, bool defer_writes,
+                     std::vector<internal::DeliveryRecord>* fires,
                      std::vector<HeapEntry>* rescheduled) {
+  if (IsOneShot(record.timer())) {
+    return FireOneShot(txn, std::move(record), due_us, now, copies, defer_writes, fires);
+  }
   v1::Timer& timer = *record.mutable_timer();
   const uint64_t occurrence = timer.fire_count();
-  OccurrencePlan plan;  // a one-shot timer fires and ends
-  plan.nominal_us = due_us;
-  if (!IsOneShot(timer)) {
-    CHIME_ASSIGN_OR_RETURN(plan, PlanOccurrence(txn, record, due_us, now));
-  }
+  CHIME_ASSIGN_OR_RETURN(OccurrencePlan plan, PlanOccurrence(txn, record, due_us, now));
 
   txn.DeleteDue(due_us, timer.namespace_(), timer.timer_id());
   if (plan.next_nominal_us.has_value()) {
@@ -120,26 +170,8 @@ absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us
     CHIME_RETURN_IF_ERROR(txn.DeleteDelivery(timer.namespace_(), *plan.replace_fire_id));
   }
 
-  internal::DeliveryRecord delivery;
-  v1::Fire& fire = *delivery.mutable_fire();
-  fire.set_fire_id(MakeFireId(timer.timer_id(), occurrence));
-  fire.set_namespace_(timer.namespace_());
-  fire.set_timer_id(timer.timer_id());
-  if (timer.target().has_webhook()) {
-    // Copied, so the fire keeps its destination whatever later happens to the timer.
-    fire.set_topic(kWebhookTopic);
-    *delivery.mutable_webhook() = timer.target().webhook();
-  } else {
-    fire.set_topic(timer.target().topic());
-  }
-  *fire.mutable_scheduled_time() = MicrosToProto(plan.nominal_us);  // nominal, before offsets
-  *fire.mutable_fire_time() = ToProtoTimestamp(now);
-  fire.set_attempt(0);  // delivery counts attempts from its first send
-  *delivery.mutable_policy() = timer.delivery_policy();
-  fire.set_payload(timer.payload());
-  *fire.mutable_labels() = timer.labels();
-  delivery.set_visible_at_us(absl::ToUnixMicros(now));
-
+  internal::DeliveryRecord delivery =
+      MakeDelivery(timer, MakeFireId(timer.timer_id(), occurrence), plan.nominal_us, now);
   timer.set_fire_count(occurrence + 1);
   *timer.mutable_last_fire_time() = ToProtoTimestamp(now);
   timer.set_version(timer.version() + 1);
@@ -152,7 +184,7 @@ absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us
     record.set_due_us(0);
   }
   txn.PutTimer(record);
-  txn.PutNewDelivery(delivery, copies.For(fire));
+  txn.PutNewDelivery(delivery, copies.For(delivery.fire()));
   fires->push_back(std::move(delivery));
   return absl::OkStatus();
 }
@@ -205,6 +237,11 @@ ShardStats ShardEngine::Stats() const {
   stats.heap_entries = heap_.size();
   stats.heap_high_water = heap_high_water_;
   stats.window_end_us = WindowEndUsLocked();
+  if (!heap_.empty()) {
+    const HeapEntry& top = heap_.Top();
+    stats.heap_top = DueEntry{top.due_us, top.ns, top.timer_id};
+  }
+  stats.load_cursor = cursor_;
   stats.fired_total = fired_total_;
   stats.last_dispatch_lateness = last_lateness_;
   return stats;
@@ -349,7 +386,8 @@ void ShardEngine::FireDueLocked(absl::Time now, int64_t now_us) {
       std::max(absl::ZeroDuration(), now - absl::FromUnixMicros(batch->entries.front().due_us));
   ++fires_in_flight_;
 
-  auto fn = [batch, listener = listener_](ShardTxn& txn) -> absl::Status {
+  auto fn = [batch, listener = listener_,
+             defer_writes = options_.defer_fire_writes](ShardTxn& txn) -> absl::Status {
     batch->fires.clear();
     batch->rescheduled.clear();
     QueueCopies copies(listener);
@@ -368,7 +406,7 @@ void ShardEngine::FireDueLocked(absl::Time now, int64_t now_us) {
       // visibility and the next occurrence of a schedule are exactly those of firing then.
       const absl::Time fire_at = std::max(batch->now, absl::FromUnixMicros(entry.due_us));
       CHIME_RETURN_IF_ERROR(FireOne(txn, std::move(*record), entry.due_us, fire_at, copies,
-                                    &batch->fires, &batch->rescheduled));
+                                    defer_writes, &batch->fires, &batch->rescheduled));
     }
     return absl::OkStatus();
   };

@@ -169,7 +169,10 @@ TEST_F(ObservabilityTest, FiresAndAcksReadTheirRecordsFromMemory) {
   FireAndAckOne("jobs");
   ParsedExposition m = Scrape();
   EXPECT_GE(RecordReads(m, "timer", "hot"), 1) << "the fire's read of its timer";
-  EXPECT_GE(RecordReads(m, "delivery", "hot"), 1) << "the ack's read of its delivery";
+  // The ack reads the fire's delivery, or, for a fire handed over before it was written
+  // (engine::EngineOptions::defer_fire_writes), the timer again.
+  EXPECT_GE(RecordReads(m, "timer", "hot") + RecordReads(m, "delivery", "hot"), 2)
+      << "the ack's read";
 }
 
 // --hot-records-mb=0: every read of a fire and an ack goes to RocksDB.
@@ -184,7 +187,7 @@ TEST_F(ObservabilityWithoutHotRecordsTest, FiresAndAcksReadRocksDb) {
   EXPECT_EQ(RecordReads(m, "timer", "hot"), 0);
   EXPECT_EQ(RecordReads(m, "delivery", "hot"), 0);
   EXPECT_GE(RecordReads(m, "timer", "rocksdb"), 1);
-  EXPECT_GE(RecordReads(m, "delivery", "rocksdb"), 1);
+  EXPECT_GE(RecordReads(m, "timer", "rocksdb") + RecordReads(m, "delivery", "rocksdb"), 2);
 }
 
 TEST_F(ObservabilityTest, HealthAndReadinessProbes) {
