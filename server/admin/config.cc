@@ -159,10 +159,10 @@ const std::vector<SettingSpec>& ChimedSettings() {
        "how long before its due time a timer's fire may be made durable (delivery still "
        "waits for the due time); takes the fsync off the path to subscribers; 0 disables"},
       {"fire-writes", "deferred", "deferred|at-fire",
-       "deferred: a fire its subscribers take from memory is written only with its ack (then "
-       "as the timer's end alone), or once it has waited 1s unacked or must wait on disk; "
-       "until then its timer reads SCHEDULED, and a crash fires it again (same fire id). "
-       "at-fire: every fire is written when it fires"},
+       "deferred: a fire of a one-shot timer its subscribers take from memory is written only "
+       "by its ack (then as the timer's end alone), or once it waits 1s unacked, is nacked or "
+       "must wait on disk; a crash before fires it again (same fire id). at-fire: every fire "
+       "is written when it fires"},
       {"ack-sync-delay", "50ms", "D",
        "a subscriber's acks are written with the shard's next other write and synced to "
        "disk at most this late, many in one sync (their results are sent after it; a create "

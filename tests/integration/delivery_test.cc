@@ -49,6 +49,34 @@ TEST_F(DeliveryTest, FireIsDeliveredAckedAndNotDeliveredAgainAfterRestart) {
   EXPECT_NE(fire->fire_id(), fire_id);
 }
 
+// A fire out to a subscriber, not yet acked (with --fire-writes=deferred not yet written
+// either): reads, lists and cancels treat its timer as fired; the ack completes it.
+TEST_F(DeliveryTest, ATimerWhoseFireIsOutReadsAsFiredUntilTheAckCompletesIt) {
+  TestSubscription sub(stub_.get(), "out");
+  CreateTimer("t-out", absl::Seconds(1), "out", "work");
+  clock_.Advance(absl::Seconds(2));
+  std::optional<v1::Fire> fire = sub.NextFire();
+  ASSERT_TRUE(fire.has_value());
+  v1::Timer timer;
+  ASSERT_TRUE(Get("t-out", &timer).ok());
+  EXPECT_EQ(timer.state(), v1::TIMER_STATE_FIRED);
+  EXPECT_EQ(timer.fire_count(), 1u);
+  EXPECT_EQ(FromProto(timer.last_fire_time()), FromProto(fire->fire_time()));
+  v1::ListTimersRequest list;
+  list.set_state(v1::TIMER_STATE_FIRED);
+  v1::ListTimersResponse listed;
+  ASSERT_TRUE(List(list, &listed).ok());
+  ASSERT_EQ(listed.timers_size(), 1);
+  EXPECT_EQ(listed.timers(0).timer_id(), "t-out");
+  v1::Timer cancelled;
+  EXPECT_EQ(Cancel("t-out", &cancelled).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  EXPECT_EQ(sub.AckAndWait(fire->fire_id()), v1::ACK_OUTCOME_ACKED);
+  ASSERT_TRUE(Get("t-out", &timer).ok());
+  EXPECT_EQ(timer.state(), v1::TIMER_STATE_COMPLETED);
+  EXPECT_EQ(timer.fire_count(), 1u);
+}
+
 TEST_F(DeliveryTest, UnackedFireIsDeliveredAgainAfterRestartWithSameIdAndNextAttempt) {
   std::string fire_id;
   {
