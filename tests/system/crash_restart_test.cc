@@ -171,6 +171,59 @@ TEST(CrashRestartTest, NothingAcknowledgedIsLostAcrossSigkill) {
   EXPECT_EQ(received["later-7"].payload(), "payload-later-7");
 }
 
+// Fires a subscriber takes from memory are not written before their ack (--fire-writes=deferred,
+// the default): killed then, the unacked one fires again with the same fire id, the acked one
+// (its ack answered, so durable) does not.
+TEST(CrashRestartTest, FiresOutUnwrittenAtSigkillFireAgainAndAckedOnesDoNot) {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  const std::string topic = "out";
+  std::map<std::string, std::string> fire_ids;  // timer id -> fire id
+  {
+    ASSERT_OK_AND_ASSIGN(auto chimed, ChimedProcess::Start(data));
+    auto stub = Connect(chimed->address());
+    TestSubscriber sub(stub.get(), topic);  // subscribed before the timers fire
+    for (const char* id : {"out-acked", "out-unacked"}) {
+      grpc::ClientContext ctx;
+      v1::CreateTimerResponse resp;
+      ASSERT_TRUE(stub->CreateTimer(&ctx, DelayedTimer(id, absl::Seconds(1), topic), &resp).ok());
+    }
+    std::vector<v1::Fire> fires = sub.ReadFires(2);
+    ASSERT_EQ(fires.size(), 2u) << chimed->Log();
+    for (const auto& f : fires) fire_ids[f.timer_id()] = f.fire_id();
+    std::vector<v1::Fire> more;
+    sub.SettleAndWait(fire_ids["out-acked"], std::nullopt, &more);
+    chimed->Kill();
+  }
+
+  ASSERT_OK_AND_ASSIGN(auto chimed, ChimedProcess::Start(data));
+  auto stub = Connect(chimed->address());
+  TestSubscriber sub(stub.get(), topic);
+  std::vector<v1::Fire> again = sub.ReadFires(1);
+  ASSERT_EQ(again.size(), 1u) << chimed->Log();
+  EXPECT_EQ(again[0].timer_id(), "out-unacked");
+  EXPECT_EQ(again[0].fire_id(), fire_ids["out-unacked"]);
+  EXPECT_EQ(again[0].payload(), "payload-out-unacked");
+  std::vector<v1::Fire> more;
+  sub.SettleAndWait(again[0].fire_id(), std::nullopt, &more);
+  // The acked one stays done: a marker timer due later is the next fire.
+  {
+    grpc::ClientContext ctx;
+    v1::CreateTimerResponse resp;
+    ASSERT_TRUE(
+        stub->CreateTimer(&ctx, DelayedTimer("marker", absl::Seconds(1), topic), &resp).ok());
+  }
+  std::vector<v1::Fire> next = more.empty() ? sub.ReadFires(1) : more;
+  ASSERT_FALSE(next.empty());
+  EXPECT_EQ(next[0].timer_id(), "marker");
+  grpc::ClientContext ctx;
+  v1::GetTimerRequest get;
+  get.set_timer_id("out-acked");
+  v1::Timer timer;
+  ASSERT_TRUE(stub->GetTimer(&ctx, get, &timer).ok());
+  EXPECT_EQ(timer.state(), v1::TIMER_STATE_COMPLETED);
+}
+
 // CreateTimers with idempotency keys: once answered, every key's claim and timer survive a
 // SIGKILL, so the client's retry of the whole batch creates nothing twice and gets the same ids;
 // the timers fire once each.
