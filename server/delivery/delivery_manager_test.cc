@@ -288,6 +288,23 @@ class DeliveryManagerTest : public ::testing::Test {
     return stored;
   }
 
+  // A subscriber of "q" (window 10), once its first scan is over, and an unwritten fire u1@0
+  // handed over to it.
+  struct OutUnwritten {
+    std::shared_ptr<RecordingSink> sink;
+    SubscriberId id = 0;
+    DeliveryRecord record;
+  };
+  void SubscribeAndFireUnwritten(OutUnwritten* out) {
+    StartManager(/*max_ready=*/100);
+    out->sink = std::make_shared<RecordingSink>();
+    ASSERT_OK_AND_ASSIGN(out->id, manager_->Subscribe("ns", "q", 10, out->sink));
+    ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+    auto [shard, record] = Unwritten("u1", "q");
+    out->record = record;
+    manager_->OnFires(shard, {record});
+  }
+
   // Observations of the send lateness histogram: (count, sum in seconds).
   std::pair<uint64_t, double> SendLateness() {
     absl::StatusOr<metrics::HistogramFamily*> family =
@@ -420,12 +437,9 @@ TEST_F(DeliveryManagerTest, MemoryRoomIsWhatOnFiresWouldKeep) {
 }
 
 TEST_F(DeliveryManagerTest, TheAckOfAnUnwrittenFireEndsItsTimerAndStoresNoDelivery) {
-  StartManager(/*max_ready=*/100);
-  auto sink = std::make_shared<RecordingSink>();
-  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 10, sink));
-  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
-  auto [shard, record] = Unwritten("u1", "q");
-  manager_->OnFires(shard, {record});
+  OutUnwritten out;
+  ASSERT_NO_FATAL_FAILURE(SubscribeAndFireUnwritten(&out));
+  auto& [sink, id, record] = out;
   std::optional<v1::Fire> fire = sink->Next();
   ASSERT_TRUE(fire.has_value());
   EXPECT_EQ(fire->fire_id(), "u1@0");
@@ -453,12 +467,9 @@ TEST_F(DeliveryManagerTest, TheAckOfAnUnwrittenFireEndsItsTimerAndStoresNoDelive
 }
 
 TEST_F(DeliveryManagerTest, AnUnwrittenFireUnackedPastTheHoldIsWrittenAsItStands) {
-  StartManager(/*max_ready=*/100);
-  auto sink = std::make_shared<RecordingSink>();
-  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 10, sink));
-  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
-  auto [shard, record] = Unwritten("u1", "q");
-  manager_->OnFires(shard, {record});
+  OutUnwritten out;
+  ASSERT_NO_FATAL_FAILURE(SubscribeAndFireUnwritten(&out));
+  auto& [sink, id, record] = out;
   std::optional<v1::Fire> fire = sink->Next();
   ASSERT_TRUE(fire.has_value());
   clock_.Advance(DeliveryOptions().attempt_record_hold);
@@ -521,12 +532,9 @@ TEST_F(DeliveryManagerTest, UnwrittenFiresAreWrittenWhenTheyLeaveMemory) {
 }
 
 TEST_F(DeliveryManagerTest, ANackOfAnUnwrittenFireWritesItFirst) {
-  StartManager(/*max_ready=*/100);
-  auto sink = std::make_shared<RecordingSink>();
-  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 10, sink));
-  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
-  auto [shard, record] = Unwritten("u1", "q");
-  manager_->OnFires(shard, {record});
+  OutUnwritten out;
+  ASSERT_NO_FATAL_FAILURE(SubscribeAndFireUnwritten(&out));
+  auto& [sink, id, record] = out;
   ASSERT_TRUE(sink->Next().has_value());
   manager_->Nack(id, {"u1@0"}, absl::Minutes(1));
   EXPECT_EQ(sink->WaitOutcome("u1@0"), v1::ACK_OUTCOME_NACKED);
