@@ -111,6 +111,8 @@ absl::Status FireOneShot(ShardTxn& txn, internal::TimerRecord record, int64_t du
   internal::DeliveryRecord delivery =
       MakeDelivery(timer, MakeFireId(timer.timer_id(), timer.fire_count()), due_us, now);
   const storage::QueueCopy copy = copies.For(delivery.fire());
+  // Webhook fires are always written: the dispatcher reads each one's target back from its
+  // stored delivery record (the Fire it is handed does not carry it).
   if (defer_writes && copy == storage::QueueCopy::kKeyOnly && !timer.target().has_webhook()) {
     internal::UnwrittenFire& unwritten = *delivery.mutable_unwritten();
     unwritten.set_due_us(due_us);
