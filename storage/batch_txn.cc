@@ -74,6 +74,15 @@ absl::StatusOr<std::optional<DeliveryRecord>> BatchTxn::GetDeadLetter(absl::stri
   return Get<DeliveryRecord>(kCfDeadLetters, DeadLetterKey(ns, fire_id), "dead letter");
 }
 
+void BatchTxn::KeepTimerHot(const TimerRecord& record) {
+  if (hot_ == nullptr) return;
+  scratch_.clear();
+  record.AppendToString(&scratch_);
+  // Ranked now: read again within moments, before timers merely due soon.
+  batch_->KeepHot(kCfTimers, TimerKey(record.timer().namespace_(), record.timer().timer_id()),
+                  scratch_, now_us_);
+}
+
 void BatchTxn::PutTimer(const TimerRecord& record) {
   // Its fire reads it back soon. (due_us is 0 once a timer has nothing left to fire.)
   const bool due_soon = record.timer().state() == chime::v1::TIMER_STATE_SCHEDULED &&

@@ -49,6 +49,7 @@ class BatchTxn final : public ShardTxn {
   absl::StatusOr<std::optional<DeliveryRecord>> GetDeadLetter(absl::string_view ns,
                                                               absl::string_view fire_id) override;
 
+  void KeepTimerHot(const TimerRecord& record) override;
   void PutTimer(const TimerRecord& record) override;
   void DeleteTimer(absl::string_view ns, absl::string_view timer_id) override;
   void PutDue(int64_t due_us, absl::string_view ns, absl::string_view timer_id) override;

@@ -1,5 +1,6 @@
 #include "storage/group_batch.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "storage/record_io.h"
@@ -70,6 +71,12 @@ rocksdb::Status GroupBatch::Delete(Cf cf, absl::string_view key) {
   return s;
 }
 
+void GroupBatch::KeepHot(Cf cf, absl::string_view key, absl::string_view value, int64_t rank) {
+  if (!IsIndexed(cf)) return;
+  SetScratchKey(cf, key);
+  kept_hot_.push_back(KeptHot{arena_.Copy(scratch_key_), arena_.Copy(value), rank});
+}
+
 std::optional<absl::string_view> GroupBatch::Find(Cf cf, absl::string_view key) {
   if (!IsIndexed(cf)) return std::nullopt;
   SetScratchKey(cf, key);
@@ -83,6 +90,7 @@ void GroupBatch::SetSavePoint() {
   batch_.SetSavePoint();
   save_point_set_ = true;
   undo_.clear();
+  kept_hot_at_save_point_ = kept_hot_.size();
 }
 
 void GroupBatch::PopSavePoint() {
@@ -102,6 +110,7 @@ rocksdb::Status GroupBatch::RollbackToSavePoint() {
   }
   undo_.clear();
   save_point_set_ = false;
+  kept_hot_.resize(std::min(kept_hot_.size(), kept_hot_at_save_point_));
   return s;
 }
 
@@ -114,6 +123,8 @@ void GroupBatch::Clear() {
   index_.reserve(last_size);
   undo_.clear();
   save_point_set_ = false;
+  kept_hot_.clear();
+  kept_hot_at_save_point_ = 0;
   arena_.Clear();
 }
 

@@ -42,6 +42,19 @@ class GroupBatch {
   // (valid until the next Clear or rollback) or, for a delete, a null string_view.
   std::optional<absl::string_view> Find(Cf cf, absl::string_view key);
 
+  // A record of an indexed family read, not written, by the group, that the writer should keep
+  // in its HotRecords with `rank` once the group is written (ForEachKeptHot). Undone by a
+  // rollback, like a write.
+  void KeepHot(Cf cf, absl::string_view key, absl::string_view value, int64_t rank);
+  // Calls visit(index_key, value, rank) for each KeepHot whose key the group did not write
+  // (for a written key, the write's own hot_rank decides).
+  template <typename Visit>
+  void ForEachKeptHot(const Visit& visit) const {
+    for (const KeptHot& kept : kept_hot_) {
+      if (!index_.contains(kept.index_key)) visit(kept.index_key, kept.value, kept.rank);
+    }
+  }
+
   // Calls visit(index_key, value, hot_rank) for the latest write of every indexed key, value
   // null for a delete; index_key is the cf byte + key (see MakeIndexKey).
   template <typename Visit>
@@ -82,6 +95,11 @@ class GroupBatch {
     absl::string_view value;  // data() == nullptr: deleted
     std::optional<int64_t> hot_rank;
   };
+  struct KeptHot {
+    absl::string_view index_key;  // in arena_, like value
+    absl::string_view value;
+    int64_t rank = 0;
+  };
 
   // Records the write in the index (remembering what it replaces while a save point is set).
   void Index(Cf cf, absl::string_view key, Indexed indexed);
@@ -97,6 +115,8 @@ class GroupBatch {
   bool save_point_set_ = false;
   // Index entries changed since the save point, with what they held before (nullopt: none).
   std::vector<std::pair<absl::string_view, std::optional<Indexed>>> undo_;
+  std::vector<KeptHot> kept_hot_;
+  size_t kept_hot_at_save_point_ = 0;
 };
 
 }  // namespace chime::storage

@@ -74,6 +74,43 @@ class ShardHotRecordsTest : public ::testing::Test {
   ShardStore* shard_ = nullptr;
 };
 
+TEST_F(ShardHotRecordsTest, ATimerKeptHotAfterItsReadIsReadBackFromTheWriter) {
+  Write([](ShardTxn& txn) { txn.PutTimer(DueTimer("later", "v1", absl::Hours(2))); });
+  bool from_hot = true;
+  ASSERT_TRUE(TxnGetTimer("later", &from_hot).has_value());
+  EXPECT_FALSE(from_hot) << "due past the horizon: not kept when written";
+
+  // Kept by a transaction that failed: undone with it.
+  EXPECT_FALSE(shard_
+                   ->SubmitAndWait([](ShardTxn& txn) -> absl::Status {
+                     CHIME_ASSIGN_OR_RETURN(std::optional<TimerRecord> read,
+                                            txn.GetTimer("ns", "later"));
+                     txn.KeepTimerHot(*read);
+                     return absl::AbortedError("changed its mind");
+                   })
+                   .ok());
+  ASSERT_TRUE(TxnGetTimer("later", &from_hot).has_value());
+  EXPECT_FALSE(from_hot);
+
+  Write([](ShardTxn& txn) { txn.KeepTimerHot(*txn.GetTimer("ns", "later").value()); });
+  std::optional<TimerRecord> read = TxnGetTimer("later", &from_hot);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_TRUE(from_hot);
+  EXPECT_EQ(read->timer().payload(), "v1");
+
+  // Kept and written in one group: the write decides (here: not due soon, so cold).
+  Write([](ShardTxn& txn) {
+    TimerRecord record = *txn.GetTimer("ns", "later").value();
+    txn.KeepTimerHot(record);
+    record.mutable_timer()->set_payload("v2");
+    txn.PutTimer(record);
+  });
+  read = TxnGetTimer("later", &from_hot);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_FALSE(from_hot);
+  EXPECT_EQ(read->timer().payload(), "v2");
+}
+
 TEST_F(ShardHotRecordsTest, ATimerDueSoonIsReadBackFromTheWriterUntilAWriteMakesItCold) {
   Write([](ShardTxn& txn) { txn.PutTimer(DueTimer("soon", "v1", absl::Seconds(5))); });
   bool from_hot = false;

@@ -277,6 +277,8 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, 
     } else if (hot_enabled_) {
       hot_.Clear();  // what the DB holds now is not known here
     }
+  } else if (group_status.ok() && hot_enabled_) {
+    ApplyToHotRecords(batch, now);  // nothing written, but reads to keep (KeepTimerHot)
   }
   hot_timer_reads_.fetch_add(txn.timer_reads().hot, std::memory_order_relaxed);
   db_timer_reads_.fetch_add(txn.timer_reads().db, std::memory_order_relaxed);
@@ -310,6 +312,11 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, 
 }
 
 void ShardStore::Impl::ApplyToHotRecords(const GroupBatch& batch, absl::Time now) {
+  batch.ForEachKeptHot([this](absl::string_view index_key, absl::string_view value, int64_t rank) {
+    if (HotRecords* hot = hot_.For(static_cast<Cf>(index_key[0])); hot != nullptr) {
+      hot->Put(index_key, value, rank);
+    }
+  });
   batch.ForEachIndexed([this](absl::string_view index_key, absl::string_view value,
                               std::optional<int64_t> hot_rank) {
     HotRecords* hot = hot_.For(static_cast<Cf>(index_key[0]));

@@ -84,6 +84,11 @@ class ShardTxn {
   virtual absl::StatusOr<std::optional<DeliveryRecord>> GetDeadLetter(
       absl::string_view ns, absl::string_view fire_id) = 0;
 
+  // A hint that `record`, just read, is read again soon (the ack of a fire handed over before
+  // it was written reads its timer): the writer keeps it in memory once the group is written,
+  // unless the group writes it (then the write decides). Undone if the transaction fails.
+  virtual void KeepTimerHot(const TimerRecord& record) = 0;
+
   // Keyed by record.timer().namespace_() and timer_id().
   virtual void PutTimer(const TimerRecord& record) = 0;
   virtual void DeleteTimer(absl::string_view ns, absl::string_view timer_id) = 0;

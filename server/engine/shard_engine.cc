@@ -117,6 +117,7 @@ absl::Status FireOneShot(ShardTxn& txn, internal::TimerRecord record, int64_t du
     internal::UnwrittenFire& unwritten = *delivery.mutable_unwritten();
     unwritten.set_due_us(due_us);
     unwritten.set_timer_version(timer.version());
+    txn.KeepTimerHot(record);  // its ack reads it again
     fires->push_back(std::move(delivery));
     return absl::OkStatus();
   }
