@@ -447,6 +447,7 @@ class Engine::Impl {
     timer.set_state(v1::TIMER_STATE_FIRED);
     timer.set_fire_count(timer.fire_count() + 1);
     *timer.mutable_last_fire_time() = *fired;
+    timer.set_version(timer.version() + 1);
     timer.clear_next_fire_time();
   }
 

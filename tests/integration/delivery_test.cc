@@ -62,6 +62,7 @@ TEST_F(DeliveryTest, ATimerWhoseFireIsOutReadsAsFiredUntilTheAckCompletesIt) {
   EXPECT_EQ(timer.state(), v1::TIMER_STATE_FIRED);
   EXPECT_EQ(timer.fire_count(), 1u);
   EXPECT_EQ(FromProto(timer.last_fire_time()), FromProto(fire->fire_time()));
+  const uint64_t version_while_out = timer.version();
   v1::ListTimersRequest list;
   list.set_state(v1::TIMER_STATE_FIRED);
   v1::ListTimersResponse listed;
@@ -75,6 +76,7 @@ TEST_F(DeliveryTest, ATimerWhoseFireIsOutReadsAsFiredUntilTheAckCompletesIt) {
   ASSERT_TRUE(Get("t-out", &timer).ok());
   EXPECT_EQ(timer.state(), v1::TIMER_STATE_COMPLETED);
   EXPECT_EQ(timer.fire_count(), 1u);
+  EXPECT_EQ(timer.version(), version_while_out);  // reads while out showed what was written
 }
 
 TEST_F(DeliveryTest, UnackedFireIsDeliveredAgainAfterRestartWithSameIdAndNextAttempt) {
