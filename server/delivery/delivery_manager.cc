@@ -1104,7 +1104,12 @@ void DeliveryManager::DropHeldSendLocked(const Topic& topic, const std::string& 
                                          const std::string& fire_id) {
   auto entry = topic.entries.find(fire_id);
   if (entry == topic.entries.end()) return;  // not a fire of this topic in memory
-  auto held = held_sends_.find(entry->second.shard);
+  DropHeldSendLocked(entry->second.shard, ns, fire_id);
+}
+
+void DeliveryManager::DropHeldSendLocked(int shard, const std::string& ns,
+                                         const std::string& fire_id) {
+  auto held = held_sends_.find(shard);
   if (held == held_sends_.end()) return;
   held->second.updates.erase({ns, fire_id});
   if (held->second.updates.empty()) held_sends_.erase(held);
@@ -1175,10 +1180,7 @@ void DeliveryManager::WriteUnwrittenEntryLocked(const TopicKey& key, Entry& entr
   if (!entry.unwritten) return;
   entry.unwritten = false;
   // The record written is the entry as it stands: a held send of it would only undo that.
-  if (auto held = held_sends_.find(entry.shard); held != held_sends_.end()) {
-    held->second.updates.erase({key.first, entry.record.fire().fire_id()});
-    if (held->second.updates.empty()) held_sends_.erase(held);
-  }
+  DropHeldSendLocked(entry.shard, key.first, entry.record.fire().fire_id());
   DeliveryRecord record = entry.record;
   *record.mutable_policy() = entry.policy;
   QueueFireWriteLocked(entry.shard, key, std::move(record));

@@ -355,6 +355,9 @@ class DeliveryManager : public engine::FireListener {
   // Forgets the held send of a fire of `topic` being acked.
   void DropHeldSendLocked(const Topic& topic, const std::string& ns, const std::string& fire_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same for a fire of `shard` (none held: nothing).
+  void DropHeldSendLocked(int shard, const std::string& ns, const std::string& fire_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Submits what is queued. Delivery thread only (and Stop after joining it).
   void FlushOrdered() ABSL_LOCKS_EXCLUDED(mu_);
   // Submits with pending_txns_ accounting. Not under mu_: the store may run `done` inline.
