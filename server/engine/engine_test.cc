@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -608,6 +609,39 @@ TEST_F(EngineTest, HeapStaysWithinItsBoundWhenManyAreDueTogether) {
   EXPECT_LE(stats.heap_high_water, 10u);
   EXPECT_GT(stats.heap_high_water, 0u);
   EXPECT_EQ(stats.fired_total, 1000u);
+}
+
+// A herd created shortly before its due time overflows the heap. The entries left out are read
+// back after the heap's latest entry, once each: the loads must not read again the ones
+// already fired, whose time-index entries stay while their fires are out unwritten.
+TEST_F(EngineTest, AHerdOverflowingTheHeapFiresEachTimerOnceWhileItsFiresAreOutUnwritten) {
+  EngineOptions options;
+  options.max_heap_entries_per_shard = 10;
+  options.max_fire_batch = 4;
+  Open(1, options);
+  listener_.SetMemoryRoom("herd", 1000);
+  const absl::Time due = kStart + absl::Seconds(1);
+  std::vector<CreateSpec> specs;
+  for (int i = 0; i < 100; ++i) specs.push_back(OneShot(absl::StrFormat("h%03d", i), due, "herd"));
+  CreateAll(std::move(specs));
+  EXPECT_EQ(HeapEntries(), 10u);
+
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(listener_.WaitForCount(100));
+  // Settled: the heap is empty and the window has moved past the herd.
+  ASSERT_TRUE(Eventually([&] {
+    const ShardStats stats = engine_->Stats()[0];
+    return stats.heap_entries == 0 && absl::FromUnixMicros(stats.window_end_us) > due &&
+           stats.fired_total >= 100;
+  }));
+  EXPECT_EQ(listener_.count(), 100u);
+  const std::map<std::string, int> by_timer = listener_.CountByTimer();
+  EXPECT_EQ(by_timer.size(), 100u);
+  for (const auto& [id, n] : by_timer) EXPECT_EQ(n, 1) << id;
+  for (const internal::DeliveryRecord& r : listener_.records()) {
+    EXPECT_TRUE(r.has_unwritten()) << r.fire().timer_id();
+  }
+  EXPECT_EQ(engine_->Stats()[0].fired_total, 100u);
 }
 
 TEST_F(EngineTest, TimerDueSoonIsNotStuckBehindAFullHeapOfLaterOnes) {

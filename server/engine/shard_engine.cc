@@ -269,12 +269,18 @@ void ShardEngine::PushOrUncoverLocked(HeapEntry entry) {
   // window stops before it so a later load reads it again. Keeping the earlier one in memory
   // matters: a timer due soon must not wait behind a full heap of later ones.
   const bool earliest = EarlierThan(entry, heap_.Top());
-  HeapEntry left_out = heap_.ExchangeLatest(std::move(entry));
+  heap_.ExchangeLatest(std::move(entry));
   if (earliest) wakeup_ = true;
-  // (due, "", "") sorts before every real key at that due time: namespaces are never empty.
-  const DueEntry before{left_out.due_us, "", ""};
-  if (cursor_.has_value() && KeyLess(before, *cursor_)) cursor_ = before;
-  if (loading_ && (!retract_.has_value() || KeyLess(before, *retract_))) retract_ = before;
+  // Every index entry up to the heap's latest is in the heap or fired; the one left out comes
+  // after it. Stopping the window exactly there, not at the start of that due time, matters
+  // for a herd due at one instant: a load must not read again the entries already fired,
+  // which are still in the index while their fires are out unwritten (and would fire twice).
+  const HeapEntry& latest = heap_.Latest();
+  DueEntry in_memory_to{latest.due_us, latest.ns, latest.timer_id};
+  if (loading_ && (!retract_.has_value() || KeyLess(in_memory_to, *retract_))) {
+    retract_ = in_memory_to;
+  }
+  if (cursor_.has_value() && KeyLess(in_memory_to, *cursor_)) cursor_ = std::move(in_memory_to);
 }
 
 bool ShardEngine::NeedsLoadLocked(absl::Time now) const {

@@ -8,7 +8,7 @@
 // read, so memory is bounded by max_heap_entries, not by the number of pending timers. A
 // timer committed at or before the window end is pushed by OnScheduled; when the heap is
 // full, the later of it and the heap's latest entry is left on disk and the cursor moves back
-// before that one, so a later load reads it again.
+// to the heap's (new) latest entry, so a later load reads the one left out again, and only it.
 // Entries may be in the heap twice (a create racing a load, a cursor moved back): the fire
 // transaction re-reads the record, so a duplicate never fires twice.
 //

@@ -1,5 +1,6 @@
-// A min-heap of timers due inside a shard's window, ordered by due time, then namespace and
-// timer id (so ties pop in a stable, testable order).
+// The timers due inside a shard's window, ordered by due time, then namespace and timer id
+// (so ties pop in a stable, testable order). A min-max heap: the earliest entry pops in
+// O(log n), and so does the latest when a full heap makes room for an earlier one.
 //
 //   TimerHeap heap;
 //   heap.Push(HeapEntry{.due_us = 5'000'000, .version = 1, .ns = "default", .timer_id = "a"});
@@ -38,17 +39,24 @@ class TimerHeap {
   void Push(HeapEntry entry);
   // REQUIRES: !empty().
   const HeapEntry& Top() const { return entries_.front(); }
+  // The latest entry. REQUIRES: !empty().
+  const HeapEntry& Latest() const { return entries_[LatestIndex()]; }
   HeapEntry Pop();
   // Pops entries with due_us <= now_us, earliest first, at most `max`; appends them to *out
   // and returns how many.
   size_t PopDue(int64_t now_us, size_t max, std::vector<HeapEntry>* out);
   // For a full heap: if `entry` is earlier than the latest entry, replaces that entry with it
-  // and returns the one taken out; otherwise returns `entry` itself. O(n) (the latest is
-  // among the leaves), so only for the rare case of a create landing in a full window.
+  // and returns the one taken out; otherwise returns `entry` itself. O(log n): every create
+  // landing in a full window (say a herd created shortly before its due time) pays it.
   // REQUIRES: !empty().
   HeapEntry ExchangeLatest(HeapEntry entry);
 
  private:
+  // REQUIRES: !empty().
+  size_t LatestIndex() const;
+  // Removes and returns the entry at i, restoring the heap order.
+  HeapEntry TakeAt(size_t i);
+
   std::vector<HeapEntry> entries_;
 };
 

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -112,6 +114,51 @@ TEST(TimerHeapTest, ExchangeLatestKeepsTheEarliestEntries) {
     std::vector<int64_t> popped;
     for (const HeapEntry& e : all) popped.push_back(e.due_us);
     EXPECT_EQ(popped, kept) << "round " << round;
+  }
+}
+
+// Random pushes, pops and exchanges, small keys so ties and duplicate entries are common,
+// checked step by step against an ordered multiset of the same keys.
+TEST(TimerHeapTest, MatchesAnOrderedSetUnderRandomOperations) {
+  using Key = std::tuple<int64_t, std::string, std::string>;
+  auto key = [](const HeapEntry& e) { return Key{e.due_us, e.ns, e.timer_id}; };
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 40; ++round) {
+    TimerHeap heap;
+    std::multiset<Key> model;
+    const int ops = 50 + round * 50;
+    for (int op = 0; op < ops; ++op) {
+      HeapEntry e = E(static_cast<int64_t>(rng() % 40), "t" + std::to_string(rng() % 8),
+                      rng() % 2 == 0 ? "a" : "b");
+      const int kind = static_cast<int>(rng() % 4);
+      if (kind <= 1 || model.empty()) {
+        model.insert(key(e));
+        heap.Push(std::move(e));
+      } else if (kind == 2) {
+        ASSERT_EQ(key(heap.Pop()), *model.begin()) << "round " << round << " op " << op;
+        model.erase(model.begin());
+      } else {
+        const Key latest = *model.rbegin();
+        const Key added = key(e);
+        const Key out = key(heap.ExchangeLatest(std::move(e)));
+        if (added < latest) {
+          EXPECT_EQ(out, latest);
+          model.erase(std::prev(model.end()));
+          model.insert(added);
+        } else {
+          EXPECT_EQ(out, added);
+        }
+      }
+      ASSERT_EQ(heap.size(), model.size());
+      if (!model.empty()) {
+        ASSERT_EQ(key(heap.Top()), *model.begin()) << "round " << round;
+      }
+    }
+    std::vector<HeapEntry> rest;
+    heap.PopDue(INT64_MAX, SIZE_MAX, &rest);
+    std::vector<Key> popped;
+    for (const HeapEntry& e : rest) popped.push_back(key(e));
+    EXPECT_EQ(popped, std::vector<Key>(model.begin(), model.end())) << "round " << round;
   }
 }
 

@@ -1,4 +1,5 @@
-// TimerHeap push/pop cost per entry at several heap sizes.
+// TimerHeap push/pop cost per entry at several heap sizes, and the cost of a create landing in
+// a full window (ExchangeLatest).
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -30,6 +31,31 @@ void BM_HeapPushPopAll(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 BENCHMARK(BM_HeapPushPopAll)->Arg(1000)->Arg(100000);
+
+// A full heap of n entries takes creates that land in its window: with range(1) == 0 each is
+// later than all (a herd created in id order after the heap filled), with 1 each is earlier
+// than the latest (timers due sooner than a full window's end), so the latest goes out.
+void BM_HeapExchangeLatestFull(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const bool earlier = state.range(1) != 0;
+  std::mt19937_64 rng(2);
+  TimerHeap heap;
+  for (int i = 0; i < n; ++i) {
+    heap.Push(HeapEntry{.due_us = 1'000'000'000 + static_cast<int64_t>(rng() % 1'000'000'000),
+                        .version = 1,
+                        .ns = "default",
+                        .timer_id = absl::StrCat("t", i, "-0123456789abcdef")});
+  }
+  int64_t i = 0;
+  for (auto _ : state) {
+    const int64_t due = earlier ? static_cast<int64_t>(rng() % 1'000'000'000) : 3'000'000'000;
+    HeapEntry out = heap.ExchangeLatest(HeapEntry{
+        .due_us = due, .version = 1, .ns = "default", .timer_id = absl::StrCat("n", i++)});
+    benchmark::DoNotOptimize(out.due_us);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_HeapExchangeLatestFull)->ArgsProduct({{1000, 200000}, {0, 1}});
 
 }  // namespace
 }  // namespace chime::engine
