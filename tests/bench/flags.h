@@ -26,6 +26,7 @@ ABSL_DECLARE_FLAG(std::string, phase);
 ABSL_DECLARE_FLAG(int64_t, process_start_unix_ns);
 ABSL_DECLARE_FLAG(absl::Duration, on_time);
 ABSL_DECLARE_FLAG(absl::Duration, lead);
+ABSL_DECLARE_FLAG(absl::Duration, subscribe_after);
 ABSL_DECLARE_FLAG(std::string, receipts_csv);
 
 #endif  // CHIME_TESTS_BENCH_FLAGS_H_

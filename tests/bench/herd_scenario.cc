@@ -1,5 +1,7 @@
 // herd: --count timers due at the same instant; time from that instant (and from the last
-// create, if creating overran it) until the last is delivered; chimed's peak RSS.
+// create, if creating overran it) until the last is delivered; chimed's peak RSS. With
+// --subscribe_after the subscribers connect only that long after the due time, so the herd
+// waits on disk; then also the time from subscribing to the last delivery.
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -20,7 +22,8 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel) {
   const std::string topic = FreshTopic("herd");
   FireCollector collector(channel, topic, absl::GetFlag(FLAGS_subscribers),
                           absl::GetFlag(FLAGS_max_outstanding), count);
-  collector.Start();
+  const absl::Duration subscribe_after = absl::GetFlag(FLAGS_subscribe_after);
+  if (subscribe_after == absl::ZeroDuration()) collector.Start();
   absl::Duration lead = absl::GetFlag(FLAGS_lead);
   if (lead == absl::ZeroDuration()) lead = absl::Seconds(3 + count / 15000.0);
   const absl::Time due = absl::Now() + lead;
@@ -30,11 +33,17 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel) {
   UnaryLoadResult created = RunUnaryLoad(channel, create);
   const absl::Time created_at = absl::Now();
   if (created.failed > 0) fprintf(stderr, "herd: create failed: %s\n", created.first_error.c_str());
-  const bool all = collector.WaitAll(std::max(due, created_at) + absl::Seconds(120));
+  absl::Time subscribed = due;
+  if (subscribe_after > absl::ZeroDuration()) {
+    absl::SleepFor(std::max(absl::ZeroDuration(), due + subscribe_after - absl::Now()));
+    subscribed = absl::Now();
+    collector.Start();
+  }
+  const bool all = collector.WaitAll(std::max(subscribed, created_at) + absl::Seconds(120));
   collector.Stop();
   const absl::Time last = collector.last_receipt();
   const double after_due = absl::ToDoubleSeconds(last - due);
-  const double after_ready = absl::ToDoubleSeconds(last - std::max(due, created_at));
+  const double after_ready = absl::ToDoubleSeconds(last - std::max(subscribed, created_at));
   const int64_t hwm = ProcStatusBytes(absl::GetFlag(FLAGS_chimed_pid), "VmHWM");
   Percentiles p = Summarize(collector.lateness_ms());
   PrintRow(
@@ -43,15 +52,15 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel) {
       absl::StrFormat("%-9s %9d %11.0f %12.3f %12.3f %9.1f %10.1f %7d %6.2f", "herd", count,
                       created.PerSecond() * kFillBatch, after_due, after_ready, p.p50,
                       hwm / 1048576.0, count - collector.distinct(), LoadAverage1()));
-  AppendJson(
-      absl::GetFlag(FLAGS_json), "herd",
-      absl::StrFormat(R"("timers":%d,"creates_per_s":%.0f,"created_after_due":%s,)"
-                      R"("last_delivered_after_due_s":%.3f,)"
-                      R"("last_delivered_after_due_and_created_s":%.3f,)"
-                      R"("lateness_ms":%s,"missing":%d,"duplicates":%d,"peak_rss_bytes":%d)",
-                      count, created.PerSecond() * kFillBatch, created_at > due ? "true" : "false",
-                      after_due, after_ready, PercentilesJson(p), count - collector.distinct(),
-                      collector.duplicates(), hwm));
+  AppendJson(absl::GetFlag(FLAGS_json), "herd",
+             absl::StrFormat(
+                 R"("timers":%d,"creates_per_s":%.0f,"created_after_due":%s,)"
+                 R"("last_delivered_after_due_s":%.3f,)"
+                 R"("last_delivered_after_due_and_created_s":%.3f,"subscribe_after_s":%.3f,)"
+                 R"("lateness_ms":%s,"missing":%d,"duplicates":%d,"peak_rss_bytes":%d)",
+                 count, created.PerSecond() * kFillBatch, created_at > due ? "true" : "false",
+                 after_due, after_ready, absl::ToDoubleSeconds(subscribe_after), PercentilesJson(p),
+                 count - collector.distinct(), collector.duplicates(), hwm));
   return all ? 0 : 1;
 }
 

@@ -43,6 +43,9 @@ ABSL_FLAG(absl::Duration, on_time, absl::Milliseconds(10),
           "restart: a fire is on time if its lateness is at most this");
 ABSL_FLAG(absl::Duration, lead, absl::ZeroDuration(),
           "fire/herd: first due time this far after creating starts (0 = estimated)");
+ABSL_FLAG(absl::Duration, subscribe_after, absl::ZeroDuration(),
+          "herd: subscribers connect this long after the due time (0 = before creating), so "
+          "the fires wait on disk: a backlog drain after a consumer outage");
 ABSL_FLAG(std::string, receipts_csv, "",
           "fire/mixed: append label,receipt_unix_us,lateness_ms,dispatch_ms per first delivery "
           "(first 100k) to this file");
