@@ -545,10 +545,24 @@ class Engine::Impl {
 
   // Fills op's namespace, id and due times from its spec (op.now set); an error for a schedule
   // with no time left to fire.
-  absl::Status PrepareCreate(CreateOp& op) { return PlanCreate(op.spec, op.now, op); }
+  absl::Status PrepareCreate(CreateOp& op) {
+    return PlanCreate(op.spec, op.now, op, CreateTurnShard(op.now));
+  }
 
-  // The namespace, id (generated when the spec has none) and due time of a create.
-  absl::Status PlanCreate(CreateSpec& spec, absl::Time now, CreatePlan& plan) const {
+  // The shard whose turn it is for single creates (EngineOptions::create_shard_turn), or -1.
+  int CreateTurnShard(absl::Time now) const {
+    if (options_.create_shard_turn <= absl::ZeroDuration()) return -1;
+    const int64_t turn =
+        absl::ToUnixNanos(now) / absl::ToInt64Nanoseconds(options_.create_shard_turn);
+    const int64_t shards = store_->shard_count();
+    return static_cast<int>(((turn % shards) + shards) % shards);
+  }
+
+  // The namespace, id (generated when the spec has none) and due time of a create. A
+  // generated id lands on `turn_shard` when that is not -1 and the create has no
+  // idempotency key.
+  absl::Status PlanCreate(CreateSpec& spec, absl::Time now, CreatePlan& plan,
+                          int turn_shard = -1) const {
     plan.ns = NamespaceOrDefault(spec.timer.namespace_());
     absl::StatusOr<int64_t> due = FirstDueUs(spec.timer, absl::ToUnixMicros(now));
     if (!due.ok()) return due.status();
@@ -556,15 +570,16 @@ class Engine::Impl {
     if (plan.id.empty()) {
       plan.id = NewTimerId(now);
       plan.id_is_fresh = true;
-      if (!spec.idempotency_key.empty()) {
-        // A generated id that lands on its key's shard: the claim and the timer are then
-        // written in one transaction with one sync, not one after the other on two shards.
-        // Costs the id a few of its 80 random bits; any id would still be correct.
-        const int key_shard = store_->ShardFor(plan.ns, spec.idempotency_key);
-        for (int tries = 1; tries < kMaxColocationTries; ++tries) {
-          if (store_->ShardFor(plan.ns, plan.id) == key_shard) break;
-          plan.id = NewTimerId(now);
-        }
+      // A generated id can be drawn until it lands on a chosen shard. Costs the id a few of
+      // its 80 random bits; any id would still be correct. With an idempotency key, its
+      // key's shard: the claim and the timer are then written in one transaction with one
+      // sync, not one after the other on two shards.
+      const int want_shard = spec.idempotency_key.empty()
+                                 ? turn_shard
+                                 : store_->ShardFor(plan.ns, spec.idempotency_key);
+      for (int tries = 1; want_shard >= 0 && tries < kMaxColocationTries; ++tries) {
+        if (store_->ShardFor(plan.ns, plan.id) == want_shard) break;
+        plan.id = NewTimerId(now);
       }
     }
     // The spread offset hashes the final (namespace, id). Set in place rather than on a copy:

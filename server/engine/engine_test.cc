@@ -692,6 +692,47 @@ TEST_F(EngineTest, TimersSurviveARestart) {
   for (const ShardStats& s : engine_->Stats()) EXPECT_LE(s.heap_high_water, 8u);
 }
 
+// Single creates with generated ids take turns on one shard (EngineOptions::create_shard_turn),
+// so their group commits share a WAL sync; keyed creates keep to their key's shard.
+TEST_F(EngineTest, SingleCreatesWithGeneratedIdsTakeTurnsOnOneShard) {
+  EngineOptions options;
+  options.create_shard_turn = absl::Milliseconds(10);
+  Open(4, options);
+  auto shard_of_created = [&](CreateSpec spec) -> int {
+    absl::StatusOr<CreateResult> created = Create(std::move(spec));
+    EXPECT_TRUE(created.ok()) << created.status();
+    if (!created.ok()) return -1;
+    return store_->ShardFor("default", created->timer.timer_id());
+  };
+  std::set<int> turn_shards;
+  for (int turn = 0; turn < 8; ++turn) {
+    std::set<int> shards;
+    for (int i = 0; i < 10; ++i)
+      shards.insert(shard_of_created(OneShot("", kStart + absl::Hours(1))));
+    EXPECT_EQ(shards.size(), 1u) << "turn " << turn;
+    turn_shards.insert(*shards.begin());
+    // A keyed create still lands on its key's shard.
+    CreateSpec keyed = OneShot("", kStart + absl::Hours(1));
+    keyed.idempotency_key = absl::StrCat("key-", turn);
+    keyed.request_fingerprint = 7;
+    EXPECT_EQ(shard_of_created(keyed), store_->ShardFor("default", keyed.idempotency_key));
+    clock_.Advance(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(turn_shards.size(), 4u);  // the turns go round every shard
+}
+
+TEST_F(EngineTest, WithoutTurnsGeneratedIdsSpreadOverTheShards) {
+  EngineOptions options;
+  options.create_shard_turn = absl::ZeroDuration();
+  Open(4, options);
+  std::set<int> shards;
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_OK_AND_ASSIGN(CreateResult created, Create(OneShot("", kStart + absl::Hours(1))));
+    shards.insert(store_->ShardFor("default", created.timer.timer_id()));
+  }
+  EXPECT_GT(shards.size(), 1u);  // all 40 on one of 4 shards: odds 4^-39
+}
+
 TEST_F(EngineTest, IdempotencyKeyReturnsTheFirstTimer) {
   Open(4);
   int same_shard = 0;
