@@ -644,6 +644,25 @@ TEST_F(EngineTest, AHerdOverflowingTheHeapFiresEachTimerOnceWhileItsFiresAreOutU
   EXPECT_EQ(engine_->Stats()[0].fired_total, 100u);
 }
 
+// A timer created at the very end of the loaded window (the cursor's due time) is left to the
+// next load, not pushed as well: it must be in the heap once.
+TEST_F(EngineTest, ATimerDueAtTheWindowsEndIsLoadedOnce) {
+  EngineOptions options;
+  options.window = absl::Seconds(60);
+  Open(1, options);
+  auto window_end_us = [&] { return engine_->Stats()[0].window_end_us; };
+  ASSERT_TRUE(Eventually([&] { return window_end_us() > 0; }));
+  const int64_t end_us = window_end_us();
+  ASSERT_OK(Create(OneShot("edge", absl::FromUnixMicros(end_us))));
+  clock_.Advance(absl::Seconds(31));  // the next load reads past it
+  ASSERT_TRUE(Eventually([&] { return window_end_us() > end_us; }));
+  EXPECT_EQ(HeapEntries(), 1u);
+  clock_.Set(absl::FromUnixMicros(end_us));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  ASSERT_TRUE(Eventually([&] { return HeapEntries() == 0; }));
+  EXPECT_EQ(listener_.count(), 1u);
+}
+
 TEST_F(EngineTest, TimerDueSoonIsNotStuckBehindAFullHeapOfLaterOnes) {
   EngineOptions options;
   options.max_heap_entries_per_shard = 10;

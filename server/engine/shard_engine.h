@@ -6,7 +6,7 @@
 // gone. A load reads the entries after the cursor up to now + window, at most as many as the
 // heap has room for; when that limit cuts the load short the cursor stops at the last entry
 // read, so memory is bounded by max_heap_entries, not by the number of pending timers. A
-// timer committed at or before the window end is pushed by OnScheduled; when the heap is
+// timer committed at or before the cursor (by key) is pushed by OnScheduled; when the heap is
 // full, the later of it and the heap's latest entry is left on disk and the cursor moves back
 // to the heap's (new) latest entry, so a later load reads the one left out again, and only it.
 // Entries may be in the heap twice (a create racing a load, a cursor moved back): the fire
