@@ -168,6 +168,10 @@ const std::vector<SettingSpec>& ChimedSettings() {
        "disk at most this late, many in one sync (their results are sent after it; a create "
        "or cancel syncs at once and takes them along): back-to-back syncs slow the fires of "
        "the same shard; 0 writes and syncs each ack at once"},
+      {"create-shard-turn", "10ms", "D",
+       "single creates with a generated id (and no idempotency key) all get ids on one shard "
+       "for this long, then on the next, so their commits share one WAL sync; the timers "
+       "still spread evenly over the shards; 0: each on a random shard"},
       {"retention", "24h", "D|never",
        "how long an ended timer (completed, cancelled or dead-lettered) stays readable after it "
        "ended, and an idempotency key after its create; then both are removed from disk within "
@@ -315,6 +319,13 @@ absl::StatusOr<ChimedConfig> LoadChimedConfig(const std::vector<std::string>& ar
     return Invalid("ack-sync-delay", ack_sync, "must be a duration from 0 to 1s, like 50ms");
   }
   config.ack_sync_delay = *ack_sync_delay;
+  const SettingValue& turn = values["create-shard-turn"];
+  absl::StatusOr<absl::Duration> create_shard_turn = ParseDuration(turn.value);
+  if (!create_shard_turn.ok() || *create_shard_turn < absl::ZeroDuration() ||
+      *create_shard_turn > absl::Seconds(1)) {
+    return Invalid("create-shard-turn", turn, "must be a duration from 0 to 1s, like 10ms");
+  }
+  config.create_shard_turn = *create_shard_turn;
   const SettingValue& retention = values["retention"];
   if (retention.value == "never") {
     config.retention = absl::InfiniteDuration();

@@ -56,9 +56,10 @@ struct ChimedConfig {
   bool fsync = true;
   log::Level log_level = log::Level::kInfo;
   log::Format log_format = log::Format::kText;
-  absl::Duration fire_ahead = absl::Milliseconds(5);       // EngineOptions::fire_ahead
-  bool defer_fire_writes = true;                           // EngineOptions::defer_fire_writes
-  absl::Duration ack_sync_delay = absl::Milliseconds(50);  // StoreOptions::deferred_sync_delay
+  absl::Duration fire_ahead = absl::Milliseconds(5);          // EngineOptions::fire_ahead
+  bool defer_fire_writes = true;                              // EngineOptions::defer_fire_writes
+  absl::Duration ack_sync_delay = absl::Milliseconds(50);     // StoreOptions::deferred_sync_delay
+  absl::Duration create_shard_turn = absl::Milliseconds(10);  // EngineOptions::create_shard_turn
   absl::Duration retention = absl::Hours(24);    // InfiniteDuration(): never (storage/retention.h)
   size_t hot_records_bytes = size_t{128} << 20;  // StoreOptions::hot_record_bytes
   // Delivery policy defaults, for timers whose policy leaves a field unset.

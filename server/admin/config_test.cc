@@ -44,6 +44,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheDataDir) {
   EXPECT_EQ(c.fire_ahead, absl::Milliseconds(5));
   EXPECT_TRUE(c.defer_fire_writes);
   EXPECT_EQ(c.ack_sync_delay, absl::Milliseconds(50));
+  EXPECT_EQ(c.create_shard_turn, absl::Milliseconds(10));
   EXPECT_EQ(c.retention, absl::Hours(24));
   EXPECT_EQ(c.hot_records_bytes, size_t{128} << 20);
   EXPECT_EQ(c.effective["data-dir"].source, "flag");
@@ -141,6 +142,11 @@ TEST(ConfigTest, InvalidSettingsNameTheValueAndItsSource) {
               HasSubstr("invalid --ack-sync-delay \"5s\""));
   ASSERT_OK_AND_ASSIGN(ChimedConfig each, f.Load({"--data-dir=/d", "--ack-sync-delay=0"}));
   EXPECT_EQ(each.ack_sync_delay, absl::ZeroDuration());
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--create-shard-turn=2s"}).status().message(),
+              HasSubstr("invalid --create-shard-turn \"2s\" (from flag): must be a duration "
+                        "from 0 to 1s"));
+  ASSERT_OK_AND_ASSIGN(ChimedConfig spread, f.Load({"--data-dir=/d", "--create-shard-turn=0"}));
+  EXPECT_EQ(spread.create_shard_turn, absl::ZeroDuration());
   EXPECT_THAT(f.Load({"--data-dir=/d", "--retention=-1h"}).status().message(),
               HasSubstr("invalid --retention \"-1h\" (from flag): must be a duration like 24h or "
                         "7d, or never"));
