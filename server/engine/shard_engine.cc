@@ -257,9 +257,10 @@ int64_t ShardEngine::WindowEndUsLocked() const {
 void ShardEngine::PushOrUncoverLocked(HeapEntry entry) {
   // Compared by key, not only by due time: an entry after the cursor at the cursor's own due
   // time is read by the next load, and pushing it too would put it in the heap twice.
-  const bool covered = (cursor_.has_value() &&
-                        !KeyLess(*cursor_, DueEntry{entry.due_us, entry.ns, entry.timer_id})) ||
-                       (loading_ && entry.due_us <= loading_until_us_);
+  const bool covered =
+      (cursor_.has_value() && std::tie(entry.due_us, entry.ns, entry.timer_id) <=
+                                  std::tie(cursor_->due_us, cursor_->ns, cursor_->timer_id)) ||
+      (loading_ && entry.due_us <= loading_until_us_);
   if (!covered) return;  // a later load reads it from the time index
   if (heap_.size() < MaxHeap(options_)) {
     const bool earliest = heap_.empty() || EarlierThan(entry, heap_.Top());
