@@ -33,34 +33,48 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel) {
   UnaryLoadResult created = RunUnaryLoad(channel, create);
   const absl::Time created_at = absl::Now();
   if (created.failed > 0) fprintf(stderr, "herd: create failed: %s\n", created.first_error.c_str());
+  // chimed's CPU from the due time (or the last create, if later) to the last delivery: the
+  // herd's fires, sends and acks; and, with --subscribe_after, from subscribing on (the drain).
+  const int chimed_pid = absl::GetFlag(FLAGS_chimed_pid);
+  absl::SleepFor(std::max(absl::ZeroDuration(), due - absl::Now()));
+  const double cpu_at_due_s = ProcCpuSeconds(chimed_pid);
+  double cpu_at_subscribe_s = cpu_at_due_s;
   absl::Time subscribed = due;
   if (subscribe_after > absl::ZeroDuration()) {
     absl::SleepFor(std::max(absl::ZeroDuration(), due + subscribe_after - absl::Now()));
     subscribed = absl::Now();
+    cpu_at_subscribe_s = ProcCpuSeconds(chimed_pid);
     collector.Start();
   }
   const bool all = collector.WaitAll(std::max(subscribed, created_at) + absl::Seconds(120));
+  const double cpu_at_last_s = ProcCpuSeconds(chimed_pid);
   collector.Stop();
+  const double cpu_us_per_fire = (cpu_at_last_s - cpu_at_due_s) * 1e6 / static_cast<double>(count);
+  const double drain_cpu_us_per_fire =
+      (cpu_at_last_s - cpu_at_subscribe_s) * 1e6 / static_cast<double>(count);
   const absl::Time last = collector.last_receipt();
   const double after_due = absl::ToDoubleSeconds(last - due);
   const double after_ready = absl::ToDoubleSeconds(last - std::max(subscribed, created_at));
   const int64_t hwm = ProcStatusBytes(absl::GetFlag(FLAGS_chimed_pid), "VmHWM");
   Percentiles p = Summarize(collector.lateness_ms());
-  PrintRow(
-      absl::StrFormat("%-9s %9s %11s %12s %12s %9s %10s %7s %6s", "scenario", "timers", "creates/s",
-                      "last_after_s", "after_all_s", "p50_ms", "peakRSS_MB", "missing", "load"),
-      absl::StrFormat("%-9s %9d %11.0f %12.3f %12.3f %9.1f %10.1f %7d %6.2f", "herd", count,
-                      created.PerSecond() * kFillBatch, after_due, after_ready, p.p50,
-                      hwm / 1048576.0, count - collector.distinct(), LoadAverage1()));
+  PrintRow(absl::StrFormat("%-9s %9s %11s %12s %12s %9s %10s %7s %8s %6s", "scenario", "timers",
+                           "creates/s", "last_after_s", "after_all_s", "p50_ms", "peakRSS_MB",
+                           "missing", "cpu_us/f", "load"),
+           absl::StrFormat("%-9s %9d %11.0f %12.3f %12.3f %9.1f %10.1f %7d %8.1f %6.2f", "herd",
+                           count, created.PerSecond() * kFillBatch, after_due, after_ready, p.p50,
+                           hwm / 1048576.0, count - collector.distinct(), cpu_us_per_fire,
+                           LoadAverage1()));
   AppendJson(absl::GetFlag(FLAGS_json), "herd",
              absl::StrFormat(
                  R"("timers":%d,"creates_per_s":%.0f,"created_after_due":%s,)"
                  R"("last_delivered_after_due_s":%.3f,)"
                  R"("last_delivered_after_due_and_created_s":%.3f,"subscribe_after_s":%.3f,)"
-                 R"("lateness_ms":%s,"missing":%d,"duplicates":%d,"peak_rss_bytes":%d)",
+                 R"("lateness_ms":%s,"missing":%d,"duplicates":%d,"peak_rss_bytes":%d,)"
+                 R"("chimed_cpu_us_per_fire":%.1f,"chimed_cpu_us_per_fire_from_subscribe":%.1f)",
                  count, created.PerSecond() * kFillBatch, created_at > due ? "true" : "false",
                  after_due, after_ready, absl::ToDoubleSeconds(subscribe_after), PercentilesJson(p),
-                 count - collector.distinct(), collector.duplicates(), hwm));
+                 count - collector.distinct(), collector.duplicates(), hwm, cpu_us_per_fire,
+                 drain_cpu_us_per_fire));
   return all ? 0 : 1;
 }
 
