@@ -54,14 +54,14 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel) {
       (cpu_at_last_s - cpu_at_subscribe_s) * 1e6 / static_cast<double>(count);
   const absl::Time last = collector.last_receipt();
   const double after_due = absl::ToDoubleSeconds(last - due);
-  const double after_ready = absl::ToDoubleSeconds(last - std::max(subscribed, created_at));
-  const int64_t hwm = ProcStatusBytes(absl::GetFlag(FLAGS_chimed_pid), "VmHWM");
+  const double after_all = absl::ToDoubleSeconds(last - std::max(subscribed, created_at));
+  const int64_t hwm = ProcStatusBytes(chimed_pid, "VmHWM");
   Percentiles p = Summarize(collector.lateness_ms());
   PrintRow(absl::StrFormat("%-9s %9s %11s %12s %12s %9s %10s %7s %8s %6s", "scenario", "timers",
                            "creates/s", "last_after_s", "after_all_s", "p50_ms", "peakRSS_MB",
                            "missing", "cpu_us/f", "load"),
            absl::StrFormat("%-9s %9d %11.0f %12.3f %12.3f %9.1f %10.1f %7d %8.1f %6.2f", "herd",
-                           count, created.PerSecond() * kFillBatch, after_due, after_ready, p.p50,
+                           count, created.PerSecond() * kFillBatch, after_due, after_all, p.p50,
                            hwm / 1048576.0, count - collector.distinct(), cpu_us_per_fire,
                            LoadAverage1()));
   AppendJson(absl::GetFlag(FLAGS_json), "herd",
@@ -72,7 +72,7 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel) {
                  R"("lateness_ms":%s,"missing":%d,"duplicates":%d,"peak_rss_bytes":%d,)"
                  R"("chimed_cpu_us_per_fire":%.1f,"chimed_cpu_us_per_fire_from_subscribe":%.1f)",
                  count, created.PerSecond() * kFillBatch, created_at > due ? "true" : "false",
-                 after_due, after_ready, absl::ToDoubleSeconds(subscribe_after), PercentilesJson(p),
+                 after_due, after_all, absl::ToDoubleSeconds(subscribe_after), PercentilesJson(p),
                  count - collector.distinct(), collector.duplicates(), hwm, cpu_us_per_fire,
                  drain_cpu_us_per_fire));
   return all ? 0 : 1;
