@@ -15,7 +15,7 @@
 
 namespace chime::bench {
 
-int RunHerd(const std::shared_ptr<grpc::Channel>& channel) {
+int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& name) {
   int64_t count = absl::GetFlag(FLAGS_count);
   if (count <= 0) count = 1000000;
   count = (count + kFillBatch - 1) / kFillBatch * kFillBatch;  // created in whole batches
@@ -57,14 +57,14 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel) {
   const double after_all = absl::ToDoubleSeconds(last - std::max(subscribed, created_at));
   const int64_t hwm = ProcStatusBytes(chimed_pid, "VmHWM");
   Percentiles p = Summarize(collector.lateness_ms());
-  PrintRow(absl::StrFormat("%-9s %9s %11s %12s %12s %9s %10s %7s %8s %6s", "scenario", "timers",
+  PrintRow(absl::StrFormat("%-10s %9s %11s %12s %12s %9s %10s %7s %8s %6s", "scenario", "timers",
                            "creates/s", "last_after_s", "after_all_s", "p50_ms", "peakRSS_MB",
                            "missing", "cpu_us/f", "load"),
-           absl::StrFormat("%-9s %9d %11.0f %12.3f %12.3f %9.1f %10.1f %7d %8.1f %6.2f", "herd",
+           absl::StrFormat("%-10s %9d %11.0f %12.3f %12.3f %9.1f %10.1f %7d %8.1f %6.2f", name,
                            count, created.PerSecond() * kFillBatch, after_due, after_all, p.p50,
                            hwm / 1048576.0, count - collector.distinct(), cpu_us_per_fire,
                            LoadAverage1()));
-  AppendJson(absl::GetFlag(FLAGS_json), "herd",
+  AppendJson(absl::GetFlag(FLAGS_json), name,
              absl::StrFormat(
                  R"("timers":%d,"creates_per_s":%.0f,"created_after_due":%s,)"
                  R"("last_delivered_after_due_s":%.3f,)"

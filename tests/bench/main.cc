@@ -13,8 +13,9 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7070", "chimed address");
 ABSL_FLAG(std::string, scenario, "create",
-          "create|create-floor|fire|mixed|herd|capacity|restart|webhook (restart needs --phase; "
-          "scripts/bench orchestrates it; create-floor is create against chime-floor-server)");
+          "create|create-floor|fire|mixed|herd|herd-floor|capacity|restart|webhook (restart needs "
+          "--phase; scripts/bench orchestrates it; create-floor and herd-floor are create and herd "
+          "against chime-floor-server)");
 ABSL_FLAG(std::string, json, "", "append one JSON object per scenario (line) to this file");
 ABSL_FLAG(std::string, label, "", "free text copied into the JSON (e.g. the run number)");
 ABSL_FLAG(std::string, inflight, "1,16,64,256", "create: calls in flight, comma separated");
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
   if (s == "create" || s == "create-floor") return chime::bench::RunCreate(channel, s);
   if (s == "fire") return chime::bench::RunFire(channel, /*mixed=*/false);
   if (s == "mixed") return chime::bench::RunFire(channel, /*mixed=*/true);
-  if (s == "herd") return chime::bench::RunHerd(channel);
+  if (s == "herd" || s == "herd-floor") return chime::bench::RunHerd(channel, s);
   if (s == "capacity") return chime::bench::RunCapacity(channel);
   if (s == "restart") return chime::bench::RunRestart(channel);
   if (s == "webhook") return chime::bench::RunWebhook(channel);

@@ -43,7 +43,8 @@ std::string FreshTopic(const std::string& scenario);
 // the server is chime-floor-server.
 int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& name);
 int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed);
-int RunHerd(const std::shared_ptr<grpc::Channel>& channel);
+// `name`: "herd", or "herd-floor" when the server is chime-floor-server --fires.
+int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& name);
 int RunCapacity(const std::shared_ptr<grpc::Channel>& channel);
 // --phase fill: N far-future timers plus canaries due shortly after; prints "filled".
 // --phase measure: polls Health until serving, then waits for the first on-time canary.

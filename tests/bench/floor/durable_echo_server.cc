@@ -1,16 +1,17 @@
-// chime-floor-server: the least a durable unary create can cost on this machine, to measure
-// chime's CreateTimer against. It serves chime.v1.TimerService/CreateTimer (and the gRPC health
-// check) with the same callback API as chimed, but a create only appends its request to a log
-// file and answers after that file's fdatasync: one hand-off from the gRPC thread to a log
-// thread per group of creates, one write and one sync per group, no validation, no index, no
-// database. It takes chimed's flags, so `CHIMED=.../chime-floor-server scripts/bench --scenario
-// create` measures it exactly as it measures chimed (docs/PERFORMANCE.md, fourteenth sitting).
+// chime-floor-server: the least a durable create, and a durable fire, can cost on this machine,
+// to measure chimed against. It serves chime.v1.TimerService's CreateTimer, CreateTimers and
+// Subscribe (and the gRPC health check) with the same callback API as chimed, but a create only
+// appends its timer to a log file and answers after that file's fdatasync: one hand-off from
+// the gRPC thread to a log thread per group of creates, one write and one sync per group, no
+// validation, no index, no database. With --fires the created timers also wait in memory and
+// fire to subscribers, whose acks are logged and synced before they are answered (FloorFires).
+// It takes chimed's flags, so scripts/bench's create-floor and herd-floor scenarios measure it
+// exactly as they measure chimed (docs/PERFORMANCE.md, fourteenth and twenty-fourth sittings).
 //
 //   chime-floor-server --data-dir D --listen 127.0.0.1:0 [--fsync=always|never] [--logs N]
-#include <fcntl.h>
+//                      [--fires]
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,18 +20,18 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "chime/v1/timer.grpc.pb.h"
+#include "tests/bench/floor/floor_fires.h"
+#include "tests/bench/floor/floor_subscribe_reactor.h"
+#include "tests/bench/floor/group_log.h"
 
 ABSL_FLAG(std::string, data_dir, "./floor-data", "directory for the log files");
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC listen address");
@@ -40,94 +41,23 @@ ABSL_FLAG(int, logs, 4, "log files, each with its own thread (chimed: one WAL pe
 ABSL_FLAG(int, preallocate_mb, 0,
           "write this many MB of zeros to each log first and then overwrite them, so a sync "
           "need not update the file's size (0: append to a growing file, as RocksDB's WAL does)");
+ABSL_FLAG(bool, fires, false,
+          "keep created timers in memory and fire them to subscribers at their due time; acks "
+          "go to --logs more log files (ack-log-N)");
 
 namespace {
 
 namespace v1 = chime::v1;
-
-struct PendingCreate {
-  std::string record;  // length-prefixed serialized timers
-  grpc::ServerUnaryReactor* reactor;
-};
-
-// One append-only file and the thread that writes and syncs it, a group at a time: everything
-// queued while the previous group was being synced goes out in one write and one sync.
-class GroupLog {
- public:
-  GroupLog(const std::string& path, bool sync, int64_t preallocate_bytes) : sync_(sync) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) {
-      perror(path.c_str());
-      std::exit(1);
-    }
-    if (preallocate_bytes > 0) {
-      const std::string zeros(1 << 20, '\0');
-      for (int64_t done = 0; done < preallocate_bytes; done += zeros.size()) {
-        if (::write(fd_, zeros.data(), zeros.size()) != static_cast<ssize_t>(zeros.size())) {
-          perror(path.c_str());
-          std::exit(1);
-        }
-      }
-      ::fsync(fd_);
-    }
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~GroupLog() {
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;
-    }
-    thread_.join();
-    ::close(fd_);
-  }
-
-  void Append(PendingCreate create) {
-    absl::MutexLock lock(&mu_);
-    queue_.push_back(std::move(create));
-  }
-
- private:
-  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || !queue_.empty();
-  }
-
-  void Run() {
-    std::vector<PendingCreate> group;
-    std::string buffer;
-    while (true) {
-      {
-        absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(this, &GroupLog::HasWorkOrStopping));
-        if (queue_.empty()) return;  // stopping, nothing left
-        group.swap(queue_);
-      }
-      buffer.clear();
-      for (const PendingCreate& create : group) buffer.append(create.record);
-      grpc::Status status = grpc::Status::OK;
-      // Within the preallocated zeros an overwrite; past them the file grows.
-      if (::pwrite(fd_, buffer.data(), buffer.size(), offset_) !=
-              static_cast<ssize_t>(buffer.size()) ||
-          (sync_ && ::fdatasync(fd_) != 0)) {
-        status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "log write failed");
-      }
-      offset_ += static_cast<int64_t>(buffer.size());
-      for (PendingCreate& create : group) create.reactor->Finish(status);
-      group.clear();
-    }
-  }
-
-  const bool sync_;
-  int fd_ = -1;
-  int64_t offset_ = 0;  // only the log's thread writes
-  absl::Mutex mu_;
-  std::vector<PendingCreate> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
-};
+using chime::floor::FloorFires;
+using chime::floor::FloorSubscribeReactor;
+using chime::floor::GroupLog;
 
 class FloorTimerService final : public v1::TimerService::CallbackService {
  public:
-  explicit FloorTimerService(std::vector<std::unique_ptr<GroupLog>>* logs) : logs_(logs) {}
+  // Created timers fire only with `schedule` (the herd floor); without it the server is the
+  // create floor alone, and keeps nothing in memory.
+  FloorTimerService(std::vector<std::unique_ptr<GroupLog>>* logs, FloorFires* fires, bool schedule)
+      : logs_(logs), fires_(fires), schedule_(schedule) {}
 
   grpc::ServerUnaryReactor* CreateTimer(grpc::CallbackServerContext* context,
                                         const v1::CreateTimerRequest* request,
@@ -138,7 +68,10 @@ class FloorTimerService final : public v1::TimerService::CallbackService {
     response->set_created(true);
     std::string record;
     AppendRecord(response->timer(), &record);
-    (*logs_)[n % logs_->size()]->Append(PendingCreate{std::move(record), reactor});
+    (*logs_)[n % logs_->size()]->Append(std::move(record), [this, reactor, response](bool durable) {
+      if (durable && schedule_) fires_->Schedule(response->timer());
+      reactor->Finish(Outcome(durable));
+    });
     return reactor;
   }
 
@@ -150,17 +83,30 @@ class FloorTimerService final : public v1::TimerService::CallbackService {
     const int count = request->requests_size();
     const uint64_t first = next_id_.fetch_add(count, std::memory_order_relaxed);
     std::string records;
+    std::vector<v1::Timer> to_schedule;
     v1::Timer stored;
     for (int i = 0; i < count; ++i) {
       v1::CreateTimerResult* result = response->add_results();
       v1::Timer* timer = request->ids_only() ? &stored : result->mutable_timer();
       FillTimer(request->requests(i), first + i, timer);
       AppendRecord(*timer, &records);
+      if (schedule_) to_schedule.push_back(*timer);
       if (request->ids_only()) result->mutable_timer()->set_timer_id(timer->timer_id());
       result->set_created(true);
     }
-    (*logs_)[first % logs_->size()]->Append(PendingCreate{std::move(records), reactor});
+    (*logs_)[first % logs_->size()]->Append(
+        std::move(records), [this, reactor, timers = std::move(to_schedule)](bool durable) mutable {
+          if (durable) {
+            for (v1::Timer& timer : timers) fires_->Schedule(std::move(timer));
+          }
+          reactor->Finish(Outcome(durable));
+        });
     return reactor;
+  }
+
+  grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>* Subscribe(
+      grpc::CallbackServerContext* /*context*/) override {
+    return FloorSubscribeReactor::Start(fires_);
   }
 
  private:
@@ -179,6 +125,11 @@ class FloorTimerService final : public v1::TimerService::CallbackService {
     timer->set_version(1);
   }
 
+  static grpc::Status Outcome(bool durable) {
+    return durable ? grpc::Status::OK
+                   : grpc::Status(grpc::StatusCode::UNAVAILABLE, "log write failed");
+  }
+
   static void AppendRecord(const v1::Timer& timer, std::string* out) {
     const uint32_t size = static_cast<uint32_t>(timer.ByteSizeLong());
     out->append(reinterpret_cast<const char*>(&size), sizeof(size));
@@ -186,6 +137,8 @@ class FloorTimerService final : public v1::TimerService::CallbackService {
   }
 
   std::vector<std::unique_ptr<GroupLog>>* logs_;
+  FloorFires* fires_;
+  const bool schedule_;
   std::atomic<uint64_t> next_id_{0};
 };
 
@@ -226,7 +179,13 @@ int main(int argc, char** argv) {
     logs.push_back(std::make_unique<GroupLog>(absl::StrCat(dir, "/log-", i), fsync == "always",
                                               int64_t{absl::GetFlag(FLAGS_preallocate_mb)} << 20));
   }
-  FloorTimerService service(&logs);
+  std::vector<std::unique_ptr<GroupLog>> ack_logs;
+  for (int i = 0; i < log_count; ++i) {
+    ack_logs.push_back(
+        std::make_unique<GroupLog>(absl::StrCat(dir, "/ack-log-", i), fsync == "always", 0));
+  }
+  FloorFires fires(&ack_logs);
+  FloorTimerService service(&logs, &fires, absl::GetFlag(FLAGS_fires));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;

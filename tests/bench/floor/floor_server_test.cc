@@ -1,6 +1,8 @@
 // System test of chime-floor-server, the benchmark's durable floor: a create it answers is in
 // its log file (the figure it gives is of creates really written and synced), a batch answers
-// each create, bad flags are refused, and the health check answers for the RPC floor.
+// each create, bad flags are refused, and the health check answers for the RPC floor. With
+// --fires, created timers fire to a subscriber at their due time and an ack it answers is in
+// its ack log.
 #include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
 
@@ -10,6 +12,8 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "chime/v1/timer.grpc.pb.h"
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
@@ -34,23 +38,25 @@ v1::CreateTimerRequest Request(const std::string& payload) {
   return req;
 }
 
-// The timers in a log file: 4-byte native-endian length, then a serialized Timer.
-std::vector<v1::Timer> ReadLog(const std::string& path) {
+// The records in a log file: 4-byte native-endian length, then a serialized `Record` (a Timer
+// in the create logs, an Acknowledge in the ack logs).
+template <typename Record>
+std::vector<Record> ReadLog(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<v1::Timer> timers;
+  std::vector<Record> records;
   size_t pos = 0;
   while (pos + sizeof(uint32_t) <= bytes.size()) {
     uint32_t size = 0;
     std::memcpy(&size, bytes.data() + pos, sizeof(size));
     pos += sizeof(size);
     if (size == 0 || pos + size > bytes.size()) break;  // preallocated zeros, or torn
-    v1::Timer timer;
-    EXPECT_TRUE(timer.ParseFromArray(bytes.data() + pos, static_cast<int>(size)));
-    timers.push_back(std::move(timer));
+    Record record;
+    EXPECT_TRUE(record.ParseFromArray(bytes.data() + pos, static_cast<int>(size)));
+    records.push_back(std::move(record));
     pos += size;
   }
-  return timers;
+  return records;
 }
 
 class FloorServerTest : public ::testing::TestWithParam<std::vector<std::string>> {};
@@ -91,13 +97,88 @@ TEST_P(FloorServerTest, AnsweredCreatesAreInTheLog) {
   // Killed right after the answers: what they acknowledged is on disk.
   server->Kill();
   std::set<std::string> logged;
-  for (const v1::Timer& timer : ReadLog(dir.path() + "/log-0")) logged.insert(timer.timer_id());
+  for (const v1::Timer& timer : ReadLog<v1::Timer>(dir.path() + "/log-0"))
+    logged.insert(timer.timer_id());
   EXPECT_EQ(logged, answered);
 }
 
 INSTANTIATE_TEST_SUITE_P(AppendOrOverwrite, FloorServerTest,
                          ::testing::Values(std::vector<std::string>{},
                                            std::vector<std::string>{"--preallocate-mb", "1"}));
+
+TEST(FloorServerFiresTest, FiresCreatedTimersAtTheirDueTimeAndLogsTheAcksItAnswers) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto server, ChimedProcess::StartBinary(kFloorServer, dir.path(),
+                                                               {"--fires", "--logs", "1"}));
+  auto stub = v1::TimerService::NewStub(
+      grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext subscribe_ctx;
+  subscribe_ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto stream = stub->Subscribe(&subscribe_ctx);
+  v1::SubscribeRequest start;
+  start.mutable_start()->set_topic("floor");
+  start.mutable_start()->set_max_outstanding(2);  // fewer than the timers: acks free the room
+  ASSERT_TRUE(stream->Write(start));
+
+  const absl::Time due = absl::Now() + absl::Milliseconds(300);
+  std::set<std::string> created;
+  {
+    grpc::ClientContext ctx;
+    v1::CreateTimersRequest req;
+    for (int i = 0; i < 3; ++i) {
+      v1::CreateTimerRequest* create = req.add_requests();
+      *create = Request(absl::StrCat("p", i));
+      create->clear_delay();
+      *create->mutable_fire_at() = ToProtoTimestamp(due);
+    }
+    v1::CreateTimersResponse resp;
+    ASSERT_TRUE(stub->CreateTimers(&ctx, req, &resp).ok());
+    for (const v1::CreateTimerResult& result : resp.results()) {
+      created.insert(result.timer().timer_id());
+    }
+  }
+  ASSERT_EQ(created.size(), 3u);
+
+  // Each fire is acked as it comes (with one id it never sent); the room of 2 lets the third
+  // through only after an ack is durable.
+  std::set<std::string> fired, acked;
+  int unknown = 0;
+  bool sent_unknown = false;
+  v1::SubscribeResponse resp;
+  while ((fired.size() < 3 || acked.size() < 3) && stream->Read(&resp)) {
+    v1::SubscribeRequest ack;
+    for (const v1::Fire& fire : resp.fires()) {
+      EXPECT_GE(FromProto(fire.scheduled_time()), due - absl::Milliseconds(1));
+      EXPECT_GE(absl::Now(), due);
+      EXPECT_EQ(fire.attempt(), 1u);
+      EXPECT_EQ(fire.payload().substr(0, 1), "p");
+      fired.insert(fire.timer_id());
+      ack.mutable_ack()->add_fire_ids(fire.fire_id());
+    }
+    if (!sent_unknown && ack.has_ack()) {
+      ack.mutable_ack()->add_fire_ids("never-sent@1");
+      sent_unknown = true;
+    }
+    for (const v1::AckResult& result : resp.ack_results()) {
+      if (result.outcome() == v1::ACK_OUTCOME_ACKED) acked.insert(result.fire_id());
+      if (result.outcome() == v1::ACK_OUTCOME_UNKNOWN) ++unknown;
+    }
+    if (ack.has_ack()) {
+      ASSERT_TRUE(stream->Write(ack));
+    }
+  }
+  EXPECT_EQ(fired, created);
+  EXPECT_EQ(acked.size(), 3u);
+  EXPECT_EQ(unknown, 1);
+
+  // Killed right after the answers: the acks they reported are on disk.
+  server->Kill();
+  std::set<std::string> logged;
+  for (const v1::Acknowledge& ack : ReadLog<v1::Acknowledge>(dir.path() + "/ack-log-0")) {
+    logged.insert(ack.fire_ids().begin(), ack.fire_ids().end());
+  }
+  EXPECT_EQ(logged, acked);
+}
 
 TEST(FloorServerHealthTest, AnswersTheHealthCheck) {
   TempDir dir;
