@@ -1,6 +1,6 @@
 // fire: timers spread uniformly over --duration at each --rate, subscribers acking each
 // batch; delivered/s and end-to-end lateness. mixed: the same while creating far-future
-// timers at the same rate.
+// timers at the same rate. fire-floor: fire against chime-floor-server --fires.
 #include <algorithm>
 #include <cstdio>
 #include <thread>
@@ -37,10 +37,11 @@ void WriteReceiptsCsv(const FireCollector& collector, const std::string& label) 
 
 }  // namespace
 
-int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed) {
-  const char* name = mixed ? "mixed" : "fire";
+int RunFire(const std::shared_ptr<grpc::Channel>& channel, const std::string& name_arg) {
+  const bool mixed = name_arg == "mixed";
+  const char* name = name_arg.c_str();
   const std::string header = absl::StrFormat(
-      "%-9s %8s %9s %11s %8s %8s %8s %8s %8s %8s %8s %7s %5s %10s %8s %7s %6s", "scenario", "rate",
+      "%-10s %8s %9s %11s %8s %8s %8s %8s %8s %8s %8s %7s %5s %10s %8s %7s %6s", "scenario", "rate",
       "timers", "deliv/s", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "srv_p50", "srv_p99",
       "missing", "dups", "mix_crt/s", "cpu_us/f", "wakes/f", "load");
   int rc = 0;
@@ -121,7 +122,7 @@ int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed) {
     Percentiles p = Summarize(collector.lateness_ms());
     Percentiles dispatch = Summarize(collector.dispatch_ms());
     Percentiles bg = Summarize(background.latency_ms);
-    PrintRow(header, absl::StrFormat("%-9s %8d %9d %11.0f %8.3f %8.3f %8.3f %8.3f %8.1f %8.3f "
+    PrintRow(header, absl::StrFormat("%-10s %8d %9d %11.0f %8.3f %8.3f %8.3f %8.3f %8.1f %8.3f "
                                      "%8.3f %7d %5d %10.0f %8.0f %7.2f %6.2f",
                                      name, rate, count, delivered_per_s, p.p50, p.p90, p.p99,
                                      p.p999, p.max, dispatch.p50, dispatch.p99, count - distinct,

@@ -13,8 +13,8 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7070", "chimed address");
 ABSL_FLAG(std::string, scenario, "create",
-          "create|create-floor|fire|mixed|herd|herd-floor|capacity|restart|webhook (restart needs "
-          "--phase; scripts/bench orchestrates it; create-floor and herd-floor are create and herd "
+          "create|create-floor|fire|fire-floor|mixed|herd|herd-floor|capacity|restart|webhook "
+          "(restart needs --phase; scripts/bench orchestrates it; the -floor scenarios run "
           "against chime-floor-server)");
 ABSL_FLAG(std::string, json, "", "append one JSON object per scenario (line) to this file");
 ABSL_FLAG(std::string, label, "", "free text copied into the JSON (e.g. the run number)");
@@ -67,8 +67,7 @@ int main(int argc, char** argv) {
                                            grpc::InsecureChannelCredentials(), args);
   const std::string s = absl::GetFlag(FLAGS_scenario);
   if (s == "create" || s == "create-floor") return chime::bench::RunCreate(channel, s);
-  if (s == "fire") return chime::bench::RunFire(channel, /*mixed=*/false);
-  if (s == "mixed") return chime::bench::RunFire(channel, /*mixed=*/true);
+  if (s == "fire" || s == "mixed" || s == "fire-floor") return chime::bench::RunFire(channel, s);
   if (s == "herd" || s == "herd-floor") return chime::bench::RunHerd(channel, s);
   if (s == "capacity") return chime::bench::RunCapacity(channel);
   if (s == "restart") return chime::bench::RunRestart(channel);

@@ -42,7 +42,9 @@ std::string FreshTopic(const std::string& scenario);
 // `name` is the scenario's name in the table and the JSON: "create", or "create-floor" when
 // the server is chime-floor-server.
 int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& name);
-int RunFire(const std::shared_ptr<grpc::Channel>& channel, bool mixed);
+// `name`: "fire"; "mixed" (fires while creating); "fire-floor" when the server is
+// chime-floor-server --fires.
+int RunFire(const std::shared_ptr<grpc::Channel>& channel, const std::string& name);
 // `name`: "herd", or "herd-floor" when the server is chime-floor-server --fires.
 int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& name);
 int RunCapacity(const std::shared_ptr<grpc::Channel>& channel);

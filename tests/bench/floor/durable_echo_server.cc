@@ -12,6 +12,7 @@
 //                      [--fires]
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <sys/prctl.h>
 
 #include <algorithm>
 #include <atomic>
@@ -157,6 +158,8 @@ int main(int argc, char** argv) {
     arg_ptrs.push_back(arg.data());
   }
   absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
+  // As chimed does: threads made from here on wake within ~1 µs of their deadline.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   const std::string dir = absl::GetFlag(FLAGS_data_dir);
   const std::string fsync = absl::GetFlag(FLAGS_fsync);
   const int log_count = absl::GetFlag(FLAGS_logs);
