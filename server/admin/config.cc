@@ -18,6 +18,8 @@ namespace {
 constexpr char kConfig[] = "config";
 // --hot-records-mb at most: 64 GB, far beyond any window's worth of records.
 constexpr int kMaxHotRecordsMb = 65536;
+// --max-held-fires at most: ~1 GB of held entries per shard.
+constexpr int64_t kMaxHeldFires = 10'000'000;
 
 const SettingSpec* FindSetting(const std::string& name) {
   for (const SettingSpec& spec : ChimedSettings()) {
@@ -172,6 +174,11 @@ const std::vector<SettingSpec>& ChimedSettings() {
        "single creates with a generated id (and no idempotency key) all get ids on one shard "
        "for this long, then on the next, so their commits share one WAL sync; the timers "
        "still spread evenly over the shards; 0: each on a random shard"},
+      {"max-held-fires", "250000", "N",
+       "per shard: a due fire of a one-shot timer whose subscribers have no room for it waits "
+       "in memory, unwritten, until they have, instead of being written to disk for a later "
+       "scan (a crash fires it again, as before its fire); past this many, or with no "
+       "subscriber, it is written; 0: never wait"},
       {"retention", "24h", "D|never",
        "how long an ended timer (completed, cancelled or dead-lettered) stays readable after it "
        "ended, and an idempotency key after its create; then both are removed from disk within "
@@ -288,6 +295,13 @@ absl::StatusOr<ChimedConfig> LoadChimedConfig(const std::vector<std::string>& ar
                    absl::StrCat("must be a whole number from 0 to ", kMaxHotRecordsMb));
   }
   config.hot_records_bytes = static_cast<size_t>(hot_mb) << 20;
+  const SettingValue& held = values["max-held-fires"];
+  int64_t max_held = 0;
+  if (!absl::SimpleAtoi(held.value, &max_held) || max_held < 0 || max_held > kMaxHeldFires) {
+    return Invalid("max-held-fires", held,
+                   absl::StrCat("must be a whole number from 0 to ", kMaxHeldFires));
+  }
+  config.max_held_fires = static_cast<size_t>(max_held);
   const SettingValue& fsync = values["fsync"];
   if (fsync.value != "always" && fsync.value != "never") {
     return Invalid("fsync", fsync, "must be always or never");

@@ -45,6 +45,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheDataDir) {
   EXPECT_TRUE(c.defer_fire_writes);
   EXPECT_EQ(c.ack_sync_delay, absl::Milliseconds(50));
   EXPECT_EQ(c.create_shard_turn, absl::Milliseconds(10));
+  EXPECT_EQ(c.max_held_fires, 250'000u);
   EXPECT_EQ(c.retention, absl::Hours(24));
   EXPECT_EQ(c.hot_records_bytes, size_t{128} << 20);
   EXPECT_EQ(c.effective["data-dir"].source, "flag");
@@ -147,6 +148,11 @@ TEST(ConfigTest, InvalidSettingsNameTheValueAndItsSource) {
                         "from 0 to 1s"));
   ASSERT_OK_AND_ASSIGN(ChimedConfig spread, f.Load({"--data-dir=/d", "--create-shard-turn=0"}));
   EXPECT_EQ(spread.create_shard_turn, absl::ZeroDuration());
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--max-held-fires=-1"}).status().message(),
+              HasSubstr("invalid --max-held-fires \"-1\" (from flag): must be a whole number "
+                        "from 0 to 10000000"));
+  ASSERT_OK_AND_ASSIGN(ChimedConfig never_held, f.Load({"--data-dir=/d", "--max-held-fires=0"}));
+  EXPECT_EQ(never_held.max_held_fires, 0u);
   EXPECT_THAT(f.Load({"--data-dir=/d", "--retention=-1h"}).status().message(),
               HasSubstr("invalid --retention \"-1h\" (from flag): must be a duration like 24h or "
                         "7d, or never"));

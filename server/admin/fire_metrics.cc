@@ -40,6 +40,10 @@ size_t FireMetricsListener::MemoryRoom(const std::string& ns, const std::string&
   return next_ != nullptr ? next_->MemoryRoom(ns, topic) : 0;
 }
 
+bool FireMetricsListener::RoomWillFree(const std::string& ns, const std::string& topic) {
+  return next_ != nullptr && next_->RoomWillFree(ns, topic);
+}
+
 std::optional<google::protobuf::Timestamp> FireMetricsListener::UnwrittenFireTime(
     const std::string& ns, const std::string& topic, const std::string& fire_id) {
   return next_ != nullptr ? next_->UnwrittenFireTime(ns, topic, fire_id) : std::nullopt;

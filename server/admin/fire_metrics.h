@@ -25,6 +25,7 @@ class FireMetricsListener final : public engine::FireListener {
 
   void OnFires(int shard, std::vector<internal::DeliveryRecord> fires) override;
   size_t MemoryRoom(const std::string& ns, const std::string& topic) override;
+  bool RoomWillFree(const std::string& ns, const std::string& topic) override;
   std::optional<google::protobuf::Timestamp> UnwrittenFireTime(const std::string& ns,
                                                                const std::string& topic,
                                                                const std::string& fire_id) override;

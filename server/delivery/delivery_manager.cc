@@ -136,6 +136,12 @@ size_t DeliveryManager::MemoryRoom(const std::string& ns, const std::string& top
   return topic != nullptr ? MemoryRoomLocked(*topic) : 0;
 }
 
+bool DeliveryManager::RoomWillFree(const std::string& ns, const std::string& topic_name) {
+  absl::MutexLock lock(&mu_);
+  const Topic* topic = FindTopicLocked({ns, topic_name});
+  return topic != nullptr && !topic->subscribers.empty() && !topic->backlog_on_disk;
+}
+
 std::optional<google::protobuf::Timestamp> DeliveryManager::UnwrittenFireTime(
     const std::string& ns, const std::string& topic_name, const std::string& fire_id) {
   absl::MutexLock lock(&mu_);

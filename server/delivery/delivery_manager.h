@@ -120,6 +120,8 @@ class DeliveryManager : public engine::FireListener {
   // Room left in the topic's ready queue, 0 when nobody subscribes or its backlog is on disk:
   // OnFires keeps that many fires in memory, if nothing else arrives first.
   size_t MemoryRoom(const std::string& ns, const std::string& topic) override;
+  // Whether the topic has a subscriber now and no backlog on disk.
+  bool RoomWillFree(const std::string& ns, const std::string& topic) override;
   // Its fire time while the fire is in memory, handed over unwritten.
   std::optional<google::protobuf::Timestamp> UnwrittenFireTime(const std::string& ns,
                                                                const std::string& topic,

@@ -430,10 +430,29 @@ TEST_F(DeliveryManagerTest, MemoryRoomIsWhatOnFiresWouldKeep) {
   EXPECT_EQ(manager_->MemoryRoom("ns", "q"), 1u);
   ASSERT_NO_FATAL_FAILURE(FireAhead("c", "q", absl::Seconds(1)));
   EXPECT_EQ(manager_->MemoryRoom("ns", "q"), 0u);
+  EXPECT_TRUE(manager_->RoomWillFree("ns", "q"));                  // the engine may hold fires back
   ASSERT_NO_FATAL_FAILURE(FireAhead("d", "q", absl::Seconds(1)));  // overflows to disk
   EXPECT_TRUE(manager_->GetTopicStats("ns", "q")->backlog_on_disk);
   EXPECT_EQ(manager_->MemoryRoom("ns", "q"), 0u);
+  EXPECT_FALSE(manager_->RoomWillFree("ns", "q"));  // later fires join the backlog on disk
   manager_->Unsubscribe(id);
+}
+
+// The engine holds back a fire with no room only while its topic has a subscriber to free it.
+TEST_F(DeliveryManagerTest, RoomWillFreeOnlyWhileATopicHasSubscribers) {
+  StartManager(/*max_ready=*/3);
+  EXPECT_FALSE(manager_->RoomWillFree("ns", "q"));
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId first, manager_->Subscribe("ns", "q", 10, sink));
+  ASSERT_OK_AND_ASSIGN(SubscriberId second, manager_->Subscribe("ns", "q", 10, sink));
+  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));  // until its first scan, the disk may hold fires
+  EXPECT_TRUE(manager_->RoomWillFree("ns", "q"));
+  EXPECT_FALSE(manager_->RoomWillFree("other", "q"));
+  EXPECT_FALSE(manager_->RoomWillFree("ns", "other"));
+  manager_->Unsubscribe(first);
+  EXPECT_TRUE(manager_->RoomWillFree("ns", "q"));
+  manager_->Unsubscribe(second);
+  EXPECT_FALSE(manager_->RoomWillFree("ns", "q"));
 }
 
 TEST_F(DeliveryManagerTest, TheAckOfAnUnwrittenFireEndsItsTimerAndStoresNoDelivery) {

@@ -225,7 +225,8 @@ class Engine::Impl {
   Impl(storage::Store* store, const EngineOptions& options, FireListener* listener)
       : store_(store), options_(options), clock_(options.clock), listener_(listener) {
     for (int i = 0; i < store->shard_count(); ++i) {
-      shards_.push_back(std::make_unique<ShardEngine>(i, store->shard(i), options, listener));
+      shards_.push_back(std::make_unique<ShardEngine>(i, store->shard_count(), store->shard(i),
+                                                      options, listener));
     }
   }
 

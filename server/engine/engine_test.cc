@@ -85,6 +85,16 @@ class RecordingListener : public FireListener {
     auto it = room_.find(topic);
     return it != room_.end() ? it->second : 0;
   }
+  // Whether RoomWillFree answers true for `topic` (false for the others).
+  void SetSubscribed(const std::string& topic, bool subscribed) {
+    absl::MutexLock lock(&mu_);
+    subscribed_[topic] = subscribed;
+  }
+  bool RoomWillFree(const std::string& /*ns*/, const std::string& topic) override {
+    absl::MutexLock lock(&mu_);
+    auto it = subscribed_.find(topic);
+    return it != subscribed_.end() && it->second;
+  }
   // The number of fires in each OnFires call (one per fire transaction), in order.
   std::vector<size_t> batch_sizes() const {
     absl::MutexLock lock(&mu_);
@@ -103,6 +113,7 @@ class RecordingListener : public FireListener {
   std::vector<int> shards_ ABSL_GUARDED_BY(mu_);
   std::vector<size_t> batch_sizes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, size_t> room_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, bool> subscribed_ ABSL_GUARDED_BY(mu_);
 };
 
 // Polls `pred` (for state with no event to wait on, e.g. the heap after a window load).
@@ -614,6 +625,100 @@ TEST_F(EngineTest, HeapStaysWithinItsBoundWhenManyAreDueTogether) {
 // A herd created shortly before its due time overflows the heap. The entries left out are read
 // back after the heap's latest entry, once each: the loads must not read again the ones
 // already fired, whose time-index entries stay while their fires are out unwritten.
+// A fire whose topic's subscribers have no room waits in the engine, unwritten, and fires once
+// they have room: it is not written to disk for a later scan.
+TEST_F(EngineTest, AFireWithNoRoomWaitsInTheEngineUntilItsSubscribersHaveRoom) {
+  Open();
+  listener_.SetSubscribed("busy", true);  // room 0
+  const absl::Time due = kStart + absl::Seconds(1);
+  CreateAll({OneShot("b1", due, "busy"), OneShot("b2", due + absl::Milliseconds(1), "busy"),
+             OneShot("b3", due + absl::Milliseconds(2), "busy")});
+  clock_.Advance(absl::Seconds(1) + absl::Milliseconds(2));
+  ASSERT_TRUE(Eventually([&] { return engine_->Stats()[0].held_fires == 3; }));
+  EXPECT_EQ(listener_.count(), 0u);
+  // Held, the earliest counts as the oldest due (status), and nothing was written.
+  const ShardStats stats = engine_->Stats()[0];
+  ASSERT_TRUE(stats.heap_top.has_value());
+  EXPECT_EQ(stats.heap_top->timer_id, "b1");
+  EXPECT_EQ(stats.heap_entries, 0u);
+  for (const std::string id : {"b1", "b2", "b3"}) {
+    ASSERT_OK_AND_ASSIGN(v1::Timer timer, engine_->Get("default", id));
+    EXPECT_EQ(timer.state(), v1::TIMER_STATE_SCHEDULED) << id;
+  }
+
+  // Room for eight: at the next poll a transaction takes its share, a quarter (as many may be
+  // in flight on a shard): the first two go, unwritten, in due order.
+  listener_.SetMemoryRoom("busy", 8);
+  clock_.Advance(kHeldFirePoll);
+  ASSERT_TRUE(listener_.WaitForCount(2));
+  listener_.SetMemoryRoom("busy", 0);
+  EXPECT_FALSE(listener_.WaitForCountWithin(3, absl::Milliseconds(100)));
+  listener_.SetMemoryRoom("busy", 5);
+  clock_.Advance(kHeldFirePoll);
+  ASSERT_TRUE(listener_.WaitForCount(3));
+  std::vector<std::string> order;
+  for (const internal::DeliveryRecord& r : listener_.records()) {
+    order.push_back(r.fire().timer_id());
+    EXPECT_TRUE(r.has_unwritten()) << r.fire().timer_id();
+    EXPECT_EQ(r.fire().fire_id(), MakeFireId(r.fire().timer_id(), 0));
+  }
+  EXPECT_THAT(order, ElementsAre("b1", "b2", "b3"));
+  ASSERT_TRUE(Eventually([&] { return engine_->Stats()[0].held_fires == 0; }));
+  EXPECT_FALSE(listener_.WaitForCountWithin(4, absl::Milliseconds(100)));
+}
+
+TEST_F(EngineTest, HeldFiresOfATopicThatLostItsSubscribersAreWrittenToDisk) {
+  Open();
+  listener_.SetSubscribed("busy", true);
+  const absl::Time due = kStart + absl::Seconds(1);
+  CreateAll({OneShot("b1", due, "busy"), OneShot("b2", due, "busy")});
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(Eventually([&] { return engine_->Stats()[0].held_fires == 2; }));
+  listener_.SetSubscribed("busy", false);
+  clock_.Advance(kHeldFirePoll);
+  ASSERT_TRUE(listener_.WaitForCount(2));
+  for (const internal::DeliveryRecord& r : listener_.records()) {
+    EXPECT_FALSE(r.has_unwritten()) << r.fire().timer_id();
+    ASSERT_OK_AND_ASSIGN(v1::Timer timer, engine_->Get("default", r.fire().timer_id()));
+    EXPECT_EQ(timer.state(), v1::TIMER_STATE_FIRED);
+    ASSERT_OK_AND_ASSIGN(auto delivery,
+                         store_->shard(0)->GetDelivery("default", r.fire().fire_id()));
+    EXPECT_TRUE(delivery.has_value());
+  }
+  EXPECT_EQ(engine_->Stats()[0].held_fires, 0u);
+}
+
+TEST_F(EngineTest, FiresPastTheHoldBoundAreWrittenAndHeldOnesSurviveARestart) {
+  EngineOptions options;
+  options.max_held_fires_per_shard = 2;
+  Open(1, options);
+  listener_.SetSubscribed("busy", true);
+  const absl::Time due = kStart + absl::Seconds(1);
+  CreateAll({OneShot("b1", due, "busy"), OneShot("b2", due, "busy"), OneShot("b3", due, "busy"),
+             OneShot("b4", due, "busy")});
+  clock_.Advance(absl::Seconds(1));
+  // In (due, id) order: the first two are held, the rest written as before.
+  ASSERT_TRUE(listener_.WaitForCount(2));
+  EXPECT_EQ(engine_->Stats()[0].held_fires, 2u);
+  std::set<std::string> written;
+  for (const internal::DeliveryRecord& r : listener_.records()) {
+    EXPECT_FALSE(r.has_unwritten());
+    written.insert(r.fire().timer_id());
+  }
+  EXPECT_THAT(written, ElementsAre("b3", "b4"));
+
+  // Held fires are not written: after a restart their timers are loaded and fire again.
+  Close();
+  Open(1, options);
+  listener_.SetMemoryRoom("busy", 10);
+  clock_.Advance(absl::Milliseconds(10));
+  ASSERT_TRUE(listener_.WaitForCount(4));
+  std::set<std::string> after;
+  for (size_t i = 2; i < 4; ++i) after.insert(listener_.records()[i].fire().timer_id());
+  EXPECT_THAT(after, ElementsAre("b1", "b2"));
+  EXPECT_FALSE(listener_.WaitForCountWithin(5, absl::Milliseconds(100)));
+}
+
 TEST_F(EngineTest, AHerdOverflowingTheHeapFiresEachTimerOnceWhileItsFiresAreOutUnwritten) {
   EngineOptions options;
   options.max_heap_entries_per_shard = 10;

@@ -1,6 +1,7 @@
 #include "server/engine/shard_engine.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -22,13 +23,15 @@ namespace chime::engine {
 using storage::DueEntry;
 using storage::ShardTxn;
 
-// A popped batch: shared by the fire transaction (which fills `fires` and `rescheduled`) and
-// its done callback.
+// A popped batch: shared by the fire transaction (which fills `fires`, `rescheduled` and
+// `held`) and its done callback.
 struct ShardEngine::FireBatch {
   std::vector<HeapEntry> entries;
   absl::Time now;
+  size_t hold_budget = 0;  // how many fires the transaction may hold back
   std::vector<internal::DeliveryRecord> fires;
   std::vector<HeapEntry> rescheduled;
+  std::vector<std::pair<HeapEntry, std::string>> held;  // with its topic
 };
 
 namespace {
@@ -49,31 +52,63 @@ bool StillDue(const internal::TimerRecord& record, const HeapEntry& entry) {
   return entry.version == 0 || record.timer().version() == entry.version;
 }
 
-// For one fire transaction: whether each fire's queue entry carries a copy of its record. The
-// listener's room for a topic is asked once, then counted down per fire; fires past it go to
-// disk, where a backlog scan reads the copies.
+// For one fire transaction: whether each fire's queue entry carries a copy of its record, and
+// whether a fire with no room is held back instead. The listener's room for a topic is asked
+// once, then counted down per fire; fires past it go to disk, where a backlog scan reads the
+// copies, unless they may be held (their topic has subscribers, the batch has hold budget).
 class QueueCopies {
  public:
-  explicit QueueCopies(FireListener* listener) : listener_(listener) {}
+  // Where fires may be held, a transaction takes only its share of a topic's room,
+  // `room_divisor` being how many transactions may ask for it at once: fires handed over past
+  // the room would be written to disk and mark the topic's backlog there, which stops holding.
+  QueueCopies(FireListener* listener, size_t hold_budget, size_t room_divisor)
+      : listener_(listener),
+        hold_budget_(hold_budget),
+        room_divisor_(std::max<size_t>(1, room_divisor)) {}
 
-  storage::QueueCopy For(const v1::Fire& fire) {
+  storage::QueueCopy For(const std::string& ns, const std::string& topic) {
     if (listener_ == nullptr) return storage::QueueCopy::kWithRecord;
-    if (last_ == nullptr || last_->first.first != fire.namespace_() ||
-        last_->first.second != fire.topic()) {
-      auto [it, added] = room_.try_emplace({fire.namespace_(), fire.topic()}, 0);
-      if (added) it->second = listener_->MemoryRoom(fire.namespace_(), fire.topic());
-      last_ = &*it;
-    }
-    if (last_->second == 0) return storage::QueueCopy::kWithRecord;
-    --last_->second;
+    TopicRoom& room = Find(ns, topic);
+    if (room.in_memory == 0) return storage::QueueCopy::kWithRecord;
+    --room.in_memory;
     return storage::QueueCopy::kKeyOnly;
   }
 
+  // For a fire For() left on disk: whether to hold it back instead (and count it).
+  bool Hold(const std::string& ns, const std::string& topic) {
+    if (listener_ == nullptr || hold_budget_ == 0 || !Find(ns, topic).may_hold) return false;
+    --hold_budget_;
+    return true;
+  }
+
  private:
-  using Room = absl::node_hash_map<std::pair<std::string, std::string>, size_t>;
+  struct TopicRoom {
+    size_t in_memory = 0;
+    bool may_hold = false;  // the listener's room frees up as its subscribers ack
+  };
+  using Rooms = absl::node_hash_map<std::pair<std::string, std::string>, TopicRoom>;
+
+  TopicRoom& Find(const std::string& ns, const std::string& topic) {
+    if (last_ == nullptr || last_->first.first != ns || last_->first.second != topic) {
+      auto [it, added] = rooms_.try_emplace({ns, topic});
+      if (added) {
+        TopicRoom& room = it->second;
+        room.in_memory = listener_->MemoryRoom(ns, topic);
+        // Webhook fires are never held (they are always written, FireOneShot).
+        room.may_hold =
+            hold_budget_ > 0 && topic != kWebhookTopic && listener_->RoomWillFree(ns, topic);
+        if (room.may_hold) room.in_memory = (room.in_memory + room_divisor_ - 1) / room_divisor_;
+      }
+      last_ = &*it;
+    }
+    return last_->second;
+  }
+
   FireListener* const listener_;
-  Room room_;                         // by (namespace, topic); nodes stay put
-  Room::value_type* last_ = nullptr;  // most fires of a batch share a topic
+  size_t hold_budget_;
+  const size_t room_divisor_;
+  Rooms rooms_;                        // by (namespace, topic); nodes stay put
+  Rooms::value_type* last_ = nullptr;  // most fires of a batch share a topic
 };
 
 // The pending delivery of `timer`'s fire `fire_id`, scheduled (nominally) at nominal_us and
@@ -103,17 +138,26 @@ internal::DeliveryRecord MakeDelivery(const v1::Timer& timer, std::string fire_i
 }
 
 // Fires a one-shot timer. A fire its listener keeps in memory is, with `defer_writes`, handed
-// over without a write (EngineOptions::defer_fire_writes): its ack writes the timer's end.
+// over without a write (EngineOptions::defer_fire_writes): its ack writes the timer's end. One
+// with no room that may wait for it is not fired: `*held` is set and nothing is written.
 absl::Status FireOneShot(ShardTxn& txn, internal::TimerRecord record, int64_t due_us,
                          absl::Time now, QueueCopies& copies, bool defer_writes,
-                         std::vector<internal::DeliveryRecord>* fires) {
+                         std::vector<internal::DeliveryRecord>* fires, bool* held) {
   const v1::Timer& timer = record.timer();
-  internal::DeliveryRecord delivery =
-      MakeDelivery(timer, MakeFireId(timer.timer_id(), timer.fire_count()), due_us, now);
-  const storage::QueueCopy copy = copies.For(delivery.fire());
   // Webhook fires are always written: the dispatcher reads each one's target back from its
   // stored delivery record (the Fire it is handed does not carry it).
-  if (defer_writes && copy == storage::QueueCopy::kKeyOnly && !timer.target().has_webhook()) {
+  const bool webhook = timer.target().has_webhook();
+  const storage::QueueCopy copy = webhook ? copies.For(timer.namespace_(), kWebhookTopic)
+                                          : copies.For(timer.namespace_(), timer.target().topic());
+  if (defer_writes && !webhook && copy == storage::QueueCopy::kWithRecord &&
+      copies.Hold(timer.namespace_(), timer.target().topic())) {
+    txn.KeepTimerHot(record);  // read again when it fires
+    *held = true;
+    return absl::OkStatus();
+  }
+  internal::DeliveryRecord delivery =
+      MakeDelivery(timer, MakeFireId(timer.timer_id(), timer.fire_count()), due_us, now);
+  if (defer_writes && copy == storage::QueueCopy::kKeyOnly && !webhook) {
     internal::UnwrittenFire& unwritten = *delivery.mutable_unwritten();
     unwritten.set_due_us(due_us);
     unwritten.set_timer_version(timer.version());
@@ -133,9 +177,9 @@ absl::Status FireOneShot(ShardTxn& txn, internal::TimerRecord record, int64_t du
 absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us, absl::Time now,
                      QueueCopies& copies, bool defer_writes,
                      std::vector<internal::DeliveryRecord>* fires,
-                     std::vector<HeapEntry>* rescheduled) {
+                     std::vector<HeapEntry>* rescheduled, bool* held) {
   if (IsOneShot(record.timer())) {
-    return FireOneShot(txn, std::move(record), due_us, now, copies, defer_writes, fires);
+    return FireOneShot(txn, std::move(record), due_us, now, copies, defer_writes, fires, held);
   }
   v1::Timer& timer = *record.mutable_timer();
   const uint64_t occurrence = timer.fire_count();
@@ -187,16 +231,17 @@ absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us
     record.set_due_us(0);
   }
   txn.PutTimer(record);
-  txn.PutNewDelivery(delivery, copies.For(delivery.fire()));
+  txn.PutNewDelivery(delivery, copies.For(delivery.fire().namespace_(), delivery.fire().topic()));
   fires->push_back(std::move(delivery));
   return absl::OkStatus();
 }
 
 }  // namespace
 
-ShardEngine::ShardEngine(int index, storage::ShardStore* store, const EngineOptions& options,
-                         FireListener* listener)
+ShardEngine::ShardEngine(int index, int shard_count, storage::ShardStore* store,
+                         const EngineOptions& options, FireListener* listener)
     : index_(index),
+      shard_count_(std::max(1, shard_count)),
       store_(store),
       options_(options),
       listener_(listener),
@@ -244,6 +289,13 @@ ShardStats ShardEngine::Stats() const {
     const HeapEntry& top = heap_.Top();
     stats.heap_top = DueEntry{top.due_us, top.ns, top.timer_id};
   }
+  for (const auto& [topic, entries] : held_) {
+    const HeapEntry& first = entries.front();  // held in due order within a topic, mostly
+    if (!stats.heap_top.has_value() || first.due_us < stats.heap_top->due_us) {
+      stats.heap_top = DueEntry{first.due_us, first.ns, first.timer_id};
+    }
+  }
+  stats.held_fires = held_count_;
   stats.load_cursor = cursor_;
   stats.fired_total = fired_total_;
   stats.last_dispatch_lateness = last_lateness_;
@@ -359,6 +411,7 @@ absl::Time ShardEngine::NextWakeLocked() const {
   if (!heap_.empty() && fires_in_flight_ < kMaxFiresInFlight) {
     wake = std::max(absl::FromUnixMicros(heap_.Top().due_us) - WakeLead(), fire_retry_at_);
   }
+  if (held_count_ > 0 && fires_in_flight_ < kMaxFiresInFlight) wake = std::min(wake, held_poll_at_);
   if (heap_.size() < MaxHeap(options_)) {
     const absl::Time load_at = cursor_.has_value()
                                    ? absl::FromUnixMicros(cursor_->due_us) - options_.window / 2
@@ -380,6 +433,11 @@ void ShardEngine::Run() {
       LoadLocked(now);
       continue;
     }
+    // Held fires first: they are the earliest due of their topics.
+    if (held_count_ > 0 && now >= held_poll_at_ && fires_in_flight_ < kMaxFiresInFlight &&
+        FireHeldLocked(now)) {
+      continue;
+    }
     if (CanFireLocked(now, now_us)) {
       FireDueLocked(now, now_us);
       continue;
@@ -397,13 +455,59 @@ void ShardEngine::FireDueLocked(absl::Time now, int64_t now_us) {
   // Fired ahead of time counts as on time.
   last_lateness_ =
       std::max(absl::ZeroDuration(), now - absl::FromUnixMicros(batch->entries.front().due_us));
+  SubmitFiresLocked(std::move(batch));
+}
+
+bool ShardEngine::FireHeldLocked(absl::Time now) {
+  held_poll_at_ = now + kHeldFirePoll;
+  std::vector<std::pair<std::string, std::string>> topics;
+  topics.reserve(held_.size());
+  for (const auto& [topic, entries] : held_) topics.push_back(topic);
+  // The listener takes its own lock, and its calls into the store may run this shard's
+  // commit callbacks, which take mu_.
+  std::vector<size_t> take(topics.size());
+  mu_.Unlock();
+  for (size_t i = 0; i < topics.size(); ++i) {
+    const auto& [ns, topic] = topics[i];
+    // Each shard takes its share of the room: every shard holding fires of the topic sees
+    // all of it, and the fires taken past it would only be held again.
+    const size_t share =
+        (listener_->MemoryRoom(ns, topic) + shard_count_ - 1) / static_cast<size_t>(shard_count_);
+    take[i] = listener_->RoomWillFree(ns, topic) ? share : SIZE_MAX;  // gone: all, to disk
+  }
+  mu_.Lock();
+  auto batch = std::make_shared<FireBatch>();
+  batch->now = now;
+  const size_t max_batch = std::max<size_t>(1, options_.max_fire_batch);
+  for (size_t i = 0; i < topics.size() && batch->entries.size() < max_batch; ++i) {
+    auto it = held_.find(topics[i]);
+    if (it == held_.end()) continue;
+    std::deque<HeapEntry>& entries = it->second;
+    size_t n = std::min({take[i], entries.size(), max_batch - batch->entries.size()});
+    held_count_ -= n;
+    for (; n > 0; --n) {
+      batch->entries.push_back(std::move(entries.front()));
+      entries.pop_front();
+    }
+    if (entries.empty()) held_.erase(it);
+  }
+  if (batch->entries.empty()) return false;
+  SubmitFiresLocked(std::move(batch));
+  return true;
+}
+
+void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
+  const size_t max_held = options_.defer_fire_writes ? options_.max_held_fires_per_shard : 0;
+  batch->hold_budget = max_held - std::min(max_held, held_count_);
   ++fires_in_flight_;
 
-  auto fn = [batch, listener = listener_,
-             defer_writes = options_.defer_fire_writes](ShardTxn& txn) -> absl::Status {
+  auto fn = [batch, listener = listener_, defer_writes = options_.defer_fire_writes,
+             room_divisor = static_cast<size_t>(shard_count_ * kMaxFiresInFlight)](
+                ShardTxn& txn) -> absl::Status {
     batch->fires.clear();
     batch->rescheduled.clear();
-    QueueCopies copies(listener);
+    batch->held.clear();
+    QueueCopies copies(listener, batch->hold_budget, room_divisor);
     // A timer can be in the batch twice (duplicate heap entries): fire it once. Only an entry
     // that is still due counts, so a stale entry (e.g. from before an update) does not hide
     // the timer's current one.
@@ -418,8 +522,12 @@ void ShardEngine::FireDueLocked(absl::Time now, int64_t now_us) {
       // Fired ahead of its due time, a timer fires as if at that time: fire_time, delivery
       // visibility and the next occurrence of a schedule are exactly those of firing then.
       const absl::Time fire_at = std::max(batch->now, absl::FromUnixMicros(entry.due_us));
+      // Held: the topic is read before the record moves.
+      std::string topic = record->timer().target().topic();
+      bool held = false;
       CHIME_RETURN_IF_ERROR(FireOne(txn, std::move(*record), entry.due_us, fire_at, copies,
-                                    defer_writes, &batch->fires, &batch->rescheduled));
+                                    defer_writes, &batch->fires, &batch->rescheduled, &held));
+      if (held) batch->held.emplace_back(entry, std::move(topic));
     }
     return absl::OkStatus();
   };
@@ -442,6 +550,11 @@ void ShardEngine::FireDone(FireBatch* batch, absl::Status status) {
       absl::MutexLock lock(&mu_);
       fired_total_ += fires.size();
       for (HeapEntry& entry : batch->rescheduled) PushOrUncoverLocked(std::move(entry));
+      for (auto& [entry, topic] : batch->held) {
+        std::string ns = entry.ns;
+        held_[{std::move(ns), std::move(topic)}].push_back(std::move(entry));
+      }
+      held_count_ += batch->held.size();
     }
     if (listener_ != nullptr && !fires.empty()) listener_->OnFires(index_, std::move(fires));
   } else {

@@ -21,16 +21,28 @@
 // Committed fires go to the listener; a failed batch goes back into the heap and is retried
 // after a short backoff.
 //
+// Held fires. A due one-shot fire whose topic's subscribers have no room for it is not fired
+// but held, by topic, in memory (EngineOptions::max_held_fires_per_shard): the transaction
+// that read it writes nothing for it and keeps its record hot. Every kHeldFirePoll the thread asks
+// the listener for each held topic's room and fires that many; a topic that lost its
+// subscribers has its held fires fired at once, to disk. A held entry is out of the heap but
+// behind the cursor, so loads do not read it again.
+//
 // Thread-safe.
 #ifndef CHIME_SERVER_ENGINE_SHARD_ENGINE_H_
 #define CHIME_SERVER_ENGINE_SHARD_ENGINE_H_
 
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <optional>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/engine/engine.h"
@@ -45,7 +57,8 @@ class ShardEngine {
   // Wait before retrying a failed fire transaction or time-index scan.
   static constexpr absl::Duration kRetryBackoff = absl::Milliseconds(200);
 
-  ShardEngine(int index, storage::ShardStore* store, const EngineOptions& options,
+  // `shard_count`: how many shards share the listener's room for a topic.
+  ShardEngine(int index, int shard_count, storage::ShardStore* store, const EngineOptions& options,
               FireListener* listener);
   ShardEngine(const ShardEngine&) = delete;
   ShardEngine& operator=(const ShardEngine&) = delete;
@@ -81,6 +94,11 @@ class ShardEngine {
   bool CanFireLocked(absl::Time now, int64_t now_us) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Pops the due batch and submits its fire transaction; releases mu_ while submitting.
   void FireDueLocked(absl::Time now, int64_t now_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fires the held entries their topics have room for now (all of a topic with no subscriber
+  // left); false if none. Releases mu_ while asking the listener and submitting.
+  bool FireHeldLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Submits `batch`'s fire transaction; releases mu_ while submitting.
+  void SubmitFiresLocked(std::shared_ptr<FireBatch> batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time NextWakeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Pushes `entry` if the window covers it; with the heap full, moves the cursor back
   // before it instead.
@@ -89,6 +107,7 @@ class ShardEngine {
   void FireDone(FireBatch* batch, absl::Status status);
 
   const int index_;
+  const int shard_count_;
   storage::ShardStore* const store_;
   const EngineOptions options_;
   FireListener* const listener_;
@@ -110,6 +129,11 @@ class ShardEngine {
   bool wakeup_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t fired_total_ ABSL_GUARDED_BY(mu_) = 0;
+  // Held fires by (namespace, topic), in the order they were held.
+  absl::flat_hash_map<std::pair<std::string, std::string>, std::deque<HeapEntry>> held_
+      ABSL_GUARDED_BY(mu_);
+  size_t held_count_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time held_poll_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   size_t heap_high_water_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration last_lateness_ ABSL_GUARDED_BY(mu_);
 
