@@ -469,11 +469,10 @@ bool ShardEngine::FireHeldLocked(absl::Time now) {
   mu_.Unlock();
   for (size_t i = 0; i < topics.size(); ++i) {
     const auto& [ns, topic] = topics[i];
-    // Each shard takes its share of the room: every shard holding fires of the topic sees
-    // all of it, and the fires taken past it would only be held again.
-    const size_t share =
-        (listener_->MemoryRoom(ns, topic) + shard_count_ - 1) / static_cast<size_t>(shard_count_);
-    take[i] = listener_->RoomWillFree(ns, topic) ? share : SIZE_MAX;  // gone: all, to disk
+    // A fire transaction's share of the room (QueueCopies): every shard, and every transaction
+    // in flight on it, sees all of it; the fires taken past the share would be held again.
+    const size_t share = (listener_->MemoryRoom(ns, topic) + RoomDivisor() - 1) / RoomDivisor();
+    take[i] = listener_->RoomWillFree(ns, topic) ? share : SIZE_MAX;  // all, to disk
   }
   mu_.Lock();
   auto batch = std::make_shared<FireBatch>();
@@ -502,8 +501,7 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
   ++fires_in_flight_;
 
   auto fn = [batch, listener = listener_, defer_writes = options_.defer_fire_writes,
-             room_divisor = static_cast<size_t>(shard_count_ * kMaxFiresInFlight)](
-                ShardTxn& txn) -> absl::Status {
+             room_divisor = RoomDivisor()](ShardTxn& txn) -> absl::Status {
     batch->fires.clear();
     batch->rescheduled.clear();
     batch->held.clear();

@@ -97,6 +97,8 @@ class ShardEngine {
   // Fires the held entries their topics have room for now (all of a topic with no subscriber
   // left); false if none. Releases mu_ while asking the listener and submitting.
   bool FireHeldLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How many fire transactions may ask for a topic's room at once: each takes this share.
+  size_t RoomDivisor() const { return static_cast<size_t>(shard_count_) * kMaxFiresInFlight; }
   // Submits `batch`'s fire transaction; releases mu_ while submitting.
   void SubmitFiresLocked(std::shared_ptr<FireBatch> batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time NextWakeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
