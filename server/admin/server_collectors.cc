@@ -98,6 +98,9 @@ void CollectServerMetrics(const storage::Store& store, const engine::Engine& eng
     out.EmitGauge(
         "chime_engine_window_timers", "Timers held in memory per shard (due inside the window).",
         {{"shard", std::to_string(stats.shard)}}, static_cast<double>(stats.heap_entries));
+    out.EmitGauge("chime_engine_held_fires",
+                  "Due fires per shard waiting in memory, unwritten, for their subscribers' room.",
+                  {{"shard", std::to_string(stats.shard)}}, static_cast<double>(stats.held_fires));
   }
   size_t subscribers = 0;
   for (const auto& [key, topic] : delivery.AllTopicStats()) {

@@ -36,6 +36,7 @@ absl::StatusOr<v1::GetStatusResponse> CollectStatus(const NodeInfo& node,
     if (static_cast<size_t>(i) < engine_stats.size()) {
       s->set_window_timers(engine_stats[i].heap_entries);
       s->set_fired_total(engine_stats[i].fired_total);
+      s->set_held_fires(engine_stats[i].held_fires);
     }
     out.set_timers_scheduled(out.timers_scheduled() + s->timers_scheduled());
     out.set_deliveries_pending(out.deliveries_pending() + s->deliveries_pending());

@@ -69,7 +69,7 @@ constexpr char kPage[] = R"html(<!DOCTYPE html>
 
 <h2>Shards</h2>
 <table id="shards">
-  <thead><tr><th>shard</th><th>scheduled</th><th>delivering</th><th>dead letters</th><th>in window</th><th>fired</th><th>disk</th></tr></thead>
+  <thead><tr><th>shard</th><th>scheduled</th><th>delivering</th><th>dead letters</th><th>in window</th><th>held for room</th><th>fired</th><th>disk</th></tr></thead>
   <tbody></tbody>
 </table>
 
@@ -155,7 +155,8 @@ function render(data) {
     num(t.ready), num(t.in_flight), t.backlog_on_disk ? "yes" : "no"]);
   fillRows("topics", topics.length ? topics : [["none subscribed", "", "", "", ""]]);
   fillRows("shards", (s.shards || []).map(sh => [num(sh.shard), num(sh.timers_scheduled),
-    num(sh.deliveries_pending), num(sh.dead_letters), num(sh.window_timers), num(sh.fired_total),
+    num(sh.deliveries_pending), num(sh.dead_letters), num(sh.window_timers), num(sh.held_fires),
+    num(sh.fired_total),
     bytes(num(sh.disk_bytes))]));
   history.push([Date.now(), pending]);
   if (history.length > maxPoints) history.shift();

@@ -266,6 +266,7 @@ TEST_F(ObservabilityTest, StatusRpcAndCli) {
   EXPECT_EQ(FromProto(status.uptime()), absl::Seconds(2));
   ASSERT_EQ(status.shards_size(), 2);
   EXPECT_EQ(status.shards(0).fired_total() + status.shards(1).fired_total(), 1u);
+  EXPECT_EQ(status.shards(0).held_fires() + status.shards(1).held_fires(), 0u);  // room enough
   EXPECT_FALSE(status.has_oldest_overdue());  // the engine fired what was due
   ASSERT_EQ(status.topics_size(), 1);
   EXPECT_EQ(status.topics(0).topic(), "jobs");
@@ -360,6 +361,7 @@ TEST_F(ObservabilityTest, MetricsCountTheTraffic) {
       {"chime_timers_pending", "gauge"},
       {"chime_dead_letters", "gauge"},
       {"chime_engine_window_timers", "gauge"},
+      {"chime_engine_held_fires", "gauge"},
       {"chime_rocksdb_write_stopped", "gauge"},
       {"chime_rocksdb_delayed_write_rate_bytes", "gauge"},
       {"chime_rocksdb_live_sst_bytes", "gauge"},
