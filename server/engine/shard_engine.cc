@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -139,10 +140,12 @@ internal::DeliveryRecord MakeDelivery(const v1::Timer& timer, std::string fire_i
 
 // Fires a one-shot timer. A fire its listener keeps in memory is, with `defer_writes`, handed
 // over without a write (EngineOptions::defer_fire_writes): its ack writes the timer's end. One
-// with no room that may wait for it is not fired: `*held` is set and nothing is written.
+// with no room that may wait for it is not fired: `*held_topic` gets its topic and nothing is
+// written.
 absl::Status FireOneShot(ShardTxn& txn, internal::TimerRecord record, int64_t due_us,
                          absl::Time now, QueueCopies& copies, bool defer_writes,
-                         std::vector<internal::DeliveryRecord>* fires, bool* held) {
+                         std::vector<internal::DeliveryRecord>* fires,
+                         std::optional<std::string>* held_topic) {
   const v1::Timer& timer = record.timer();
   // Webhook fires are always written: the dispatcher reads each one's target back from its
   // stored delivery record (the Fire it is handed does not carry it).
@@ -152,7 +155,7 @@ absl::Status FireOneShot(ShardTxn& txn, internal::TimerRecord record, int64_t du
   if (defer_writes && !webhook && copy == storage::QueueCopy::kWithRecord &&
       copies.Hold(timer.namespace_(), timer.target().topic())) {
     txn.KeepTimerHot(record);  // read again when it fires
-    *held = true;
+    *held_topic = timer.target().topic();
     return absl::OkStatus();
   }
   internal::DeliveryRecord delivery =
@@ -177,9 +180,10 @@ absl::Status FireOneShot(ShardTxn& txn, internal::TimerRecord record, int64_t du
 absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us, absl::Time now,
                      QueueCopies& copies, bool defer_writes,
                      std::vector<internal::DeliveryRecord>* fires,
-                     std::vector<HeapEntry>* rescheduled, bool* held) {
+                     std::vector<HeapEntry>* rescheduled, std::optional<std::string>* held_topic) {
   if (IsOneShot(record.timer())) {
-    return FireOneShot(txn, std::move(record), due_us, now, copies, defer_writes, fires, held);
+    return FireOneShot(txn, std::move(record), due_us, now, copies, defer_writes, fires,
+                       held_topic);
   }
   v1::Timer& timer = *record.mutable_timer();
   const uint64_t occurrence = timer.fire_count();
@@ -520,12 +524,10 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
       // Fired ahead of its due time, a timer fires as if at that time: fire_time, delivery
       // visibility and the next occurrence of a schedule are exactly those of firing then.
       const absl::Time fire_at = std::max(batch->now, absl::FromUnixMicros(entry.due_us));
-      // Held: the topic is read before the record moves.
-      std::string topic = record->timer().target().topic();
-      bool held = false;
+      std::optional<std::string> held_topic;
       CHIME_RETURN_IF_ERROR(FireOne(txn, std::move(*record), entry.due_us, fire_at, copies,
-                                    defer_writes, &batch->fires, &batch->rescheduled, &held));
-      if (held) batch->held.emplace_back(entry, std::move(topic));
+                                    defer_writes, &batch->fires, &batch->rescheduled, &held_topic));
+      if (held_topic.has_value()) batch->held.emplace_back(entry, std::move(*held_topic));
     }
     return absl::OkStatus();
   };
