@@ -2,10 +2,12 @@
 // a full window (ExchangeLatest).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 
 #include "absl/strings/str_cat.h"
 #include "server/engine/timer_heap.h"
+#include "server/engine/timer_id.h"
 
 namespace chime::engine {
 namespace {
@@ -31,6 +33,31 @@ void BM_HeapPushPopAll(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 BENCHMARK(BM_HeapPushPopAll)->Arg(1000)->Arg(100000);
+
+// A herd: n timers due at one instant with server-generated ids, so every comparison falls to
+// the ids, which share their leading (creation time) characters.
+void BM_HeapPushPopHerd(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  std::mt19937_64 rng(3);
+  std::vector<HeapEntry> entries;
+  for (int i = 0; i < n; ++i) {
+    entries.push_back(HeapEntry{.due_us = 1'000'000'000,
+                                .version = 1,
+                                .ns = "default",
+                                .timer_id = NewTimerId(absl::FromUnixMillis(1'700'000'000'000))});
+  }
+  std::shuffle(entries.begin(), entries.end(), rng);
+  std::vector<HeapEntry> out;
+  for (auto _ : state) {
+    TimerHeap heap;
+    for (const HeapEntry& e : entries) heap.Push(e);
+    out.clear();
+    heap.PopDue(INT64_MAX, n, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_HeapPushPopHerd)->Arg(1000)->Arg(250000);
 
 // A full heap of n entries takes creates that land in its window: with range(1) == 0 each is
 // later than all (a herd created in id order after the heap filled), with 1 each is earlier
