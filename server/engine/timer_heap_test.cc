@@ -117,19 +117,18 @@ TEST(TimerHeapTest, ExchangeLatestKeepsTheEarliestEntries) {
   }
 }
 
-// Random pushes, pops and exchanges, small keys so ties and duplicate entries are common,
-// checked step by step against an ordered multiset of the same keys.
-TEST(TimerHeapTest, MatchesAnOrderedSetUnderRandomOperations) {
+// Random pushes, pops and exchanges of entries from make_entry, checked step by step against
+// an ordered multiset of the same keys.
+template <typename MakeEntry>
+void CheckAgainstAnOrderedSet(std::mt19937_64& rng, MakeEntry make_entry) {
   using Key = std::tuple<int64_t, std::string, std::string>;
   auto key = [](const HeapEntry& e) { return Key{e.due_us, e.ns, e.timer_id}; };
-  std::mt19937_64 rng(11);
   for (int round = 0; round < 40; ++round) {
     TimerHeap heap;
     std::multiset<Key> model;
     const int ops = 50 + round * 50;
     for (int op = 0; op < ops; ++op) {
-      HeapEntry e = E(static_cast<int64_t>(rng() % 40), "t" + std::to_string(rng() % 8),
-                      rng() % 2 == 0 ? "a" : "b");
+      HeapEntry e = make_entry();
       const int kind = static_cast<int>(rng() % 4);
       if (kind <= 1 || model.empty()) {
         model.insert(key(e));
@@ -152,6 +151,7 @@ TEST(TimerHeapTest, MatchesAnOrderedSetUnderRandomOperations) {
       ASSERT_EQ(heap.size(), model.size());
       if (!model.empty()) {
         ASSERT_EQ(key(heap.Top()), *model.begin()) << "round " << round;
+        ASSERT_EQ(key(heap.Latest()), *model.rbegin()) << "round " << round;
       }
     }
     std::vector<HeapEntry> rest;
@@ -160,6 +160,41 @@ TEST(TimerHeapTest, MatchesAnOrderedSetUnderRandomOperations) {
     for (const HeapEntry& e : rest) popped.push_back(key(e));
     EXPECT_EQ(popped, std::vector<Key>(model.begin(), model.end())) << "round " << round;
   }
+}
+
+// Small keys, so ties and duplicate entries are common.
+TEST(TimerHeapTest, MatchesAnOrderedSetUnderRandomOperations) {
+  std::mt19937_64 rng(11);
+  CheckAgainstAnOrderedSet(rng, [&] {
+    return E(static_cast<int64_t>(rng() % 40), "t" + std::to_string(rng() % 8),
+             rng() % 2 == 0 ? "a" : "b");
+  });
+}
+
+// The heap compares the leading 8 bytes of a namespace and 16 of an id before the strings:
+// names that end at, just before or just after those bytes, share them, or hold zero and 0xff
+// bytes must still order exactly as strings do.
+TEST(TimerHeapTest, OrdersNamesAroundItsPackedPrefixesAsStringsDo) {
+  using namespace std::string_literals;
+  const std::vector<std::string> namespaces = {
+      ""s,           "a"s,         "a\0"s,          "abcdefg"s,  "abcdefgh"s,
+      "abcdefgh\0"s, "abcdefghi"s, "abcdefgh\xff"s, "abcdefgi"s, "\xff"s};
+  const std::vector<std::string> ids = {""s,
+                                        "t"s,
+                                        "t\0"s,
+                                        "t_01JE4Z3Q8W1MB7R"s,   // 17: one byte past the packed 16
+                                        "t_01JE4Z3Q8W1MB7"s,    // 16
+                                        "t_01JE4Z3Q8W1MB7\0"s,  // 16 and a zero byte
+                                        "t_01JE4Z3Q8W1MB7RXJ4T9VHCN2P"s,
+                                        "t_01JE4Z3Q8W1MB7RXJ4T9VHCN2Q"s,
+                                        "t_01JE4Z3Q8W1MB8"s,
+                                        "t_01JE4Z3Q8W1MB7\xff"s,
+                                        "t_01JE4Z3"s};
+  std::mt19937_64 rng(12);
+  CheckAgainstAnOrderedSet(rng, [&] {
+    return E(static_cast<int64_t>(rng() % 3), ids[rng() % ids.size()],
+             namespaces[rng() % namespaces.size()]);
+  });
 }
 
 }  // namespace
