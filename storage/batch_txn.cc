@@ -76,11 +76,16 @@ absl::StatusOr<std::optional<DeliveryRecord>> BatchTxn::GetDeadLetter(absl::stri
 
 void BatchTxn::KeepTimerHot(const TimerRecord& record) {
   if (hot_ == nullptr) return;
+  const std::string key = TimerKey(record.timer().namespace_(), record.timer().timer_id());
+  // Kept already, most likely read from there: it stays, ranked at its due time, which a fire
+  // has reached (or nearly), so it is not among the first to leave. Putting it again cost a
+  // copy and two rank-tree updates per fire, and a held fire paid them twice.
+  GroupBatch::MakeIndexKey(kCfTimers, key, &hot_key_);
+  if (hot_->timers.Find(hot_key_).has_value()) return;
   scratch_.clear();
   record.AppendToString(&scratch_);
   // Ranked now: read again within moments, before timers merely due soon.
-  batch_->KeepHot(kCfTimers, TimerKey(record.timer().namespace_(), record.timer().timer_id()),
-                  scratch_, now_us_);
+  batch_->KeepHot(kCfTimers, key, scratch_, now_us_);
 }
 
 void BatchTxn::PutTimer(const TimerRecord& record) {

@@ -138,6 +138,31 @@ TEST_F(ShardHotRecordsTest, ATimerDueSoonIsReadBackFromTheWriterUntilAWriteMakes
   EXPECT_FALSE(from_hot);
 }
 
+// A fire keeps the timer it read for its ack; one kept already (due soon) stays as it is, and a
+// write in the same group still decides.
+TEST_F(ShardHotRecordsTest, KeepingATimerKeptAlreadyLeavesItAndAWriteStillDecides) {
+  Write([](ShardTxn& txn) { txn.PutTimer(DueTimer("soon", "v1", absl::Seconds(5))); });
+  Write([](ShardTxn& txn) { txn.KeepTimerHot(*txn.GetTimer("ns", "soon").value()); });
+  bool from_hot = false;
+  std::optional<TimerRecord> read = TxnGetTimer("soon", &from_hot);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_TRUE(from_hot);
+  EXPECT_EQ(read->timer().payload(), "v1");
+
+  Write([](ShardTxn& txn) {
+    TimerRecord record = *txn.GetTimer("ns", "soon").value();
+    txn.KeepTimerHot(record);
+    record.mutable_timer()->set_payload("v2");
+    record.mutable_timer()->set_state(v1::TIMER_STATE_FIRED);
+    record.set_due_us(0);
+    txn.PutTimer(record);
+  });
+  read = TxnGetTimer("soon", &from_hot);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_FALSE(from_hot) << "fired: the write made it cold";
+  EXPECT_EQ(read->timer().payload(), "v2");
+}
+
 TEST_F(ShardHotRecordsTest, ATimerDueAfterTheHorizonOrFiredIsReadFromRocksDb) {
   Write([](ShardTxn& txn) {
     txn.PutTimer(DueTimer("later", "x", absl::Hours(2)));
