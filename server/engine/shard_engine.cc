@@ -10,7 +10,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
-#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/log.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
@@ -513,14 +513,14 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
     // A timer can be in the batch twice (duplicate heap entries): fire it once. Only an entry
     // that is still due counts, so a stale entry (e.g. from before an update) does not hide
     // the timer's current one.
-    absl::flat_hash_set<std::string> seen;
+    // Views of the batch's own entries, which outlive the transaction: no copies.
+    absl::flat_hash_set<std::pair<absl::string_view, absl::string_view>> seen;
+    seen.reserve(batch->entries.size());
     for (const HeapEntry& entry : batch->entries) {
       CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> record,
                              txn.GetTimer(entry.ns, entry.timer_id));
       if (!record.has_value() || !StillDue(*record, entry)) continue;
-      if (!seen.insert(absl::StrCat(entry.ns, std::string(1, '\0'), entry.timer_id)).second) {
-        continue;
-      }
+      if (!seen.emplace(entry.ns, entry.timer_id).second) continue;
       // Fired ahead of its due time, a timer fires as if at that time: fire_time, delivery
       // visibility and the next occurrence of a schedule are exactly those of firing then.
       const absl::Time fire_at = std::max(batch->now, absl::FromUnixMicros(entry.due_us));
