@@ -297,7 +297,7 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
   }
   std::vector<std::string> routable;
   // Acked fires still unwritten, by shard: their ack writes the timer's end instead.
-  std::map<int, absl::flat_hash_map<std::string, DeliveryRecord>> unwritten_by_shard;
+  std::map<int, absl::flat_hash_map<std::string, engine::UnwrittenFireFacts>> unwritten_by_shard;
   for (const std::string& fire_id : fire_ids) {
     std::string timer_id;
     uint64_t occurrence = 0;
@@ -322,7 +322,7 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
           if (kind == Settle::kAck && entry.record.has_unwritten()) {
             // Even if its write is queued meanwhile: the ack's transaction tells which came
             // first (engine::WriteUnwrittenFire).
-            unwritten_by_shard[shard].emplace(fire_id, entry.record);
+            unwritten_by_shard[shard].emplace(fire_id, engine::FactsOfUnwrittenFire(entry.record));
           } else if (kind != Settle::kAck) {
             // A nack or dead letter changes the stored record: write it first (queued ahead).
             WriteUnwrittenEntryLocked({ns, topic_name}, entry);
@@ -343,7 +343,7 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
   for (auto& [shard, ids] : by_shard) {
     auto results = std::make_shared<std::vector<v1::AckResult>>();
     auto shard_ids = std::make_shared<std::vector<std::string>>(std::move(ids));
-    auto unwritten = std::make_shared<absl::flat_hash_map<std::string, DeliveryRecord>>(
+    auto unwritten = std::make_shared<absl::flat_hash_map<std::string, engine::UnwrittenFireFacts>>(
         std::move(unwritten_by_shard[shard]));
     storage::TxnFn fn = [=](storage::ShardTxn& txn) -> absl::Status {
       results->clear();
@@ -355,7 +355,7 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
         if (acked_unwritten != unwritten->end()) {
           // Delivered before it was written: its end is the timer FIRED, nothing pending.
           absl::StatusOr<bool> ended =
-              engine::WriteUnwrittenFire(txn, acked_unwritten->second, /*pending=*/false);
+              engine::WriteAckedUnwrittenFire(txn, ns, fire_id, acked_unwritten->second);
           if (!ended.ok()) return ended.status();
           // Otherwise written meanwhile (then deleted below like any), or its timer was
           // cancelled after the fire went out: delivered all the same.

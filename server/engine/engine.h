@@ -212,6 +212,19 @@ absl::Status RecordDeadLettered(storage::ShardTxn& txn, absl::string_view ns,
 absl::StatusOr<bool> WriteUnwrittenFire(storage::ShardTxn& txn,
                                         const internal::DeliveryRecord& record, bool pending);
 
+// What the ack of a fire handed over unwritten needs of its delivery record to write the
+// timer's end: an ack keeps these instead of a copy of the whole record (payload, labels).
+struct UnwrittenFireFacts {
+  int64_t due_us = 0;
+  uint64_t timer_version = 0;
+  google::protobuf::Timestamp fire_time;
+};
+UnwrittenFireFacts FactsOfUnwrittenFire(const internal::DeliveryRecord& record);
+// WriteUnwrittenFire without `pending`, from those facts: the ack's write.
+absl::StatusOr<bool> WriteAckedUnwrittenFire(storage::ShardTxn& txn, absl::string_view ns,
+                                             absl::string_view fire_id,
+                                             const UnwrittenFireFacts& facts);
+
 // Turns a stored FIRED into COMPLETED when the timer's last fire is no longer pending: what
 // API reads and state checks must do with every timer record they read. In a transaction, or
 // on committed data (then re-reading the timer to tell an ack from a dead letter that

@@ -22,32 +22,43 @@ void WriteOneShotFired(storage::ShardTxn& txn, internal::TimerRecord& record, in
   txn.PutTimer(record);
 }
 
-absl::StatusOr<bool> WriteUnwrittenFire(storage::ShardTxn& txn,
-                                        const internal::DeliveryRecord& record, bool pending) {
-  const v1::Fire& fire = record.fire();
-  const internal::UnwrittenFire& unwritten = record.unwritten();
+UnwrittenFireFacts FactsOfUnwrittenFire(const internal::DeliveryRecord& record) {
+  return UnwrittenFireFacts{.due_us = record.unwritten().due_us(),
+                            .timer_version = record.unwritten().timer_version(),
+                            .fire_time = record.fire().fire_time()};
+}
+
+absl::StatusOr<bool> WriteAckedUnwrittenFire(storage::ShardTxn& txn, absl::string_view ns,
+                                             absl::string_view fire_id,
+                                             const UnwrittenFireFacts& facts) {
   std::string timer_id;
   uint64_t occurrence = 0;
-  if (!ParseFireId(fire.fire_id(), &timer_id, &occurrence)) {
-    return absl::InvalidArgumentError(absl::StrCat("fire_id ", fire.fire_id(), " is malformed"));
+  if (!ParseFireId(fire_id, &timer_id, &occurrence)) {
+    return absl::InvalidArgumentError(absl::StrCat("fire_id ", fire_id, " is malformed"));
   }
-  CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> timer,
-                         txn.GetTimer(fire.namespace_(), timer_id));
+  CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> timer, txn.GetTimer(ns, timer_id));
   // Anything else than the state the fire was taken from means the timer moved on without it:
   // cancelled or deleted before the fire was written, or fired through another heap entry.
   if (!timer.has_value() || timer->timer().state() != v1::TIMER_STATE_SCHEDULED ||
-      timer->due_us() != unwritten.due_us() ||
-      timer->timer().version() != unwritten.timer_version() ||
+      timer->due_us() != facts.due_us || timer->timer().version() != facts.timer_version ||
       timer->timer().fire_count() != occurrence || !IsOneShot(timer->timer())) {
     return false;
   }
-  WriteOneShotFired(txn, *timer, unwritten.due_us(), fire.fire_time());
-  if (pending) {
+  WriteOneShotFired(txn, *timer, facts.due_us, facts.fire_time);
+  return true;
+}
+
+absl::StatusOr<bool> WriteUnwrittenFire(storage::ShardTxn& txn,
+                                        const internal::DeliveryRecord& record, bool pending) {
+  const v1::Fire& fire = record.fire();
+  CHIME_ASSIGN_OR_RETURN(bool ended, WriteAckedUnwrittenFire(txn, fire.namespace_(), fire.fire_id(),
+                                                             FactsOfUnwrittenFire(record)));
+  if (ended && pending) {
     internal::DeliveryRecord stored = record;
     stored.clear_unwritten();
     txn.PutNewDelivery(stored, storage::QueueCopy::kWithRecord);
   }
-  return true;
+  return ended;
 }
 
 }  // namespace chime::engine
