@@ -317,20 +317,23 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
     incarnation = topic->incarnation;
     for (const auto& [shard, ids] : by_shard) {
       for (const std::string& fire_id : ids) {
-        if (auto it = topic->entries.find(fire_id); it != topic->entries.end()) {
-          Entry& entry = it->second;
-          if (kind == Settle::kAck && entry.record.has_unwritten()) {
-            // Even if its write is queued meanwhile: the ack's transaction tells which came
-            // first (engine::WriteUnwrittenFire).
-            unwritten_by_shard[shard].emplace(fire_id, engine::FactsOfUnwrittenFire(entry.record));
-          } else if (kind != Settle::kAck) {
-            // A nack or dead letter changes the stored record: write it first (queued ahead).
-            WriteUnwrittenEntryLocked({ns, topic_name}, entry);
-          }
+        auto it = topic->entries.find(fire_id);
+        if (it == topic->entries.end()) {
+          SettleLocked(*topic, shard, fire_id);  // not in memory: a placeholder
+          continue;
+        }
+        Entry& entry = it->second;
+        if (kind == Settle::kAck && entry.record.has_unwritten()) {
+          // Even if its write is queued meanwhile: the ack's transaction tells which came
+          // first (engine::WriteUnwrittenFire).
+          unwritten_by_shard[shard].emplace(fire_id, engine::FactsOfUnwrittenFire(entry.record));
+        } else if (kind != Settle::kAck) {
+          // A nack or dead letter changes the stored record: write it first (queued ahead).
+          WriteUnwrittenEntryLocked({ns, topic_name}, entry);
         }
         // The ack deletes the delivery: a held attempt record of it need not be written.
-        if (kind == Settle::kAck) DropHeldSendLocked(*topic, ns, fire_id);
-        SettleLocked(*topic, shard, fire_id);
+        if (kind == Settle::kAck) DropHeldSendLocked(entry.shard, ns, fire_id);
+        SettleEntryLocked(*topic, entry, fire_id);
       }
     }
     work_ = true;  // credit was freed
@@ -511,15 +514,19 @@ void DeliveryManager::SettleLocked(Topic& topic, int shard, const std::string& f
     entry.shard = shard;
     return;
   }
+  SettleEntryLocked(topic, entry, fire_id);
+}
+
+void DeliveryManager::SettleEntryLocked(Topic& topic, Entry& entry, const std::string& fire_id) {
   if (entry.state == Entry::State::kInFlight) {
-    topic.deadlines.erase({entry.deadline, fire_id});
+    EraseTimed(topic.deadlines, entry.deadline, fire_id);
     if (Subscriber* owner = FindSubscriberLocked(entry.owner); owner != nullptr) {
       --owner->outstanding;
     }
   } else if (entry.state == Entry::State::kReady) {
     topic.ready.erase(std::find(topic.ready.begin(), topic.ready.end(), fire_id));
   } else if (entry.state == Entry::State::kScheduled) {
-    topic.scheduled.erase({absl::FromUnixMicros(entry.record.visible_at_us()), fire_id});
+    EraseTimed(topic.scheduled, absl::FromUnixMicros(entry.record.visible_at_us()), fire_id);
   }
   entry.state = Entry::State::kSettling;
 }
@@ -541,7 +548,7 @@ std::shared_ptr<SubscriberSink> DeliveryManager::RemoveSubscriberLocked(Subscrib
     if (entry.state != Entry::State::kInFlight || entry.owner != id) continue;
     // Back to the queue at once, for any subscriber; on disk too, so a restart or a later
     // subscriber need not wait for the old deadline.
-    topic.deadlines.erase({entry.deadline, fire_id});
+    EraseTimed(topic.deadlines, entry.deadline, fire_id);
     entry.state = Entry::State::kReady;
     entry.owner = 0;
     topic.ready.push_front(fire_id);
@@ -1106,18 +1113,14 @@ void DeliveryManager::ReleaseHeldSendsLocked(int shard) {
   QueueUpdateTxnLocked(shard, std::move(list));
 }
 
-void DeliveryManager::DropHeldSendLocked(const Topic& topic, const std::string& ns,
-                                         const std::string& fire_id) {
-  auto entry = topic.entries.find(fire_id);
-  if (entry == topic.entries.end()) return;  // not a fire of this topic in memory
-  DropHeldSendLocked(entry->second.shard, ns, fire_id);
-}
-
 void DeliveryManager::DropHeldSendLocked(int shard, const std::string& ns,
                                          const std::string& fire_id) {
   auto held = held_sends_.find(shard);
   if (held == held_sends_.end()) return;
-  held->second.updates.erase({ns, fire_id});
+  if (auto it = held->second.updates.find(NsFireId(ns, fire_id));
+      it != held->second.updates.end()) {
+    held->second.updates.erase(it);
+  }
   if (held->second.updates.empty()) held_sends_.erase(held);
 }
 

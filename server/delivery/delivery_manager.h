@@ -56,8 +56,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/random/random.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "chime/internal/storage.pb.h"
@@ -212,13 +214,29 @@ class DeliveryManager : public engine::FireListener {
     internal::DeliveryRecord record;
   };
 
+  // Fire ids by a time, looked up by (time, view): no copy of the id to find one.
+  struct TimedFireIdLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return std::pair<absl::Time, absl::string_view>(a.first, a.second) <
+             std::pair<absl::Time, absl::string_view>(b.first, b.second);
+    }
+  };
+  using TimedFireIds = std::set<std::pair<absl::Time, std::string>, TimedFireIdLess>;
+  // Removes (time, fire_id) if there.
+  static void EraseTimed(TimedFireIds& ids, absl::Time time, absl::string_view fire_id) {
+    auto it = ids.find(std::pair<absl::Time, absl::string_view>(time, fire_id));
+    if (it != ids.end()) ids.erase(it);
+  }
+
   struct Topic {
     std::vector<SubscriberId> subscribers;  // round-robin order
     size_t next_subscriber = 0;
-    absl::flat_hash_map<std::string, Entry> entries;         // by fire_id
-    std::deque<std::string> ready;                           // fire ids in state kReady, FIFO
-    std::set<std::pair<absl::Time, std::string>> deadlines;  // in-flight fires
-    std::set<std::pair<absl::Time, std::string>> scheduled;  // by visibility, kScheduled
+    absl::flat_hash_map<std::string, Entry> entries;  // by fire_id
+    std::deque<std::string> ready;                    // fire ids in state kReady, FIFO
+    TimedFireIds deadlines;                           // in-flight fires
+    TimedFireIds scheduled;                           // by visibility, kScheduled
     std::vector<Incoming> incoming;
     // Pending deliveries may exist on disk that are not in `entries`.
     bool backlog_on_disk = true;
@@ -321,6 +339,9 @@ class DeliveryManager : public engine::FireListener {
   // credit); a fire not in memory gets a placeholder entry while it settles.
   void SettleLocked(Topic& topic, int shard, const std::string& fire_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same for a fire in memory, its `entry` found already.
+  void SettleEntryLocked(Topic& topic, Entry& entry, const std::string& fire_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the subscriber; its in-flight fires become ready and are added to `releases`.
   std::shared_ptr<SubscriberSink> RemoveSubscriberLocked(SubscriberId id, ShardUpdates* releases)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -354,10 +375,7 @@ class DeliveryManager : public engine::FireListener {
   void ReleaseHeldSendsLocked(int shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The same for every shard whose oldest held send has waited the hold (all, if stopping).
   void ReleaseDueHeldSendsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Forgets the held send of a fire of `topic` being acked.
-  void DropHeldSendLocked(const Topic& topic, const std::string& ns, const std::string& fire_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The same for a fire of `shard` (none held: nothing).
+  // Forgets the held send of a fire of `shard` (none held: nothing).
   void DropHeldSendLocked(int shard, const std::string& ns, const std::string& fire_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Submits what is queued. Delivery thread only (and Stop after joining it).
@@ -399,9 +417,21 @@ class DeliveryManager : public engine::FireListener {
   int ordered_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<OrderedTxn> ordered_ ABSL_GUARDED_BY(mu_);
   // Send updates not yet queued, per shard, by (namespace, fire_id); the latest send wins.
+  // Hashed, and looked up by views: an ack drops its fire's held send, so each fire paid a
+  // search of an ordered map of every send held and two key copies.
+  using NsFireId = std::pair<absl::string_view, absl::string_view>;
+  struct NsFireIdHash {
+    using is_transparent = void;
+    size_t operator()(NsFireId key) const { return absl::Hash<NsFireId>()(key); }
+  };
+  struct NsFireIdEq {
+    using is_transparent = void;
+    bool operator()(NsFireId a, NsFireId b) const { return a == b; }
+  };
   struct HeldSends {
     absl::Time since;  // when the oldest was held
-    std::map<std::pair<std::string, std::string>, RecordUpdate> updates;
+    absl::flat_hash_map<std::pair<std::string, std::string>, RecordUpdate, NsFireIdHash, NsFireIdEq>
+        updates;
   };
   std::map<int, HeldSends> held_sends_ ABSL_GUARDED_BY(mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);  // backoff jitter
