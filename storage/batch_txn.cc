@@ -28,6 +28,7 @@ absl::StatusOr<std::optional<Record>> BatchTxn::Get(Cf cf, const std::string& ke
       std::optional<absl::string_view> hot = hot_->For(cf)->Find(hot_key_);
       if (hot.has_value()) {
         ++reads.hot;
+        if (cf == kCfTimers) last_hot_timer_key_ = hot_key_;
         absl::StatusOr<Record> record = ParseRecord<Record>(ToSlice(*hot), what, key);
         if (!record.ok()) return record.status();
         return std::optional<Record>(*std::move(record));
@@ -81,7 +82,8 @@ void BatchTxn::KeepTimerHot(const TimerRecord& record) {
   // has reached (or nearly), so it is not among the first to leave. Putting it again cost a
   // copy and two rank-tree updates per fire, and a held fire paid them twice.
   GroupBatch::MakeIndexKey(kCfTimers, key, &hot_key_);
-  if (hot_->timers.Find(hot_key_).has_value()) return;
+  // The read just before (a fire reads its timer, then keeps it) tells without a lookup.
+  if (hot_key_ == last_hot_timer_key_ || hot_->timers.Find(hot_key_).has_value()) return;
   scratch_.clear();
   record.AppendToString(&scratch_);
   // Ranked now: read again within moments, before timers merely due soon.

@@ -85,6 +85,9 @@ class BatchTxn final : public ShardTxn {
   ShardStore::WriteStats::Reads timer_reads_;
   ShardStore::WriteStats::Reads delivery_reads_;
   std::string hot_key_;  // reused across reads
+  // The last timer read from the writer's kept records (hot_), which stay as they are until
+  // the group is written.
+  std::string last_hot_timer_key_;
   const rocksdb::ReadOptions read_options_;
   rocksdb::PinnableSlice value_;  // reused across reads
   std::string scratch_;           // reused across writes
