@@ -12,6 +12,19 @@
 namespace chime::engine {
 namespace {
 
+// Each iteration pushes `entries` into a new heap and pops them all.
+void PushAllThenPopAll(benchmark::State& state, const std::vector<HeapEntry>& entries) {
+  std::vector<HeapEntry> out;
+  for (auto _ : state) {
+    TimerHeap heap;
+    for (const HeapEntry& e : entries) heap.Push(e);
+    out.clear();
+    heap.PopDue(INT64_MAX, entries.size(), &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(entries.size()));
+}
+
 void BM_HeapPushPopAll(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   std::mt19937_64 rng(1);
@@ -22,15 +35,7 @@ void BM_HeapPushPopAll(benchmark::State& state) {
                                 .ns = "default",
                                 .timer_id = absl::StrCat("t", i, "-0123456789abcdef")});
   }
-  std::vector<HeapEntry> out;
-  for (auto _ : state) {
-    TimerHeap heap;
-    for (const HeapEntry& e : entries) heap.Push(e);
-    out.clear();
-    heap.PopDue(INT64_MAX, n, &out);
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.SetItemsProcessed(state.iterations() * n);
+  PushAllThenPopAll(state, entries);
 }
 BENCHMARK(BM_HeapPushPopAll)->Arg(1000)->Arg(100000);
 
@@ -47,15 +52,7 @@ void BM_HeapPushPopHerd(benchmark::State& state) {
                                 .timer_id = NewTimerId(absl::FromUnixMillis(1'700'000'000'000))});
   }
   std::shuffle(entries.begin(), entries.end(), rng);
-  std::vector<HeapEntry> out;
-  for (auto _ : state) {
-    TimerHeap heap;
-    for (const HeapEntry& e : entries) heap.Push(e);
-    out.clear();
-    heap.PopDue(INT64_MAX, n, &out);
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.SetItemsProcessed(state.iterations() * n);
+  PushAllThenPopAll(state, entries);
 }
 BENCHMARK(BM_HeapPushPopHerd)->Arg(1000)->Arg(250000);
 
