@@ -32,7 +32,9 @@ struct ShardEngine::FireBatch {
   size_t hold_budget = 0;  // how many fires the transaction may hold back
   std::vector<internal::DeliveryRecord> fires;
   std::vector<HeapEntry> rescheduled;
-  std::vector<std::pair<HeapEntry, std::string>> held;  // with its topic
+  // Entries held back, by index in `entries` (moved out once the transaction is done), with
+  // their topics.
+  std::vector<std::pair<size_t, std::string>> held;
 };
 
 namespace {
@@ -516,7 +518,8 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
     // Views of the batch's own entries, which outlive the transaction: no copies.
     absl::flat_hash_set<std::pair<absl::string_view, absl::string_view>> seen;
     seen.reserve(batch->entries.size());
-    for (const HeapEntry& entry : batch->entries) {
+    for (size_t i = 0; i < batch->entries.size(); ++i) {
+      const HeapEntry& entry = batch->entries[i];
       CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> record,
                              txn.GetTimer(entry.ns, entry.timer_id));
       if (!record.has_value() || !StillDue(*record, entry)) continue;
@@ -527,7 +530,7 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
       std::optional<std::string> held_topic;
       CHIME_RETURN_IF_ERROR(FireOne(txn, std::move(*record), entry.due_us, fire_at, copies,
                                     defer_writes, &batch->fires, &batch->rescheduled, &held_topic));
-      if (held_topic.has_value()) batch->held.emplace_back(entry, std::move(*held_topic));
+      if (held_topic.has_value()) batch->held.emplace_back(i, std::move(*held_topic));
     }
     return absl::OkStatus();
   };
@@ -550,9 +553,17 @@ void ShardEngine::FireDone(FireBatch* batch, absl::Status status) {
       absl::MutexLock lock(&mu_);
       fired_total_ += fires.size();
       for (HeapEntry& entry : batch->rescheduled) PushOrUncoverLocked(std::move(entry));
-      for (auto& [entry, topic] : batch->held) {
-        std::string ns = entry.ns;
-        held_[{std::move(ns), std::move(topic)}].push_back(std::move(entry));
+      // A batch's held fires mostly share a topic: one lookup per run of it.
+      std::deque<HeapEntry>* queue = nullptr;
+      const std::pair<std::string, std::string>* queue_key = nullptr;
+      for (auto& [index, topic] : batch->held) {
+        HeapEntry& entry = batch->entries[index];
+        if (queue == nullptr || queue_key->first != entry.ns || queue_key->second != topic) {
+          auto it = held_.try_emplace({entry.ns, std::move(topic)}).first;
+          queue = &it->second;
+          queue_key = &it->first;
+        }
+        queue->push_back(std::move(entry));
       }
       held_count_ += batch->held.size();
     }
