@@ -17,17 +17,24 @@ void HotRecords::Put(absl::string_view key, absl::string_view value, int64_t ran
     if (it != entries_.end()) EraseEntry(it);
     return;
   }
+  bool linked = false;
   if (it == entries_.end()) {
     it = entries_.try_emplace(key).first;
+    it->second.key = &it->first;
   } else {
     bytes_ -= Cost(key, it->second.value);
-    by_rank_.erase({it->second.rank, it->first});
+    // A value replaced at its rank keeps its place in the rank's list.
+    linked = it->second.rank == rank;
+    if (!linked) Unlink(it->second);
   }
-  it->second.value.assign(value.data(), value.size());
-  it->second.rank = rank;
+  Entry& entry = it->second;
+  entry.value.assign(value.data(), value.size());
   bytes_ += cost;
-  by_rank_.emplace(rank, it->first);
-  while (bytes_ > max_bytes_) EraseEntry(entries_.find(by_rank_.rbegin()->second));
+  if (!linked) {
+    entry.rank = rank;
+    Link(entry);
+  }
+  while (bytes_ > max_bytes_) EraseEntry(Highest());
 }
 
 void HotRecords::Erase(absl::string_view key) {
@@ -37,7 +44,7 @@ void HotRecords::Erase(absl::string_view key) {
 
 void HotRecords::DropRankedBefore(int64_t rank) {
   while (!by_rank_.empty() && by_rank_.begin()->first < rank) {
-    EraseEntry(entries_.find(by_rank_.begin()->second));
+    EraseEntry(entries_.find(*by_rank_.begin()->second.first->key));
   }
 }
 
@@ -47,9 +54,26 @@ void HotRecords::Clear() {
   bytes_ = 0;
 }
 
+void HotRecords::Link(Entry& entry) {
+  RankList& list = by_rank_[entry.rank];
+  entry.prev = list.last;
+  entry.next = nullptr;
+  (list.last != nullptr ? list.last->next : list.first) = &entry;
+  list.last = &entry;
+}
+
+void HotRecords::Unlink(Entry& entry) {
+  auto it = by_rank_.find(entry.rank);
+  RankList& list = it->second;
+  (entry.prev != nullptr ? entry.prev->next : list.first) = entry.next;
+  (entry.next != nullptr ? entry.next->prev : list.last) = entry.prev;
+  entry.prev = entry.next = nullptr;
+  if (list.first == nullptr) by_rank_.erase(it);
+}
+
 void HotRecords::EraseEntry(Entries::iterator it) {
   bytes_ -= Cost(it->first, it->second.value);
-  by_rank_.erase({it->second.rank, it->first});
+  Unlink(it->second);
   entries_.erase(it);
 }
 

@@ -9,8 +9,9 @@
 //
 // Each entry has a rank, the time it is expected to be read (a timer's due time, a delivery's
 // write time: fires and acks come in that order). Bounded by bytes, the highest rank leaves
-// first: the record read last. Entries ranked long past (DropRankedBefore) leave too, so a
-// record nobody reads (a delivery of a topic without subscribers) does not stay for good.
+// first: the record read last (of one rank, the latest put). Entries ranked long past
+// (DropRankedBefore) leave too, so a record nobody reads (a delivery of a topic without
+// subscribers) does not stay for good.
 // Internal to storage/. Not thread-safe: writer thread only.
 #ifndef CHIME_STORAGE_HOT_RECORDS_H_
 #define CHIME_STORAGE_HOT_RECORDS_H_
@@ -21,7 +22,7 @@
 #include <string>
 #include <utility>
 
-#include "absl/container/btree_set.h"
+#include "absl/container/btree_map.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "storage/column_families.h"
@@ -50,20 +51,34 @@ class HotRecords {
   struct Entry {
     std::string value;
     int64_t rank = 0;
+    // Its rank's list, oldest first: a herd puts thousands of records at one rank, and a
+    // list unlinks one without comparing keys, which a tree ordered by (rank, key) did per
+    // put and erase.
+    Entry* prev = nullptr;
+    Entry* next = nullptr;
+    const std::string* key = nullptr;  // its node's key, for eviction
   };
-  // Node-based: by_rank_ views its keys, which must not move.
+  struct RankList {
+    Entry* first = nullptr;
+    Entry* last = nullptr;
+  };
+  // Node-based: the rank lists point into the nodes, which must not move.
   using Entries = absl::node_hash_map<std::string, Entry>;
 
   static size_t Cost(absl::string_view key, absl::string_view value) {
-    // The key, the value, and roughly the node, table and tree slots around them.
+    // The key, the value, and roughly the node, table and list slots around them.
     return key.size() + value.size() + 128;
   }
+  void Link(Entry& entry);
+  void Unlink(Entry& entry);
   void EraseEntry(Entries::iterator it);
+  // The entry to leave first: the latest put of the highest rank.
+  Entries::iterator Highest() { return entries_.find(*by_rank_.rbegin()->second.last->key); }
 
   const size_t max_bytes_;
   size_t bytes_ = 0;
   Entries entries_;
-  absl::btree_set<std::pair<int64_t, absl::string_view>> by_rank_;
+  absl::btree_map<int64_t, RankList> by_rank_;  // never holds an empty list
 };
 
 // A shard writer's hot timers and deliveries, each bounded on its own so that deliveries

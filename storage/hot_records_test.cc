@@ -115,6 +115,31 @@ TEST(HotRecordsTest, DropRankedBeforeRemovesOnlyTheLowerRanks) {
   EXPECT_EQ(hot.size(), 2u);
 }
 
+TEST(HotRecordsTest, RecordsSharingARankLeaveLatestPutFirstWhateverWasErasedAmongThem) {
+  // A herd: many timers due at one time. Erasing the first, the last and a middle one of a
+  // rank must leave the others evictable in order, and DropRankedBefore must reach them all.
+  const std::string value(100, 'v');
+  HotRecords hot(8 * kEntryCost);
+  // Put in the reverse of the keys' order, so that order and not the keys decides.
+  for (int i = 7; i >= 0; --i) hot.Put(absl::StrCat("h", i), value, 5);
+  hot.Erase("h7");
+  hot.Erase("h0");
+  hot.Erase("h4");
+  hot.Put("h3", value, 5);  // replaced at its rank: keeps its place, before h2 and h1
+  for (int i = 0; i < 3; ++i) hot.Put(absl::StrCat("l", i), value, 1);  // 8 entries: full
+  EXPECT_EQ(hot.size(), 8u);
+  hot.Put("l3", value, 1);  // overflows: h1, the latest put at the highest rank, leaves
+  EXPECT_FALSE(hot.Find("h1").has_value());
+  EXPECT_TRUE(hot.Find("h6").has_value());
+  hot.Put("l4", value, 1);
+  EXPECT_FALSE(hot.Find("h2").has_value());
+  EXPECT_TRUE(hot.Find("h3").has_value());
+  EXPECT_LE(hot.bytes(), 8 * kEntryCost);
+  hot.DropRankedBefore(6);
+  EXPECT_EQ(hot.size(), 0u);
+  EXPECT_EQ(hot.bytes(), 0u);
+}
+
 TEST(HotRecordsTest, ClearForgetsEverything) {
   HotRecords hot(1 << 20);
   hot.Put("a", "1", 0);

@@ -48,5 +48,25 @@ void BM_HotRecordsFindThenPut(benchmark::State& state) {
 }
 BENCHMARK(BM_HotRecordsFindThenPut)->Arg(0)->Arg(1);
 
+// A herd's life in one shard's kept records: 250,000 timers put at one rank (their common due
+// time), then each read and erased in an unrelated order, as its fire and ack do. Per record.
+void BM_HotRecordsHerdPutFindErase(benchmark::State& state) {
+  const std::vector<std::string> keys = Keys();
+  const std::string value(220, 'v');
+  std::vector<int> order(kRecords);
+  for (int i = 0; i < kRecords; ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(1));
+  for (auto _ : state) {
+    HotRecords hot(size_t{1} << 30);
+    for (const std::string& key : keys) hot.Put(key, value, 1);
+    for (int i : order) {
+      benchmark::DoNotOptimize(hot.Find(keys[i])->size());
+      hot.Erase(keys[i]);
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kRecords);
+}
+BENCHMARK(BM_HotRecordsHerdPutFindErase)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 }  // namespace chime::storage
