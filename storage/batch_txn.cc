@@ -1,5 +1,6 @@
 #include "storage/batch_txn.h"
 
+#include "common/status_macros.h"
 #include "storage/key_codec.h"
 #include "storage/record_io.h"
 
@@ -11,15 +12,12 @@ absl::Status BatchTxn::TakeWriteStatus() {
   return s;
 }
 
-template <typename Record>
-absl::StatusOr<std::optional<Record>> BatchTxn::Get(Cf cf, const std::string& key,
-                                                    absl::string_view what) {
+absl::StatusOr<std::optional<absl::string_view>> BatchTxn::GetBytes(Cf cf, const std::string& key,
+                                                                    absl::string_view what) {
   std::optional<absl::string_view> in_batch = batch_->Find(cf, key);
   if (in_batch.has_value()) {
-    if (in_batch->data() == nullptr) return std::optional<Record>();  // deleted in the group
-    absl::StatusOr<Record> record = ParseRecord<Record>(ToSlice(*in_batch), what, key);
-    if (!record.ok()) return record.status();
-    return std::optional<Record>(*std::move(record));
+    if (in_batch->data() == nullptr) return std::nullopt;  // deleted in the group
+    return in_batch;
   }
   if (cf == kCfTimers || cf == kCfDeliveries) {
     ShardStore::WriteStats::Reads& reads = cf == kCfTimers ? timer_reads_ : delivery_reads_;
@@ -29,16 +27,25 @@ absl::StatusOr<std::optional<Record>> BatchTxn::Get(Cf cf, const std::string& ke
       if (hot.has_value()) {
         ++reads.hot;
         if (cf == kCfTimers) last_hot_timer_key_ = hot_key_;
-        absl::StatusOr<Record> record = ParseRecord<Record>(ToSlice(*hot), what, key);
-        if (!record.ok()) return record.status();
-        return std::optional<Record>(*std::move(record));
+        return hot;
       }
     }
     ++reads.db;
   }
   value_.Reset();
   rocksdb::Status s = db_->Get(read_options_, cfs_[cf], key, &value_);
-  return RecordFromGet<Record>(s, value_, what, key);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, absl::StrCat("reading ", what));
+  return ToView(value_);
+}
+
+template <typename Record>
+absl::StatusOr<std::optional<Record>> BatchTxn::Get(Cf cf, const std::string& key,
+                                                    absl::string_view what) {
+  CHIME_ASSIGN_OR_RETURN(std::optional<absl::string_view> bytes, GetBytes(cf, key, what));
+  if (!bytes.has_value()) return std::optional<Record>();
+  CHIME_ASSIGN_OR_RETURN(Record record, ParseRecord<Record>(ToSlice(*bytes), what, key));
+  return std::optional<Record>(std::move(record));
 }
 
 void BatchTxn::Check(const rocksdb::Status& s) {
@@ -58,6 +65,11 @@ void BatchTxn::Delete(Cf cf, const std::string& key) { Check(batch_->Delete(cf, 
 absl::StatusOr<std::optional<TimerRecord>> BatchTxn::GetTimer(absl::string_view ns,
                                                               absl::string_view timer_id) {
   return Get<TimerRecord>(kCfTimers, TimerKey(ns, timer_id), "timer");
+}
+
+absl::StatusOr<std::optional<absl::string_view>> BatchTxn::GetTimerBytes(
+    absl::string_view ns, absl::string_view timer_id) {
+  return GetBytes(kCfTimers, TimerKey(ns, timer_id), "timer");
 }
 
 absl::StatusOr<std::optional<IdempotencyRecord>> BatchTxn::GetIdempotency(absl::string_view ns,
@@ -96,6 +108,11 @@ void BatchTxn::PutTimer(const TimerRecord& record) {
                         record.due_us() != 0 && record.due_us() <= hot_until_us_;
   Put(kCfTimers, TimerKey(record.timer().namespace_(), record.timer().timer_id()), record,
       due_soon ? std::optional<int64_t>(record.due_us()) : std::nullopt);
+}
+
+void BatchTxn::PutTimerBytes(absl::string_view ns, absl::string_view timer_id,
+                             absl::string_view record) {
+  Check(batch_->Put(kCfTimers, TimerKey(ns, timer_id), record, std::nullopt));
 }
 
 void BatchTxn::DeleteTimer(absl::string_view ns, absl::string_view timer_id) {

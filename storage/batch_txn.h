@@ -42,6 +42,8 @@ class BatchTxn final : public ShardTxn {
 
   absl::StatusOr<std::optional<TimerRecord>> GetTimer(absl::string_view ns,
                                                       absl::string_view timer_id) override;
+  absl::StatusOr<std::optional<absl::string_view>> GetTimerBytes(
+      absl::string_view ns, absl::string_view timer_id) override;
   absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotency(absl::string_view ns,
                                                                   absl::string_view key) override;
   absl::StatusOr<std::optional<DeliveryRecord>> GetDelivery(absl::string_view ns,
@@ -51,6 +53,8 @@ class BatchTxn final : public ShardTxn {
 
   void KeepTimerHot(const TimerRecord& record) override;
   void PutTimer(const TimerRecord& record) override;
+  void PutTimerBytes(absl::string_view ns, absl::string_view timer_id,
+                     absl::string_view record) override;
   void DeleteTimer(absl::string_view ns, absl::string_view timer_id) override;
   void PutDue(int64_t due_us, absl::string_view ns, absl::string_view timer_id) override;
   void DeleteDue(int64_t due_us, absl::string_view ns, absl::string_view timer_id) override;
@@ -65,6 +69,10 @@ class BatchTxn final : public ShardTxn {
   void DeleteDeadLetter(absl::string_view ns, absl::string_view fire_id) override;
 
  private:
+  // The latest bytes of `key`: the group's batch, then the kept records, then the DB. The view
+  // is valid until the next read or write.
+  absl::StatusOr<std::optional<absl::string_view>> GetBytes(Cf cf, const std::string& key,
+                                                            absl::string_view what);
   template <typename Record>
   absl::StatusOr<std::optional<Record>> Get(Cf cf, const std::string& key, absl::string_view what);
   void Put(Cf cf, const std::string& key, const google::protobuf::MessageLite& record,

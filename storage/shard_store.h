@@ -77,6 +77,10 @@ class ShardTxn {
   // Reads see committed data plus earlier writes of the same group.
   virtual absl::StatusOr<std::optional<TimerRecord>> GetTimer(absl::string_view ns,
                                                               absl::string_view timer_id) = 0;
+  // The timer's stored bytes, for a transaction that edits them without a parse (the ack of a
+  // fire handed over unwritten). The view is valid until the transaction's next call.
+  virtual absl::StatusOr<std::optional<absl::string_view>> GetTimerBytes(
+      absl::string_view ns, absl::string_view timer_id) = 0;
   virtual absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotency(
       absl::string_view ns, absl::string_view key) = 0;
   virtual absl::StatusOr<std::optional<DeliveryRecord>> GetDelivery(absl::string_view ns,
@@ -91,6 +95,10 @@ class ShardTxn {
 
   // Keyed by record.timer().namespace_() and timer_id().
   virtual void PutTimer(const TimerRecord& record) = 0;
+  // Serialized TimerRecord bytes of a timer with nothing left due (due_us 0), which the writer
+  // does not keep in memory, as PutTimer would not.
+  virtual void PutTimerBytes(absl::string_view ns, absl::string_view timer_id,
+                             absl::string_view record) = 0;
   virtual void DeleteTimer(absl::string_view ns, absl::string_view timer_id) = 0;
   virtual void PutDue(int64_t due_us, absl::string_view ns, absl::string_view timer_id) = 0;
   virtual void DeleteDue(int64_t due_us, absl::string_view ns, absl::string_view timer_id) = 0;

@@ -6,19 +6,24 @@
 #include "common/status_macros.h"
 #include "server/engine/engine.h"
 #include "server/engine/next_due.h"
+#include "server/engine/one_shot_fired_wire.h"
 
 namespace chime::engine {
 
-void WriteOneShotFired(storage::ShardTxn& txn, internal::TimerRecord& record, int64_t due_us,
-                       const google::protobuf::Timestamp& fire_time) {
+void EndOneShot(internal::TimerRecord& record, const google::protobuf::Timestamp& fire_time) {
   v1::Timer& timer = *record.mutable_timer();
-  txn.DeleteDue(due_us, timer.namespace_(), timer.timer_id());
   timer.set_fire_count(timer.fire_count() + 1);
   *timer.mutable_last_fire_time() = fire_time;
   timer.set_version(timer.version() + 1);
   timer.set_state(v1::TIMER_STATE_FIRED);
   timer.clear_next_fire_time();
   record.set_due_us(0);
+}
+
+void WriteOneShotFired(storage::ShardTxn& txn, internal::TimerRecord& record, int64_t due_us,
+                       const google::protobuf::Timestamp& fire_time) {
+  txn.DeleteDue(due_us, record.timer().namespace_(), record.timer().timer_id());
+  EndOneShot(record, fire_time);
   txn.PutTimer(record);
 }
 
@@ -35,6 +40,23 @@ absl::StatusOr<bool> WriteAckedUnwrittenFire(storage::ShardTxn& txn, absl::strin
   uint64_t occurrence = 0;
   if (!ParseFireId(fire_id, &timer_id, &occurrence)) {
     return absl::InvalidArgumentError(absl::StrCat("fire_id ", fire_id, " is malformed"));
+  }
+  {
+    CHIME_ASSIGN_OR_RETURN(std::optional<absl::string_view> stored,
+                           txn.GetTimerBytes(ns, timer_id));
+    if (!stored.has_value()) return false;
+    std::string fired;
+    switch (EndOneShotInWire(*stored, facts.due_us, facts.timer_version, occurrence,
+                             facts.fire_time, &fired)) {
+      case WireEnd::kWritten:
+        txn.DeleteDue(facts.due_us, ns, timer_id);
+        txn.PutTimerBytes(ns, timer_id, fired);
+        return true;
+      case WireEnd::kNotThatFire:
+        return false;
+      case WireEnd::kUnreadable:
+        break;  // the parse below decides, or names the corrupt record
+    }
   }
   CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> timer, txn.GetTimer(ns, timer_id));
   // Anything else than the state the fire was taken from means the timer moved on without it:

@@ -11,6 +11,10 @@
 
 namespace chime::engine {
 
+// Turns `record`, a one-shot timer firing its occurrence fire_count at `fire_time`, into what
+// that fire leaves: FIRED, fire count and version one up, no next fire, no due time.
+void EndOneShot(internal::TimerRecord& record, const google::protobuf::Timestamp& fire_time);
+
 // Writes `record` (a one-shot timer, due at `due_us`, firing its occurrence fire_count at
 // `fire_time`) as that fire leaves it: FIRED, fire count and version one up, no next fire,
 // and its time-index entry removed.

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/engine/engine.h"
 #include "storage/store.h"
 #include "tests/bench/micro/cpu_time.h"
 #include "tests/bench/micro/temp_store.h"
@@ -144,11 +145,13 @@ void BM_FireAndAckStorage(benchmark::State& state) {
     txn.KeepTimerHot(**read);  // as the engine does: the ack reads it again
     return absl::OkStatus();
   };
-  auto ack_unwritten = [](ShardTxn& txn, int64_t i) -> absl::Status {
-    absl::StatusOr<std::optional<TimerRecord>> read = txn.GetTimer("default", TimerId(i));
-    if (!read.ok()) return read.status();
-    if (!read->has_value()) return absl::NotFoundError(TimerId(i));
-    WriteFired(txn, **read);
+  // The engine's own ack write, from the facts a delivery keeps of its fire.
+  auto ack_unwritten = [first_due_us](ShardTxn& txn, int64_t i) -> absl::Status {
+    const engine::UnwrittenFireFacts facts{.due_us = first_due_us + i, .timer_version = 1};
+    absl::StatusOr<bool> ended =
+        engine::WriteAckedUnwrittenFire(txn, "default", engine::MakeFireId(TimerId(i), 0), facts);
+    if (!ended.ok()) return ended.status();
+    if (!*ended) return absl::NotFoundError(TimerId(i));
     return absl::OkStatus();
   };
 

@@ -1,0 +1,187 @@
+#include "server/engine/one_shot_fired_wire.h"
+
+#include "chime/v1/timer.pb.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+
+namespace chime::engine {
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+using google::protobuf::io::CodedInputStream;
+
+// Field numbers of internal::TimerRecord, v1::Timer and v1::Schedule (the .proto files).
+constexpr int kRecordTimer = 1;
+constexpr int kRecordDueUs = 3;
+constexpr int kTimerSchedule = 3;
+constexpr int kTimerState = 8;
+constexpr int kTimerNextFireTime = 10;
+constexpr int kTimerFireCount = 11;
+constexpr int kTimerVersion = 13;
+constexpr int kTimerLastFireTime = 15;
+constexpr int kScheduleFireAt = 1;
+constexpr int kScheduleInterval = 2;
+constexpr int kScheduleCron = 3;
+
+struct Field {
+  int number = 0;
+  WireFormatLite::WireType type = WireFormatLite::WIRETYPE_VARINT;
+  uint64_t varint = 0;     // a varint's value
+  absl::string_view body;  // a length-delimited field's bytes
+  absl::string_view raw;   // the whole field, tag included
+};
+
+// The fields of one message's bytes, in their order.
+class FieldReader {
+ public:
+  explicit FieldReader(absl::string_view bytes)
+      : bytes_(bytes),
+        in_(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size())) {}
+
+  // False at the end, or at bytes that do not read as fields (then ok() is false).
+  bool Next(Field* field) {
+    const int start = in_.CurrentPosition();
+    const uint32_t tag = in_.ReadTag();
+    if (tag == 0) {
+      ok_ = in_.ConsumedEntireMessage();
+      return false;
+    }
+    field->number = WireFormatLite::GetTagFieldNumber(tag);
+    field->type = WireFormatLite::GetTagWireType(tag);
+    if (field->type == WireFormatLite::WIRETYPE_VARINT) {
+      if (!in_.ReadVarint64(&field->varint)) return Fail();
+    } else if (field->type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      uint32_t length = 0;
+      if (!in_.ReadVarint32(&length)) return Fail();
+      const int body = in_.CurrentPosition();
+      if (!in_.Skip(static_cast<int>(length))) return Fail();
+      field->body = bytes_.substr(body, length);
+    } else if (!WireFormatLite::SkipField(&in_, tag)) {
+      return Fail();
+    }
+    field->raw = bytes_.substr(start, in_.CurrentPosition() - start);
+    return true;
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  bool Fail() {
+    ok_ = false;
+    return false;
+  }
+
+  absl::string_view bytes_;
+  CodedInputStream in_;
+  bool ok_ = true;
+};
+
+void AppendVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+void AppendTag(int number, WireFormatLite::WireType type, std::string* out) {
+  AppendVarint(WireFormatLite::MakeTag(number, type), out);
+}
+
+// Which of the schedule's oneof fields is set: the last one present, as a parse leaves it.
+int ScheduleKind(absl::string_view schedule, bool* ok) {
+  FieldReader in(schedule);
+  Field field;
+  int kind = 0;
+  while (in.Next(&field)) {
+    if (field.type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED &&
+        (field.number == kScheduleFireAt || field.number == kScheduleInterval ||
+         field.number == kScheduleCron)) {
+      kind = field.number;
+    }
+  }
+  *ok = in.ok();
+  return kind;
+}
+
+}  // namespace
+
+WireEnd EndOneShotInWire(absl::string_view record, int64_t due_us, uint64_t version,
+                         uint64_t occurrence, const google::protobuf::Timestamp& fire_time,
+                         std::string* fired) {
+  constexpr auto kVarint = WireFormatLite::WIRETYPE_VARINT;
+  constexpr auto kBytes = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  fired->clear();
+  Field field;
+
+  // The record's own fields: all but the timer and its due time are kept as they are.
+  absl::string_view timer;
+  int timers = 0;
+  uint64_t stored_due = 0;
+  FieldReader top(record);
+  while (top.Next(&field)) {
+    if (field.number == kRecordTimer && field.type == kBytes) {
+      timer = field.body;
+      ++timers;
+    } else if (field.number == kRecordDueUs && field.type == kVarint) {
+      stored_due = field.varint;  // the last one, as a parse takes it
+    } else {
+      fired->append(field.raw.data(), field.raw.size());
+    }
+  }
+  // A timer in several pieces is merged by a parse: leave that to it.
+  if (!top.ok() || timers > 1) return WireEnd::kUnreadable;
+  if (static_cast<int64_t>(stored_due) != due_us) return WireEnd::kNotThatFire;
+
+  // The timer's fields: those the fire sets or clears are dropped and written anew after the
+  // rest.
+  std::string kept;
+  kept.reserve(timer.size() + 32);
+  uint64_t state = 0;
+  uint64_t stored_version = 0;
+  uint64_t fire_count = 0;
+  int schedules = 0;
+  int schedule_kind = 0;
+  FieldReader in(timer);
+  while (in.Next(&field)) {
+    if (field.type == kVarint && field.number == kTimerState) {
+      state = field.varint;
+    } else if (field.type == kVarint && field.number == kTimerVersion) {
+      stored_version = field.varint;
+    } else if (field.type == kVarint && field.number == kTimerFireCount) {
+      fire_count = field.varint;
+    } else if (field.type == kBytes &&
+               (field.number == kTimerNextFireTime || field.number == kTimerLastFireTime)) {
+      // Cleared, and set anew.
+    } else {
+      if (field.type == kBytes && field.number == kTimerSchedule) {
+        ++schedules;
+        bool ok = true;
+        schedule_kind = ScheduleKind(field.body, &ok);
+        if (!ok) return WireEnd::kUnreadable;
+      }
+      kept.append(field.raw.data(), field.raw.size());
+    }
+  }
+  if (!in.ok() || schedules > 1) return WireEnd::kUnreadable;
+  if (static_cast<int32_t>(state) != v1::TIMER_STATE_SCHEDULED || stored_version != version ||
+      fire_count != occurrence || schedule_kind != kScheduleFireAt) {
+    return WireEnd::kNotThatFire;
+  }
+  AppendTag(kTimerState, kVarint, &kept);
+  AppendVarint(v1::TIMER_STATE_FIRED, &kept);
+  AppendTag(kTimerFireCount, kVarint, &kept);
+  AppendVarint(occurrence + 1, &kept);
+  AppendTag(kTimerVersion, kVarint, &kept);
+  AppendVarint(version + 1, &kept);
+  const std::string last_fire = fire_time.SerializeAsString();
+  AppendTag(kTimerLastFireTime, kBytes, &kept);
+  AppendVarint(last_fire.size(), &kept);
+  kept.append(last_fire);
+
+  AppendTag(kRecordTimer, kBytes, fired);
+  AppendVarint(kept.size(), fired);
+  fired->append(kept);
+  return WireEnd::kWritten;
+}
+
+}  // namespace chime::engine

@@ -1,0 +1,32 @@
+// A one-shot timer's end (WriteOneShotFired) made on its stored bytes, without parsing the
+// record. The ack of a fire handed over unwritten writes that end once per fire, and a parse
+// and a serialization of the whole record (payload, labels, policy, target) were most of it.
+#ifndef CHIME_SERVER_ENGINE_ONE_SHOT_FIRED_WIRE_H_
+#define CHIME_SERVER_ENGINE_ONE_SHOT_FIRED_WIRE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "google/protobuf/timestamp.pb.h"
+
+namespace chime::engine {
+
+enum class WireEnd {
+  kWritten,      // *fired holds the ended record
+  kNotThatFire,  // the record is not the SCHEDULED one-shot timer the fire was taken from
+  kUnreadable,   // a shape this reader does not handle: parse the record instead
+};
+
+// From `record`, a serialized internal::TimerRecord: when it is a SCHEDULED one-shot timer due
+// at `due_us`, at `version`, with `occurrence` fires, sets *fired to the record as
+// WriteOneShotFired leaves it (FIRED, fire count and version one up, last fire `fire_time`, no
+// next fire, no due time), which parses to the same message. Fields are not reordered into
+// field-number order: the timer comes last.
+WireEnd EndOneShotInWire(absl::string_view record, int64_t due_us, uint64_t version,
+                         uint64_t occurrence, const google::protobuf::Timestamp& fire_time,
+                         std::string* fired);
+
+}  // namespace chime::engine
+
+#endif  // CHIME_SERVER_ENGINE_ONE_SHOT_FIRED_WIRE_H_

@@ -1,0 +1,125 @@
+#include "server/engine/one_shot_fired_wire.h"
+
+#include <random>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "chime/internal/storage.pb.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "server/engine/one_shot_fire.h"
+
+namespace chime::engine {
+namespace {
+
+google::protobuf::Timestamp At(int64_t seconds, int32_t nanos) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(seconds);
+  t.set_nanos(nanos);
+  return t;
+}
+
+// A stored one-shot timer with the fields `seed` picks: with or without payload, labels,
+// webhook target, policy, idempotency key, an earlier last fire, and the record's own fields.
+internal::TimerRecord RandomOneShot(uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto coin = [&rng] { return rng() % 2 == 0; };
+  internal::TimerRecord record;
+  v1::Timer& timer = *record.mutable_timer();
+  if (coin()) timer.set_namespace_(absl::StrCat("ns", rng() % 100));
+  timer.set_timer_id(absl::StrCat("t_", rng()));
+  *timer.mutable_schedule()->mutable_fire_at() = At(1'800'000'000 + rng() % 1000, rng() % 1000);
+  if (coin()) {
+    timer.mutable_target()->mutable_webhook()->set_url(absl::StrCat("http://127.0.0.1/", rng()));
+  } else {
+    timer.mutable_target()->set_topic(absl::StrCat("topic", rng() % 10));
+  }
+  std::string payload(rng() % 300, '\0');
+  for (char& c : payload) c = static_cast<char>(rng());
+  timer.set_payload(payload);
+  for (uint32_t i = rng() % 4; i > 0; --i) {
+    (*timer.mutable_labels())[absl::StrCat("k", i)] = absl::StrCat("v", rng());
+  }
+  if (coin()) timer.mutable_delivery_policy()->set_max_attempts(1 + rng() % 9);
+  timer.set_state(v1::TIMER_STATE_SCHEDULED);
+  *timer.mutable_create_time() = At(1'700'000'000 + rng() % 1000, 0);
+  *timer.mutable_next_fire_time() = timer.schedule().fire_at();
+  timer.set_fire_count(rng() % 3);  // an updated timer may have fired before
+  if (timer.fire_count() > 0) *timer.mutable_last_fire_time() = At(1'750'000'000, 5);
+  if (coin()) timer.set_idempotency_key(absl::StrCat("key", rng()));
+  timer.set_version(1 + rng() % 5);
+  if (coin()) record.set_request_fingerprint(rng());
+  record.set_due_us(1'800'000'000'000'000 + rng() % 1'000'000'000);
+  if (coin()) record.set_nominal_us(record.due_us() - 5);
+  return record;
+}
+
+TEST(OneShotFiredWireTest, EndsTheTimerAsTheParsedPathDoes) {
+  for (uint32_t seed = 0; seed < 500; ++seed) {
+    internal::TimerRecord record = RandomOneShot(seed);
+    std::string stored = record.SerializeAsString();
+    if (seed % 3 == 0) stored += std::string("\xa8\x06\x07", 3);  // unknown field 101 = 7
+    const google::protobuf::Timestamp fire_time = At(1'800'000'123, static_cast<int32_t>(seed));
+
+    std::string fired;
+    ASSERT_EQ(EndOneShotInWire(stored, record.due_us(), record.timer().version(),
+                               record.timer().fire_count(), fire_time, &fired),
+              WireEnd::kWritten)
+        << seed;
+    internal::TimerRecord expected;
+    ASSERT_TRUE(expected.ParseFromString(stored));
+    EndOneShot(expected, fire_time);
+    internal::TimerRecord got;
+    ASSERT_TRUE(got.ParseFromString(fired)) << seed;
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got, expected))
+        << seed << "\ngot: " << got.DebugString() << "\nwant: " << expected.DebugString();
+  }
+}
+
+TEST(OneShotFiredWireTest, LeavesATimerThatMovedOnAsItIs) {
+  const internal::TimerRecord record = RandomOneShot(7);
+  const int64_t due = record.due_us();
+  const uint64_t version = record.timer().version();
+  const uint64_t count = record.timer().fire_count();
+  const google::protobuf::Timestamp fire_time = At(1'800'000'000, 0);
+  std::string fired;
+  auto end = [&](const internal::TimerRecord& r, int64_t d, uint64_t v, uint64_t c) {
+    return EndOneShotInWire(r.SerializeAsString(), d, v, c, fire_time, &fired);
+  };
+  EXPECT_EQ(end(record, due + 1, version, count), WireEnd::kNotThatFire);  // rescheduled
+  EXPECT_EQ(end(record, due, version + 1, count), WireEnd::kNotThatFire);  // updated
+  EXPECT_EQ(end(record, due, version, count + 1), WireEnd::kNotThatFire);  // another fire
+  internal::TimerRecord cancelled = record;
+  cancelled.mutable_timer()->set_state(v1::TIMER_STATE_CANCELLED);
+  EXPECT_EQ(end(cancelled, due, version, count), WireEnd::kNotThatFire);
+  internal::TimerRecord no_state = record;
+  no_state.mutable_timer()->clear_state();
+  EXPECT_EQ(end(no_state, due, version, count), WireEnd::kNotThatFire);
+  internal::TimerRecord recurring = record;
+  recurring.mutable_timer()->mutable_schedule()->mutable_cron()->set_expression("0 9 * * *");
+  EXPECT_EQ(end(recurring, due, version, count), WireEnd::kNotThatFire);
+  internal::TimerRecord ended = record;
+  ended.set_due_us(0);
+  EXPECT_EQ(end(ended, due, version, count), WireEnd::kNotThatFire);
+  EXPECT_EQ(end(record, due, version, count), WireEnd::kWritten);
+}
+
+TEST(OneShotFiredWireTest, LeavesShapesItDoesNotReadToTheParse) {
+  const internal::TimerRecord record = RandomOneShot(11);
+  const google::protobuf::Timestamp fire_time = At(1'800'000'000, 0);
+  std::string fired;
+  auto end = [&](absl::string_view stored) {
+    return EndOneShotInWire(stored, record.due_us(), record.timer().version(),
+                            record.timer().fire_count(), fire_time, &fired);
+  };
+  const std::string stored = record.SerializeAsString();
+  EXPECT_EQ(end(stored.substr(0, stored.size() - 1)), WireEnd::kUnreadable);  // cut short
+  EXPECT_EQ(end(std::string("\x0a\xff", 2)), WireEnd::kUnreadable);           // length past end
+  // The timer in two pieces, which a parse merges.
+  internal::TimerRecord piece;
+  piece.mutable_timer()->set_payload("more");
+  EXPECT_EQ(end(stored + piece.SerializeAsString()), WireEnd::kUnreadable);
+}
+
+}  // namespace
+}  // namespace chime::engine
