@@ -23,7 +23,8 @@
 #include <utility>
 
 #include "absl/container/btree_map.h"
-#include "absl/container/node_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "storage/column_families.h"
 
@@ -31,8 +32,13 @@ namespace chime::storage {
 
 class HotRecords {
  public:
+  // What an entry costs beyond its key and value bytes: its header, the table slot and the
+  // allocator's rounding, roughly.
+  static constexpr size_t kEntryOverhead = 64;
+
   // max_bytes 0: keeps nothing.
   explicit HotRecords(size_t max_bytes) : max_bytes_(max_bytes) {}
+  ~HotRecords() { Clear(); }
   HotRecords(const HotRecords&) = delete;
   HotRecords& operator=(const HotRecords&) = delete;
 
@@ -48,36 +54,60 @@ class HotRecords {
   size_t bytes() const { return bytes_; }
 
  private:
+  // One allocation per record: this header, then the key's bytes, then the value's. A node
+  // map with the key and the value in strings of their own took three allocations, about
+  // twice the memory beyond the bytes themselves, and three cache misses per read.
   struct Entry {
-    std::string value;
-    int64_t rank = 0;
+    int64_t rank;
     // Its rank's list, oldest first: a herd puts thousands of records at one rank, and a
     // list unlinks one without comparing keys, which a tree ordered by (rank, key) did per
     // put and erase.
-    Entry* prev = nullptr;
-    Entry* next = nullptr;
-    const std::string* key = nullptr;  // its node's key, for eviction
+    Entry* prev;
+    Entry* next;
+    uint32_t key_size;
+    uint32_t value_size;
+
+    absl::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
+    absl::string_view value() const {
+      return {reinterpret_cast<const char*>(this + 1) + key_size, value_size};
+    }
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(absl::string_view key) const { return absl::HashOf(key); }
+    size_t operator()(const Entry* entry) const { return absl::HashOf(entry->key()); }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    static absl::string_view KeyOf(absl::string_view key) { return key; }
+    static absl::string_view KeyOf(const Entry* entry) { return entry->key(); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return KeyOf(a) == KeyOf(b);
+    }
   };
   struct RankList {
     Entry* first = nullptr;
     Entry* last = nullptr;
   };
-  // Node-based: the rank lists point into the nodes, which must not move.
-  using Entries = absl::node_hash_map<std::string, Entry>;
+  using Entries = absl::flat_hash_set<Entry*, KeyHash, KeyEq>;
 
   static size_t Cost(absl::string_view key, absl::string_view value) {
-    // The key, the value, and roughly the node, table and list slots around them.
-    return key.size() + value.size() + 128;
+    return key.size() + value.size() + kEntryOverhead;
   }
-  void Link(Entry& entry);
-  void Unlink(Entry& entry);
+  static Entry* NewEntry(absl::string_view key, absl::string_view value, int64_t rank);
+  static void FreeEntry(Entry* entry);
+  void Link(Entry* entry);
+  // Puts `entry` where `old` is in its rank's list.
+  void TakePlace(Entry* entry, Entry* old);
+  void Unlink(Entry* entry);
   void EraseEntry(Entries::iterator it);
   // The entry to leave first: the latest put of the highest rank.
-  Entries::iterator Highest() { return entries_.find(*by_rank_.rbegin()->second.last->key); }
+  Entries::iterator Highest() { return entries_.find(by_rank_.rbegin()->second.last->key()); }
 
   const size_t max_bytes_;
   size_t bytes_ = 0;
-  Entries entries_;
+  Entries entries_;                             // owns its entries
   absl::btree_map<int64_t, RankList> by_rank_;  // never holds an empty list
 };
 

@@ -9,7 +9,7 @@ namespace chime::storage {
 namespace {
 
 // What one entry of a 2-byte key and a 100-byte value costs (HotRecords::Cost).
-constexpr size_t kEntryCost = 2 + 100 + 128;
+constexpr size_t kEntryCost = 2 + 100 + HotRecords::kEntryOverhead;
 
 TEST(HotRecordsTest, FindsWhatWasPutUntilErasedOrReplaced) {
   HotRecords hot(1 << 20);
@@ -18,6 +18,12 @@ TEST(HotRecordsTest, FindsWhatWasPutUntilErasedOrReplaced) {
   ASSERT_TRUE(hot.Find("a").has_value());
   EXPECT_EQ(*hot.Find("a"), "one");
   hot.Put("a", "two", 1);
+  EXPECT_EQ(*hot.Find("a"), "two");
+  const std::string longer(1000, 'x');
+  hot.Put("a", longer, 2);  // a larger value, at another rank
+  EXPECT_EQ(*hot.Find("a"), longer);
+  EXPECT_EQ(hot.bytes(), 1 + longer.size() + HotRecords::kEntryOverhead);
+  hot.Put("a", "two", 2);
   EXPECT_EQ(*hot.Find("a"), "two");
   EXPECT_EQ(hot.size(), 1u);
   hot.Erase("a");
@@ -85,7 +91,7 @@ TEST(HotRecordsTest, ChurnUnderTheBoundKeepsEveryLiveEntryAndEvictsByRankAfter) 
   // Puts and erases that leave stale eviction slots behind: they are compacted away without
   // losing a live entry or its rank.
   const std::string value(100, 'v');
-  constexpr size_t kCost = 3 + 100 + 128;  // 3-byte keys here
+  constexpr size_t kCost = 3 + 100 + HotRecords::kEntryOverhead;  // 3-byte keys here
   HotRecords hot(100 * kCost);
   for (int round = 0; round < 50; ++round) {
     for (int i = 0; i < 100; ++i) hot.Put(absl::StrCat("k", i % 10, i / 10), value, 100 - i);
