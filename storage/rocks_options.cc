@@ -22,6 +22,12 @@ bool IsTimeOrderedCf(int cf) { return cf == kCfDue || cf == kCfQueue; }
 // memtables here (depending on where the kill fell between flushes) and 0.62-0.71 s with 4 MB,
 // at the same create rate while filling.
 constexpr size_t kCreateFamilyMemtableBytes = size_t{4} << 20;
+// The timers family takes each fire's end too (the timer FIRED, written by its ack), a whole
+// record per fire: with 4 MB memtables a 1M herd flushed it ~12 times per shard, and each
+// L0 -> L1 compaction rewrote all the shard's timers. 8 MB: 7.74 and 7.73 s against 8.17 and
+// 8.24 s, 13.2-13.4 against 14.1-14.2 us of CPU per fire (16 MB: 7.78 and 7.61 s), and a
+// reopen still replays less than the WAL holds (twenty-sixth sitting).
+constexpr size_t kTimersMemtableBytes = size_t{8} << 20;
 
 constexpr uint64_t kRetentionRewriteSeconds = 24 * 60 * 60;
 
@@ -48,7 +54,7 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const ShardStore::Deps& deps, int cf)
     // cores, most of it in these inserts). A family that flushed is skipped in
     // the older WALs, so small memtables here bound the replay without flushing the fire path's
     // families more often (a 4 MB bound on the whole WAL did that: 4 % more CPU per fire).
-    options.write_buffer_size = kCreateFamilyMemtableBytes;
+    options.write_buffer_size = cf == kCfTimers ? kTimersMemtableBytes : kCreateFamilyMemtableBytes;
   }
   // Deliveries keep the default skip-list memtable. A hash memtable (eighth sitting) made the
   // fire path's gets O(1), but every flush of it sorts all its entries anew
