@@ -31,6 +31,13 @@ absl::StatusOr<std::optional<absl::string_view>> BatchTxn::GetBytes(Cf cf, const
       }
     }
     ++reads.db;
+    if (cf == kCfTimers && !prefetched_.empty()) {
+      auto it = prefetched_.find(key);
+      if (it != prefetched_.end()) {
+        if (it->second < 0) return std::nullopt;
+        return ToView(prefetched_values_[it->second]);
+      }
+    }
   }
   value_.Reset();
   rocksdb::Status s = db_->Get(read_options_, cfs_[cf], key, &value_);
@@ -85,6 +92,36 @@ absl::StatusOr<std::optional<DeliveryRecord>> BatchTxn::GetDelivery(absl::string
 absl::StatusOr<std::optional<DeliveryRecord>> BatchTxn::GetDeadLetter(absl::string_view ns,
                                                                       absl::string_view fire_id) {
   return Get<DeliveryRecord>(kCfDeadLetters, DeadLetterKey(ns, fire_id), "dead letter");
+}
+
+void BatchTxn::PrefetchTimers(
+    absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) {
+  std::vector<std::string> keys;
+  keys.reserve(timers.size());
+  for (const auto& [ns, timer_id] : timers) {
+    std::string key = TimerKey(ns, timer_id);
+    if (batch_->Find(kCfTimers, key).has_value() || prefetched_.contains(key)) continue;
+    if (hot_ != nullptr) {
+      GroupBatch::MakeIndexKey(kCfTimers, key, &hot_key_);
+      if (hot_->timers.Find(hot_key_).has_value()) continue;
+    }
+    keys.push_back(std::move(key));
+  }
+  if (keys.empty()) return;
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(read_options_, cfs_[kCfTimers], keys.size(), slices.data(), values.data(),
+                statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      prefetched_.emplace(std::move(keys[i]), -1);
+    } else if (statuses[i].ok()) {
+      prefetched_values_.push_back(std::move(values[i]));
+      prefetched_.emplace(std::move(keys[i]), static_cast<int>(prefetched_values_.size() - 1));
+    }
+    // An error is left to the read itself, which reports it.
+  }
 }
 
 void BatchTxn::KeepTimerHot(const TimerRecord& record) {

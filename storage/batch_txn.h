@@ -8,8 +8,11 @@
 #define CHIME_STORAGE_BATCH_TXN_H_
 
 #include <array>
+#include <deque>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/types/span.h"
 #include "rocksdb/db.h"
 #include "storage/column_families.h"
 #include "storage/group_batch.h"
@@ -51,6 +54,8 @@ class BatchTxn final : public ShardTxn {
   absl::StatusOr<std::optional<DeliveryRecord>> GetDeadLetter(absl::string_view ns,
                                                               absl::string_view fire_id) override;
 
+  void PrefetchTimers(
+      absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) override;
   void KeepTimerHot(const TimerRecord& record) override;
   void PutTimer(const TimerRecord& record) override;
   void PutTimerBytes(absl::string_view ns, absl::string_view timer_id,
@@ -98,7 +103,12 @@ class BatchTxn final : public ShardTxn {
   std::string last_hot_timer_key_;
   const rocksdb::ReadOptions read_options_;
   rocksdb::PinnableSlice value_;  // reused across reads
-  std::string scratch_;           // reused across writes
+  // Timers read ahead from the DB (PrefetchTimers), by key: an index into prefetched_values_,
+  // or -1 for none stored. The DB does not change while the group runs, so they stay true
+  // for keys the group has not written (reads look in the group first).
+  absl::flat_hash_map<std::string, int> prefetched_;
+  std::deque<rocksdb::PinnableSlice> prefetched_values_;  // a deque: views stay valid
+  std::string scratch_;                                   // reused across writes
   rocksdb::Status write_status_;
 };
 

@@ -88,6 +88,12 @@ class ShardTxn {
   virtual absl::StatusOr<std::optional<DeliveryRecord>> GetDeadLetter(
       absl::string_view ns, absl::string_view fire_id) = 0;
 
+  // A hint that the transaction reads these timers (namespace, timer id) next: those neither
+  // in the group nor kept in memory are read from the DB together now, in one RocksDB
+  // MultiGet, which costs less per key than a read each. Reads answer as they would without it.
+  virtual void PrefetchTimers(
+      absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) = 0;
+
   // A hint that `record`, just read, is read again soon (the ack of a fire handed over before
   // it was written reads its timer): the writer keeps it in memory once the group is written,
   // unless the group writes it (then the write decides). Undone if the transaction fails.

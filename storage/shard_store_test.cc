@@ -140,6 +140,58 @@ TEST_F(ShardStoreTest, TxnReadsItsOwnWritesAndEarlierWritesOfTheGroup) {
   EXPECT_EQ(stored->timer().payload(), "second");
 }
 
+TEST_F(ShardStoreTest, PrefetchedTimersReadAsTheGroupLeftThem) {
+  Put(MakeTimer("ns", "t1", "stored1"));
+  Put(MakeTimer("ns", "t2", "stored2"));
+  Put(MakeTimer("ns", "t3", "stored3"));
+  const std::vector<std::pair<absl::string_view, absl::string_view>> all = {
+      {"ns", "t1"}, {"ns", "t2"}, {"ns", "t3"}, {"ns", "t4"}, {"ns", "t5"}, {"other", "t1"}};
+  // The payload each read finds, "" for none.
+  auto payloads = [&](ShardTxn& txn) -> absl::StatusOr<std::vector<std::string>> {
+    std::vector<std::string> found;
+    for (const auto& [ns, id] : all) {
+      CHIME_ASSIGN_OR_RETURN(std::optional<TimerRecord> record, txn.GetTimer(ns, id));
+      found.push_back(record.has_value() ? record->timer().payload() : "");
+    }
+    return found;
+  };
+  Outcomes outcomes(2);
+  std::vector<std::string> first_read, second_read;
+  std::optional<std::string> t3_bytes;
+  InOneGroup([&] {
+    shard_->Submit(
+        [&](ShardTxn& txn) -> absl::Status {
+          txn.PutTimer(MakeTimer("ns", "t5", "group5"));  // written before the read-ahead
+          txn.PrefetchTimers(all);
+          txn.PutTimer(MakeTimer("ns", "t1", "group1"));  // and after it
+          txn.DeleteTimer("ns", "t2");
+          CHIME_ASSIGN_OR_RETURN(first_read, payloads(txn));
+          CHIME_ASSIGN_OR_RETURN(std::optional<absl::string_view> bytes,
+                                 txn.GetTimerBytes("ns", "t3"));
+          if (bytes.has_value()) t3_bytes = std::string(*bytes);
+          return absl::OkStatus();
+        },
+        outcomes.For(0));
+    shard_->Submit(
+        [&](ShardTxn& txn) -> absl::Status {
+          txn.PrefetchTimers(all);  // read ahead again, after the first one's writes
+          CHIME_ASSIGN_OR_RETURN(second_read, payloads(txn));
+          return absl::OkStatus();
+        },
+        outcomes.For(1));
+  });
+  ASSERT_TRUE(outcomes.WaitAll());
+  ASSERT_OK(outcomes.status(0));
+  ASSERT_OK(outcomes.status(1));
+  const std::vector<std::string> expected = {"group1", "", "stored3", "", "group5", ""};
+  EXPECT_EQ(first_read, expected);
+  EXPECT_EQ(second_read, expected);
+  ASSERT_TRUE(t3_bytes.has_value());
+  TimerRecord t3;
+  ASSERT_TRUE(t3.ParseFromString(*t3_bytes));
+  EXPECT_EQ(t3.timer().payload(), "stored3");
+}
+
 TEST_F(ShardStoreTest, FailedTxnChangesNothingWhileOthersInTheGroupCommit) {
   Outcomes outcomes(3);
   std::optional<TimerRecord> third_saw_t2;

@@ -518,6 +518,12 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
     // Views of the batch's own entries, which outlive the transaction: no copies.
     absl::flat_hash_set<std::pair<absl::string_view, absl::string_view>> seen;
     seen.reserve(batch->entries.size());
+    {
+      std::vector<std::pair<absl::string_view, absl::string_view>> timers;
+      timers.reserve(batch->entries.size());
+      for (const HeapEntry& entry : batch->entries) timers.emplace_back(entry.ns, entry.timer_id);
+      txn.PrefetchTimers(timers);
+    }
     for (size_t i = 0; i < batch->entries.size(); ++i) {
       const HeapEntry& entry = batch->entries[i];
       CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> record,
