@@ -74,6 +74,15 @@ absl::StatusOr<std::optional<TimerRecord>> BatchTxn::GetTimer(absl::string_view 
   return Get<TimerRecord>(kCfTimers, TimerKey(ns, timer_id), "timer");
 }
 
+absl::StatusOr<bool> BatchTxn::ReadTimer(absl::string_view ns, absl::string_view timer_id,
+                                         TimerRecord* record) {
+  const std::string key = TimerKey(ns, timer_id);
+  CHIME_ASSIGN_OR_RETURN(std::optional<absl::string_view> bytes, GetBytes(kCfTimers, key, "timer"));
+  if (!bytes.has_value()) return false;
+  CHIME_RETURN_IF_ERROR(ParseRecordInto(ToSlice(*bytes), "timer", key, record));
+  return true;
+}
+
 absl::StatusOr<std::optional<absl::string_view>> BatchTxn::GetTimerBytes(
     absl::string_view ns, absl::string_view timer_id) {
   return GetBytes(kCfTimers, TimerKey(ns, timer_id), "timer");

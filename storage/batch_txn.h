@@ -45,6 +45,8 @@ class BatchTxn final : public ShardTxn {
 
   absl::StatusOr<std::optional<TimerRecord>> GetTimer(absl::string_view ns,
                                                       absl::string_view timer_id) override;
+  absl::StatusOr<bool> ReadTimer(absl::string_view ns, absl::string_view timer_id,
+                                 TimerRecord* record) override;
   absl::StatusOr<std::optional<absl::string_view>> GetTimerBytes(
       absl::string_view ns, absl::string_view timer_id) override;
   absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotency(absl::string_view ns,

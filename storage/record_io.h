@@ -19,15 +19,23 @@ inline absl::string_view ToView(const rocksdb::Slice& s) {
   return absl::string_view(s.data(), s.size());
 }
 
-// Parses `value` as a Record; DATA_LOSS naming `what` and the key if it does not parse.
+// Parses `value` into `*record` (replacing what it held, reusing its memory); DATA_LOSS naming
+// `what` and the key if it does not parse.
+template <typename Record>
+absl::Status ParseRecordInto(const rocksdb::Slice& value, absl::string_view what,
+                             const rocksdb::Slice& key, Record* record) {
+  if (!record->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("corrupt ", what, " record at key \"", absl::CHexEscape(ToView(key)), "\""));
+  }
+  return absl::OkStatus();
+}
+
 template <typename Record>
 absl::StatusOr<Record> ParseRecord(const rocksdb::Slice& value, absl::string_view what,
                                    const rocksdb::Slice& key) {
   Record record;
-  if (!record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-    return absl::DataLossError(
-        absl::StrCat("corrupt ", what, " record at key \"", absl::CHexEscape(ToView(key)), "\""));
-  }
+  if (absl::Status s = ParseRecordInto(value, what, key, &record); !s.ok()) return s;
   return record;
 }
 

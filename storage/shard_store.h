@@ -77,6 +77,10 @@ class ShardTxn {
   // Reads see committed data plus earlier writes of the same group.
   virtual absl::StatusOr<std::optional<TimerRecord>> GetTimer(absl::string_view ns,
                                                               absl::string_view timer_id) = 0;
+  // The same into `*record`, whose memory a parse reuses (a loop over many timers reads each
+  // into one message): false, and `*record` unspecified, if there is none.
+  virtual absl::StatusOr<bool> ReadTimer(absl::string_view ns, absl::string_view timer_id,
+                                         TimerRecord* record) = 0;
   // The timer's stored bytes, for a transaction that edits them without a parse (the ack of a
   // fire handed over unwritten). The view is valid until the transaction's next call.
   virtual absl::StatusOr<std::optional<absl::string_view>> GetTimerBytes(

@@ -192,6 +192,29 @@ TEST_F(ShardStoreTest, PrefetchedTimersReadAsTheGroupLeftThem) {
   EXPECT_EQ(t3.timer().payload(), "stored3");
 }
 
+TEST_F(ShardStoreTest, ReadTimerReplacesWhatTheRecordHeld) {
+  TimerRecord labelled = MakeTimer("ns", "t1", "payload1");
+  (*labelled.mutable_timer()->mutable_labels())["team"] = "a";
+  labelled.set_due_us(5);
+  Put(labelled);
+  const TimerRecord plain = MakeTimer("ns", "t2");
+  Put(plain);
+  TimerRecord record;
+  bool found_missing = true;
+  std::string first, second;
+  ASSERT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) -> absl::Status {
+    CHIME_ASSIGN_OR_RETURN(bool found, txn.ReadTimer("ns", "t1", &record));
+    if (found) first = record.SerializeAsString();
+    CHIME_ASSIGN_OR_RETURN(found, txn.ReadTimer("ns", "t2", &record));
+    if (found) second = record.SerializeAsString();
+    CHIME_ASSIGN_OR_RETURN(found_missing, txn.ReadTimer("ns", "t3", &record));
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(first, labelled.SerializeAsString());
+  EXPECT_EQ(second, plain.SerializeAsString());  // nothing of t1 left in it
+  EXPECT_FALSE(found_missing);
+}
+
 TEST_F(ShardStoreTest, FailedTxnChangesNothingWhileOthersInTheGroupCommit) {
   Outcomes outcomes(3);
   std::optional<TimerRecord> third_saw_t2;

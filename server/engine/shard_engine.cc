@@ -144,7 +144,7 @@ internal::DeliveryRecord MakeDelivery(const v1::Timer& timer, std::string fire_i
 // over without a write (EngineOptions::defer_fire_writes): its ack writes the timer's end. One
 // with no room that may wait for it is not fired: `*held_topic` gets its topic and nothing is
 // written.
-absl::Status FireOneShot(ShardTxn& txn, internal::TimerRecord record, int64_t due_us,
+absl::Status FireOneShot(ShardTxn& txn, internal::TimerRecord& record, int64_t due_us,
                          absl::Time now, QueueCopies& copies, bool defer_writes,
                          std::vector<internal::DeliveryRecord>* fires,
                          std::optional<std::string>* held_topic) {
@@ -178,14 +178,13 @@ absl::Status FireOneShot(ShardTxn& txn, internal::TimerRecord record, int64_t du
 
 // Fires the occurrence of `record` due at `due_us`: the pending delivery, the updated timer
 // and the time-index change go into the same transaction (for a recurring timer, also its
-// next occurrence).
-absl::Status FireOne(ShardTxn& txn, internal::TimerRecord record, int64_t due_us, absl::Time now,
+// next occurrence). `record` is changed to what the fire makes of it.
+absl::Status FireOne(ShardTxn& txn, internal::TimerRecord& record, int64_t due_us, absl::Time now,
                      QueueCopies& copies, bool defer_writes,
                      std::vector<internal::DeliveryRecord>* fires,
                      std::vector<HeapEntry>* rescheduled, std::optional<std::string>* held_topic) {
   if (IsOneShot(record.timer())) {
-    return FireOneShot(txn, std::move(record), due_us, now, copies, defer_writes, fires,
-                       held_topic);
+    return FireOneShot(txn, record, due_us, now, copies, defer_writes, fires, held_topic);
   }
   v1::Timer& timer = *record.mutable_timer();
   const uint64_t occurrence = timer.fire_count();
@@ -524,18 +523,18 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
       for (const HeapEntry& entry : batch->entries) timers.emplace_back(entry.ns, entry.timer_id);
       txn.PrefetchTimers(timers);
     }
+    internal::TimerRecord record;  // each timer is parsed into it, reusing its memory
     for (size_t i = 0; i < batch->entries.size(); ++i) {
       const HeapEntry& entry = batch->entries[i];
-      CHIME_ASSIGN_OR_RETURN(std::optional<internal::TimerRecord> record,
-                             txn.GetTimer(entry.ns, entry.timer_id));
-      if (!record.has_value() || !StillDue(*record, entry)) continue;
+      CHIME_ASSIGN_OR_RETURN(const bool found, txn.ReadTimer(entry.ns, entry.timer_id, &record));
+      if (!found || !StillDue(record, entry)) continue;
       if (!seen.emplace(entry.ns, entry.timer_id).second) continue;
       // Fired ahead of its due time, a timer fires as if at that time: fire_time, delivery
       // visibility and the next occurrence of a schedule are exactly those of firing then.
       const absl::Time fire_at = std::max(batch->now, absl::FromUnixMicros(entry.due_us));
       std::optional<std::string> held_topic;
-      CHIME_RETURN_IF_ERROR(FireOne(txn, std::move(*record), entry.due_us, fire_at, copies,
-                                    defer_writes, &batch->fires, &batch->rescheduled, &held_topic));
+      CHIME_RETURN_IF_ERROR(FireOne(txn, record, entry.due_us, fire_at, copies, defer_writes,
+                                    &batch->fires, &batch->rescheduled, &held_topic));
       if (held_topic.has_value()) batch->held.emplace_back(i, std::move(*held_topic));
     }
     return absl::OkStatus();
