@@ -13,11 +13,22 @@ absl::Status BatchTxn::TakeWriteStatus() {
 }
 
 absl::StatusOr<std::optional<absl::string_view>> BatchTxn::GetBytes(Cf cf, const std::string& key,
-                                                                    absl::string_view what) {
+                                                                    absl::string_view what,
+                                                                    const Ahead* ahead) {
   std::optional<absl::string_view> in_batch = batch_->Find(cf, key);
   if (in_batch.has_value()) {
     if (in_batch->data() == nullptr) return std::nullopt;  // deleted in the group
     return in_batch;
+  }
+  if (ahead != nullptr && ahead->found != Ahead::Found::kUnknown) {
+    if (ahead->found == Ahead::Found::kHot) {
+      ++timer_reads_.hot;
+      GroupBatch::MakeIndexKey(kCfTimers, key, &last_hot_timer_key_);
+      return ahead->bytes;
+    }
+    ++timer_reads_.db;
+    if (ahead->found == Ahead::Found::kNone) return std::nullopt;
+    return ahead->bytes;
   }
   if (cf == kCfTimers || cf == kCfDeliveries) {
     ShardStore::WriteStats::Reads& reads = cf == kCfTimers ? timer_reads_ : delivery_reads_;
@@ -31,13 +42,6 @@ absl::StatusOr<std::optional<absl::string_view>> BatchTxn::GetBytes(Cf cf, const
       }
     }
     ++reads.db;
-    if (cf == kCfTimers && !prefetched_.empty()) {
-      auto it = prefetched_.find(key);
-      if (it != prefetched_.end()) {
-        if (it->second < 0) return std::nullopt;
-        return ToView(prefetched_values_[it->second]);
-      }
-    }
   }
   value_.Reset();
   rocksdb::Status s = db_->Get(read_options_, cfs_[cf], key, &value_);
@@ -77,7 +81,13 @@ absl::StatusOr<std::optional<TimerRecord>> BatchTxn::GetTimer(absl::string_view 
 absl::StatusOr<bool> BatchTxn::ReadTimer(absl::string_view ns, absl::string_view timer_id,
                                          TimerRecord* record) {
   const std::string key = TimerKey(ns, timer_id);
-  CHIME_ASSIGN_OR_RETURN(std::optional<absl::string_view> bytes, GetBytes(kCfTimers, key, "timer"));
+  const Ahead* ahead = nullptr;
+  if (ahead_next_ < ahead_.size() && ahead_[ahead_next_].ns == ns &&
+      ahead_[ahead_next_].timer_id == timer_id) {
+    ahead = &ahead_[ahead_next_++];
+  }
+  CHIME_ASSIGN_OR_RETURN(std::optional<absl::string_view> bytes,
+                         GetBytes(kCfTimers, key, "timer", ahead));
   if (!bytes.has_value()) return false;
   CHIME_RETURN_IF_ERROR(ParseRecordInto(ToSlice(*bytes), "timer", key, record));
   return true;
@@ -105,16 +115,26 @@ absl::StatusOr<std::optional<DeliveryRecord>> BatchTxn::GetDeadLetter(absl::stri
 
 void BatchTxn::PrefetchTimers(
     absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) {
-  std::vector<std::string> keys;
-  keys.reserve(timers.size());
+  ahead_.clear();
+  ahead_values_.clear();
+  ahead_next_ = 0;
+  std::vector<std::string> keys;  // read from the DB, for ahead_[from_db[i]]
+  std::vector<size_t> from_db;
+  ahead_.reserve(timers.size());
   for (const auto& [ns, timer_id] : timers) {
+    Ahead& ahead = ahead_.emplace_back(Ahead{.ns = ns, .timer_id = timer_id});
     std::string key = TimerKey(ns, timer_id);
-    if (batch_->Find(kCfTimers, key).has_value() || prefetched_.contains(key)) continue;
+    if (batch_->Find(kCfTimers, key).has_value()) continue;  // the read looks there
     if (hot_ != nullptr) {
       GroupBatch::MakeIndexKey(kCfTimers, key, &hot_key_);
-      if (hot_->timers.Find(hot_key_).has_value()) continue;
+      if (std::optional<absl::string_view> hot = hot_->timers.Find(hot_key_); hot.has_value()) {
+        ahead.found = Ahead::Found::kHot;
+        ahead.bytes = *hot;
+        continue;
+      }
     }
     keys.push_back(std::move(key));
+    from_db.push_back(ahead_.size() - 1);
   }
   if (keys.empty()) return;
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
@@ -123,13 +143,14 @@ void BatchTxn::PrefetchTimers(
   db_->MultiGet(read_options_, cfs_[kCfTimers], keys.size(), slices.data(), values.data(),
                 statuses.data());
   for (size_t i = 0; i < keys.size(); ++i) {
+    Ahead& ahead = ahead_[from_db[i]];
     if (statuses[i].IsNotFound()) {
-      prefetched_.emplace(std::move(keys[i]), -1);
+      ahead.found = Ahead::Found::kNone;
     } else if (statuses[i].ok()) {
-      prefetched_values_.push_back(std::move(values[i]));
-      prefetched_.emplace(std::move(keys[i]), static_cast<int>(prefetched_values_.size() - 1));
+      ahead.found = Ahead::Found::kDb;
+      ahead.bytes = ToView(ahead_values_.emplace_back(std::move(values[i])));
     }
-    // An error is left to the read itself, which reports it.
+    // An error stays kUnknown: the read itself reports it.
   }
 }
 

@@ -11,7 +11,6 @@
 #include <deque>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/types/span.h"
 #include "rocksdb/db.h"
 #include "storage/column_families.h"
@@ -76,10 +75,20 @@ class BatchTxn final : public ShardTxn {
   void DeleteDeadLetter(absl::string_view ns, absl::string_view fire_id) override;
 
  private:
+  // What PrefetchTimers found of a timer, for its ReadTimer.
+  struct Ahead {
+    absl::string_view ns;
+    absl::string_view timer_id;
+    enum class Found { kUnknown, kNone, kHot, kDb } found = Found::kUnknown;
+    absl::string_view bytes;  // kHot: in hot_; kDb: in ahead_values_
+  };
+
   // The latest bytes of `key`: the group's batch, then the kept records, then the DB. The view
-  // is valid until the next read or write.
+  // is valid until the next read or write. `ahead`, if any: what PrefetchTimers found of it
+  // (the group's batch still goes first).
   absl::StatusOr<std::optional<absl::string_view>> GetBytes(Cf cf, const std::string& key,
-                                                            absl::string_view what);
+                                                            absl::string_view what,
+                                                            const Ahead* ahead = nullptr);
   template <typename Record>
   absl::StatusOr<std::optional<Record>> Get(Cf cf, const std::string& key, absl::string_view what);
   void Put(Cf cf, const std::string& key, const google::protobuf::MessageLite& record,
@@ -105,12 +114,13 @@ class BatchTxn final : public ShardTxn {
   std::string last_hot_timer_key_;
   const rocksdb::ReadOptions read_options_;
   rocksdb::PinnableSlice value_;  // reused across reads
-  // Timers read ahead from the DB (PrefetchTimers), by key: an index into prefetched_values_,
-  // or -1 for none stored. The DB does not change while the group runs, so they stay true
-  // for keys the group has not written (reads look in the group first).
-  absl::flat_hash_map<std::string, int> prefetched_;
-  std::deque<rocksdb::PinnableSlice> prefetched_values_;  // a deque: views stay valid
-  std::string scratch_;                                   // reused across writes
+  // The last PrefetchTimers' timers, in order, and the next one ReadTimer expects. Neither the
+  // DB nor hot_ changes while the group runs, so what they held stays true for a timer the
+  // group has not written (reads look in the group first).
+  std::vector<Ahead> ahead_;
+  size_t ahead_next_ = 0;
+  std::deque<rocksdb::PinnableSlice> ahead_values_;  // a deque: views stay valid
+  std::string scratch_;                              // reused across writes
   rocksdb::Status write_status_;
 };
 

@@ -111,6 +111,46 @@ TEST_F(ShardHotRecordsTest, ATimerKeptHotAfterItsReadIsReadBackFromTheWriter) {
   EXPECT_EQ(read->timer().payload(), "v2");
 }
 
+TEST_F(ShardHotRecordsTest, TimersReadAheadComeFromTheKeptRecordsAndTheDbUnlessTheGroupWroteThem) {
+  Write([](ShardTxn& txn) {
+    txn.PutTimer(DueTimer("soon", "s1", absl::Seconds(5)));  // kept
+    txn.PutTimer(DueTimer("later", "l1", absl::Hours(2)));   // not kept
+  });
+  const std::vector<std::pair<absl::string_view, absl::string_view>> ahead = {
+      {"ns", "soon"}, {"ns", "later"}, {"ns", "missing"}};
+  auto read_all = [&](ShardTxn& txn) -> absl::StatusOr<std::vector<std::string>> {
+    std::vector<std::string> payloads;
+    TimerRecord record;
+    for (const auto& [ns, id] : ahead) {
+      CHIME_ASSIGN_OR_RETURN(bool found, txn.ReadTimer(ns, id, &record));
+      payloads.push_back(found ? record.timer().payload() : "none");
+    }
+    return payloads;
+  };
+  const ShardStore::WriteStats before = shard_->GetWriteStats();
+  std::vector<std::string> read;
+  ASSERT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) -> absl::Status {
+    txn.PrefetchTimers(ahead);
+    CHIME_ASSIGN_OR_RETURN(read, read_all(txn));
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(read, (std::vector<std::string>{"s1", "l1", "none"}));
+  const ShardStore::WriteStats after = shard_->GetWriteStats();
+  EXPECT_EQ(after.timer_reads.hot - before.timer_reads.hot, 1);
+  EXPECT_EQ(after.timer_reads.db - before.timer_reads.db, 2);
+
+  // Written after the read-ahead, in the same transaction: the write is what is read.
+  ASSERT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) -> absl::Status {
+    txn.PrefetchTimers(ahead);
+    txn.PutTimer(DueTimer("soon", "s2", absl::Seconds(5)));
+    txn.PutTimer(DueTimer("missing", "m2", absl::Hours(2)));
+    txn.DeleteTimer("ns", "later");
+    CHIME_ASSIGN_OR_RETURN(read, read_all(txn));
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(read, (std::vector<std::string>{"s2", "none", "m2"}));
+}
+
 TEST_F(ShardHotRecordsTest, ATimerDueSoonIsReadBackFromTheWriterUntilAWriteMakesItCold) {
   Write([](ShardTxn& txn) { txn.PutTimer(DueTimer("soon", "v1", absl::Seconds(5))); });
   bool from_hot = false;

@@ -146,17 +146,20 @@ TEST_F(ShardStoreTest, PrefetchedTimersReadAsTheGroupLeftThem) {
   Put(MakeTimer("ns", "t3", "stored3"));
   const std::vector<std::pair<absl::string_view, absl::string_view>> all = {
       {"ns", "t1"}, {"ns", "t2"}, {"ns", "t3"}, {"ns", "t4"}, {"ns", "t5"}, {"other", "t1"}};
-  // The payload each read finds, "" for none.
-  auto payloads = [&](ShardTxn& txn) -> absl::StatusOr<std::vector<std::string>> {
-    std::vector<std::string> found;
-    for (const auto& [ns, id] : all) {
-      CHIME_ASSIGN_OR_RETURN(std::optional<TimerRecord> record, txn.GetTimer(ns, id));
-      found.push_back(record.has_value() ? record->timer().payload() : "");
+  // The payload each read finds, "" for none, in the order of `all` (or the reverse).
+  auto payloads = [&](ShardTxn& txn,
+                      bool reverse = false) -> absl::StatusOr<std::vector<std::string>> {
+    std::vector<std::string> found(all.size());
+    TimerRecord record;
+    for (size_t n = 0; n < all.size(); ++n) {
+      const size_t i = reverse ? all.size() - 1 - n : n;
+      CHIME_ASSIGN_OR_RETURN(bool present, txn.ReadTimer(all[i].first, all[i].second, &record));
+      found[i] = present ? record.timer().payload() : "";
     }
     return found;
   };
-  Outcomes outcomes(2);
-  std::vector<std::string> first_read, second_read;
+  Outcomes outcomes(3);
+  std::vector<std::string> first_read, second_read, reverse_read;
   std::optional<std::string> t3_bytes;
   InOneGroup([&] {
     shard_->Submit(
@@ -179,13 +182,22 @@ TEST_F(ShardStoreTest, PrefetchedTimersReadAsTheGroupLeftThem) {
           return absl::OkStatus();
         },
         outcomes.For(1));
+    shard_->Submit(
+        [&](ShardTxn& txn) -> absl::Status {
+          txn.PrefetchTimers(all);  // then read in another order: each read looks itself
+          CHIME_ASSIGN_OR_RETURN(reverse_read, payloads(txn, /*reverse=*/true));
+          return absl::OkStatus();
+        },
+        outcomes.For(2));
   });
   ASSERT_TRUE(outcomes.WaitAll());
   ASSERT_OK(outcomes.status(0));
   ASSERT_OK(outcomes.status(1));
+  ASSERT_OK(outcomes.status(2));
   const std::vector<std::string> expected = {"group1", "", "stored3", "", "group5", ""};
   EXPECT_EQ(first_read, expected);
   EXPECT_EQ(second_read, expected);
+  EXPECT_EQ(reverse_read, expected);
   ASSERT_TRUE(t3_bytes.has_value());
   TimerRecord t3;
   ASSERT_TRUE(t3.ParseFromString(*t3_bytes));
