@@ -121,13 +121,22 @@ void BatchTxn::PrefetchTimers(
   std::vector<std::string> keys;  // read from the DB, for ahead_[from_db[i]]
   std::vector<size_t> from_db;
   ahead_.reserve(timers.size());
-  for (const auto& [ns, timer_id] : timers) {
+  // Index keys (the family's byte, then the key) of all first, each looked up in the kept
+  // records only after all were prefetched.
+  std::vector<std::string> index_keys(timers.size());
+  for (size_t i = 0; i < timers.size(); ++i) {
+    index_keys[i].push_back(static_cast<char>(kCfTimers));
+    index_keys[i].append(TimerKey(timers[i].first, timers[i].second));
+    if (hot_ != nullptr) hot_->timers.Prefetch(index_keys[i]);
+  }
+  for (size_t i = 0; i < timers.size(); ++i) {
+    const auto& [ns, timer_id] = timers[i];
     Ahead& ahead = ahead_.emplace_back(Ahead{.ns = ns, .timer_id = timer_id});
-    std::string key = TimerKey(ns, timer_id);
+    const std::string& index_key = index_keys[i];
+    std::string key = index_key.substr(1);
     if (batch_->Find(kCfTimers, key).has_value()) continue;  // the read looks there
     if (hot_ != nullptr) {
-      GroupBatch::MakeIndexKey(kCfTimers, key, &hot_key_);
-      if (std::optional<absl::string_view> hot = hot_->timers.Find(hot_key_); hot.has_value()) {
+      if (std::optional<absl::string_view> hot = hot_->timers.Find(index_key); hot.has_value()) {
         ahead.found = Ahead::Found::kHot;
         ahead.bytes = *hot;
         continue;
