@@ -81,13 +81,8 @@ absl::StatusOr<std::optional<TimerRecord>> BatchTxn::GetTimer(absl::string_view 
 absl::StatusOr<bool> BatchTxn::ReadTimer(absl::string_view ns, absl::string_view timer_id,
                                          TimerRecord* record) {
   const std::string key = TimerKey(ns, timer_id);
-  const Ahead* ahead = nullptr;
-  if (ahead_next_ < ahead_.size() && ahead_[ahead_next_].ns == ns &&
-      ahead_[ahead_next_].timer_id == timer_id) {
-    ahead = &ahead_[ahead_next_++];
-  }
   CHIME_ASSIGN_OR_RETURN(std::optional<absl::string_view> bytes,
-                         GetBytes(kCfTimers, key, "timer", ahead));
+                         GetBytes(kCfTimers, key, "timer", NextAhead(ns, timer_id)));
   if (!bytes.has_value()) return false;
   CHIME_RETURN_IF_ERROR(ParseRecordInto(ToSlice(*bytes), "timer", key, record));
   return true;
@@ -95,7 +90,15 @@ absl::StatusOr<bool> BatchTxn::ReadTimer(absl::string_view ns, absl::string_view
 
 absl::StatusOr<std::optional<absl::string_view>> BatchTxn::GetTimerBytes(
     absl::string_view ns, absl::string_view timer_id) {
-  return GetBytes(kCfTimers, TimerKey(ns, timer_id), "timer");
+  return GetBytes(kCfTimers, TimerKey(ns, timer_id), "timer", NextAhead(ns, timer_id));
+}
+
+const BatchTxn::Ahead* BatchTxn::NextAhead(absl::string_view ns, absl::string_view timer_id) {
+  if (ahead_next_ >= ahead_.size()) return nullptr;
+  const Ahead& next = ahead_[ahead_next_];
+  if (next.ns != ns || next.timer_id != timer_id) return nullptr;
+  ++ahead_next_;
+  return &next;
 }
 
 absl::StatusOr<std::optional<IdempotencyRecord>> BatchTxn::GetIdempotency(absl::string_view ns,

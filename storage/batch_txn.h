@@ -83,6 +83,9 @@ class BatchTxn final : public ShardTxn {
     absl::string_view bytes;  // kHot: in hot_; kDb: in ahead_values_
   };
 
+  // What PrefetchTimers found of this timer, if it is the one the next read was expected for.
+  const Ahead* NextAhead(absl::string_view ns, absl::string_view timer_id);
+
   // The latest bytes of `key`: the group's batch, then the kept records, then the DB. The view
   // is valid until the next read or write. `ahead`, if any: what PrefetchTimers found of it
   // (the group's batch still goes first).

@@ -139,6 +139,23 @@ TEST_F(ShardHotRecordsTest, TimersReadAheadComeFromTheKeptRecordsAndTheDbUnlessT
   EXPECT_EQ(after.timer_reads.hot - before.timer_reads.hot, 1);
   EXPECT_EQ(after.timer_reads.db - before.timer_reads.db, 2);
 
+  // The same through the stored bytes.
+  read.clear();
+  ASSERT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) -> absl::Status {
+    txn.PrefetchTimers(ahead);
+    for (const auto& [ns, id] : ahead) {
+      CHIME_ASSIGN_OR_RETURN(std::optional<absl::string_view> bytes, txn.GetTimerBytes(ns, id));
+      TimerRecord record;
+      if (bytes.has_value() && !record.ParseFromArray(bytes->data(), bytes->size())) {
+        return absl::DataLossError("unparsable");
+      }
+      read.push_back(bytes.has_value() ? record.timer().payload() : "none");
+    }
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(read, (std::vector<std::string>{"s1", "l1", "none"}));
+  EXPECT_EQ(shard_->GetWriteStats().timer_reads.hot - after.timer_reads.hot, 1);
+
   // Written after the read-ahead, in the same transaction: the write is what is read.
   ASSERT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) -> absl::Status {
     txn.PrefetchTimers(ahead);

@@ -350,6 +350,22 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
         std::move(unwritten_by_shard[shard]));
     storage::TxnFn fn = [=](storage::ShardTxn& txn) -> absl::Status {
       results->clear();
+      // The timers the acks of unwritten fires end, read ahead in the order the loop reads them.
+      std::vector<std::string> ended_timer_ids;
+      std::vector<std::pair<absl::string_view, absl::string_view>> ahead;
+      if (!unwritten->empty()) {
+        ended_timer_ids.reserve(unwritten->size());
+        for (const std::string& fire_id : *shard_ids) {
+          uint64_t occurrence = 0;
+          std::string timer_id;
+          if (unwritten->contains(fire_id) &&
+              engine::ParseFireId(fire_id, &timer_id, &occurrence)) {
+            ended_timer_ids.push_back(std::move(timer_id));
+          }
+        }
+        for (const std::string& timer_id : ended_timer_ids) ahead.emplace_back(ns, timer_id);
+        txn.PrefetchTimers(ahead);
+      }
       for (const std::string& fire_id : *shard_ids) {
         v1::AckResult& r = results->emplace_back();
         r.set_fire_id(fire_id);
