@@ -11,6 +11,12 @@ constexpr size_t kCacheLine = 64;
 
 }  // namespace
 
+void BatchTxn::EndTransaction() {
+  ahead_.clear();
+  ahead_values_.clear();
+  ahead_next_ = 0;
+}
+
 absl::Status BatchTxn::TakeWriteStatus() {
   absl::Status s = FromRocks(write_status_, "writing into the batch");
   write_status_ = rocksdb::Status::OK();
@@ -123,9 +129,7 @@ absl::StatusOr<std::optional<DeliveryRecord>> BatchTxn::GetDeadLetter(absl::stri
 
 void BatchTxn::PrefetchTimers(
     absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) {
-  ahead_.clear();
-  ahead_values_.clear();
-  ahead_next_ = 0;
+  EndTransaction();               // a transaction's new read-ahead replaces its last
   std::vector<std::string> keys;  // read from the DB, for ahead_[from_db[i]]
   std::vector<size_t> from_db;
   ahead_.reserve(timers.size());

@@ -34,6 +34,10 @@ class BatchTxn final : public ShardTxn {
         now_us_(now_us),
         hot_until_us_(hot_until_us) {}
 
+  // After each transaction of the group: its read-ahead, which holds views of its strings,
+  // ends with it.
+  void EndTransaction();
+
   // Reads of timers and deliveries answered by the hot records, and by the DB.
   const ShardStore::WriteStats::Reads& timer_reads() const { return timer_reads_; }
   const ShardStore::WriteStats::Reads& delivery_reads() const { return delivery_reads_; }

@@ -248,6 +248,7 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, 
   for (size_t i = 0; i < group.size(); ++i) {
     batch.SetSavePoint();
     absl::Status s = group[i].fn(txn);
+    txn.EndTransaction();
     absl::Status write_status = txn.TakeWriteStatus();
     if (s.ok()) s = std::move(write_status);
     if (s.ok()) {

@@ -93,9 +93,10 @@ class ShardTxn {
       absl::string_view ns, absl::string_view fire_id) = 0;
 
   // A hint that the transaction reads these timers (namespace, timer id) next, in this order,
-  // with ReadTimer or GetTimerBytes: each is looked up now, and those neither in the group nor kept
-  // in memory are read from the DB together, in one RocksDB MultiGet, which costs less per key than
-  // a read each. The views must stay valid until those reads. Reads answer as without it.
+  // with ReadTimer or GetTimerBytes: each is looked up now, and those neither in the group
+  // nor kept in memory are read from the DB together, in one RocksDB MultiGet, which costs
+  // less per key than a read each. The views must stay valid until those reads; the
+  // read-ahead ends with the transaction. Reads answer as without it.
   virtual void PrefetchTimers(
       absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) = 0;
 
