@@ -79,7 +79,7 @@ class BatchTxn final : public ShardTxn {
   void DeleteDeadLetter(absl::string_view ns, absl::string_view fire_id) override;
 
  private:
-  // What PrefetchTimers found of a timer, for its ReadTimer.
+  // What PrefetchTimers found of a timer, for its read (ReadTimer or GetTimerBytes).
   struct Ahead {
     absl::string_view ns;
     absl::string_view timer_id;
@@ -121,7 +121,7 @@ class BatchTxn final : public ShardTxn {
   std::string last_hot_timer_key_;
   const rocksdb::ReadOptions read_options_;
   rocksdb::PinnableSlice value_;  // reused across reads
-  // The last PrefetchTimers' timers, in order, and the next one ReadTimer expects. Neither the
+  // The last PrefetchTimers' timers, in order, and the next one a read expects. Neither the
   // DB nor hot_ changes while the group runs, so what they held stays true for a timer the
   // group has not written (reads look in the group first).
   std::vector<Ahead> ahead_;
