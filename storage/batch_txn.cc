@@ -15,6 +15,7 @@ void BatchTxn::EndTransaction() {
   ahead_.clear();
   ahead_values_.clear();
   ahead_next_ = 0;
+  last_hot_ahead_ = nullptr;
 }
 
 absl::Status BatchTxn::TakeWriteStatus() {
@@ -31,16 +32,7 @@ absl::StatusOr<std::optional<absl::string_view>> BatchTxn::GetBytes(Cf cf, const
     if (in_batch->data() == nullptr) return std::nullopt;  // deleted in the group
     return in_batch;
   }
-  if (ahead != nullptr && ahead->found != Ahead::Found::kUnknown) {
-    if (ahead->found == Ahead::Found::kHot) {
-      ++timer_reads_.hot;
-      GroupBatch::MakeIndexKey(kCfTimers, key, &last_hot_timer_key_);
-      return ahead->bytes;
-    }
-    ++timer_reads_.db;
-    if (ahead->found == Ahead::Found::kNone) return std::nullopt;
-    return ahead->bytes;
-  }
+  if (ahead != nullptr && ahead->found != Ahead::Found::kUnknown) return TakeAhead(*ahead);
   if (cf == kCfTimers || cf == kCfDeliveries) {
     ShardStore::WriteStats::Reads& reads = cf == kCfTimers ? timer_reads_ : delivery_reads_;
     if (hot_ != nullptr) {
@@ -91,17 +83,20 @@ absl::StatusOr<std::optional<TimerRecord>> BatchTxn::GetTimer(absl::string_view 
 
 absl::StatusOr<bool> BatchTxn::ReadTimer(absl::string_view ns, absl::string_view timer_id,
                                          TimerRecord* record) {
-  const std::string key = TimerKey(ns, timer_id);
-  CHIME_ASSIGN_OR_RETURN(std::optional<absl::string_view> bytes,
-                         GetBytes(kCfTimers, key, "timer", NextAhead(ns, timer_id)));
+  CHIME_ASSIGN_OR_RETURN(std::optional<absl::string_view> bytes, GetTimerBytes(ns, timer_id));
   if (!bytes.has_value()) return false;
-  CHIME_RETURN_IF_ERROR(ParseRecordInto(ToSlice(*bytes), "timer", key, record));
+  if (!record->ParseFromArray(bytes->data(), static_cast<int>(bytes->size()))) {
+    return CorruptRecordError("timer", TimerKey(ns, timer_id));
+  }
   return true;
 }
 
 absl::StatusOr<std::optional<absl::string_view>> BatchTxn::GetTimerBytes(
     absl::string_view ns, absl::string_view timer_id) {
-  return GetBytes(kCfTimers, TimerKey(ns, timer_id), "timer", NextAhead(ns, timer_id));
+  const Ahead* ahead = NextAhead(ns, timer_id);
+  // Most reads of a fire batch: no key to build, no look in the batch.
+  if (AheadHolds(ahead)) return TakeAhead(*ahead);
+  return GetBytes(kCfTimers, TimerKey(ns, timer_id), "timer", ahead);
 }
 
 const BatchTxn::Ahead* BatchTxn::NextAhead(absl::string_view ns, absl::string_view timer_id) {
@@ -110,6 +105,22 @@ const BatchTxn::Ahead* BatchTxn::NextAhead(absl::string_view ns, absl::string_vi
   if (next.ns != ns || next.timer_id != timer_id) return nullptr;
   ++ahead_next_;
   return &next;
+}
+
+bool BatchTxn::AheadHolds(const Ahead* ahead) const {
+  return ahead != nullptr && ahead->found != Ahead::Found::kUnknown &&
+         batch_->IndexChanges() == ahead_index_changes_;
+}
+
+std::optional<absl::string_view> BatchTxn::TakeAhead(const Ahead& ahead) {
+  if (ahead.found == Ahead::Found::kHot) {
+    ++timer_reads_.hot;
+    last_hot_ahead_ = &ahead;
+    return ahead.bytes;
+  }
+  ++timer_reads_.db;
+  if (ahead.found == Ahead::Found::kNone) return std::nullopt;
+  return ahead.bytes;
 }
 
 absl::StatusOr<std::optional<IdempotencyRecord>> BatchTxn::GetIdempotency(absl::string_view ns,
@@ -129,7 +140,8 @@ absl::StatusOr<std::optional<DeliveryRecord>> BatchTxn::GetDeadLetter(absl::stri
 
 void BatchTxn::PrefetchTimers(
     absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) {
-  EndTransaction();               // a transaction's new read-ahead replaces its last
+  EndTransaction();  // a transaction's new read-ahead replaces its last
+  ahead_index_changes_ = batch_->IndexChanges();
   std::vector<std::string> keys;  // read from the DB, for ahead_[from_db[i]]
   std::vector<size_t> from_db;
   ahead_.reserve(timers.size());
@@ -181,6 +193,11 @@ void BatchTxn::PrefetchTimers(
 
 void BatchTxn::KeepTimerHot(const TimerRecord& record) {
   if (hot_ == nullptr) return;
+  // Read from the kept records just before, read ahead: kept already (see below).
+  if (last_hot_ahead_ != nullptr && last_hot_ahead_->timer_id == record.timer().timer_id() &&
+      last_hot_ahead_->ns == record.timer().namespace_()) {
+    return;
+  }
   const std::string key = TimerKey(record.timer().namespace_(), record.timer().timer_id());
   // Kept already, most likely read from there: it stays, ranked at its due time, which a fire
   // has reached (or nearly), so it is not among the first to leave. Putting it again cost a

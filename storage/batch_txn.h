@@ -89,6 +89,11 @@ class BatchTxn final : public ShardTxn {
 
   // What PrefetchTimers found of this timer, if it is the one the next read was expected for.
   const Ahead* NextAhead(absl::string_view ns, absl::string_view timer_id);
+  // Whether `ahead` answers a read without a look at the group's batch: it found the timer
+  // somewhere, and the batch has not changed since the read-ahead looked there.
+  bool AheadHolds(const Ahead* ahead) const;
+  // The answer of an `ahead` found somewhere, counted as a read from where it was found.
+  std::optional<absl::string_view> TakeAhead(const Ahead& ahead);
 
   // The latest bytes of `key`: the group's batch, then the kept records, then the DB. The view
   // is valid until the next read or write. `ahead`, if any: what PrefetchTimers found of it
@@ -117,8 +122,9 @@ class BatchTxn final : public ShardTxn {
   ShardStore::WriteStats::Reads delivery_reads_;
   std::string hot_key_;  // reused across reads
   // The last timer read from the writer's kept records (hot_), which stay as they are until
-  // the group is written.
+  // the group is written: by its index key, or (read ahead) by its entry in ahead_.
   std::string last_hot_timer_key_;
+  const Ahead* last_hot_ahead_ = nullptr;
   const rocksdb::ReadOptions read_options_;
   rocksdb::PinnableSlice value_;  // reused across reads
   // The last PrefetchTimers' timers, in order, and the next one a read expects. Neither the
@@ -126,6 +132,7 @@ class BatchTxn final : public ShardTxn {
   // group has not written (reads look in the group first).
   std::vector<Ahead> ahead_;
   size_t ahead_next_ = 0;
+  uint64_t ahead_index_changes_ = 0;  // the batch's IndexChanges() when ahead_ was filled
   std::deque<rocksdb::PinnableSlice> ahead_values_;  // a deque: views stay valid
   std::string scratch_;                              // reused across writes
   rocksdb::Status write_status_;

@@ -46,6 +46,7 @@ void GroupBatch::SetScratchKey(Cf cf, absl::string_view key) {
 
 void GroupBatch::Index(Cf cf, absl::string_view key, Indexed indexed) {
   if (!IsIndexed(cf)) return;
+  ++index_changes_;
   SetScratchKey(cf, key);
   auto it = index_.find(scratch_key_);
   if (it == index_.end()) {
@@ -101,6 +102,7 @@ void GroupBatch::PopSavePoint() {
 
 rocksdb::Status GroupBatch::RollbackToSavePoint() {
   rocksdb::Status s = batch_.RollbackToSavePoint();
+  ++index_changes_;
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
     if (it->second.has_value()) {
       index_[it->first] = *it->second;
@@ -116,6 +118,7 @@ rocksdb::Status GroupBatch::RollbackToSavePoint() {
 
 void GroupBatch::Clear() {
   batch_.Clear();
+  ++index_changes_;
   // A big table is freed by clear(): make room for a group like the last in one allocation
   // rather than growing through rehashes again.
   const size_t last_size = index_.size();

@@ -74,6 +74,9 @@ class GroupBatch {
 
   void Clear();
   uint32_t Count() const { return batch_.Count(); }
+  // Changes with every change of what Find answers (a write, a rollback, a Clear): a reader
+  // that saw the same count before knows its earlier Find answers still hold.
+  uint64_t IndexChanges() const { return index_changes_; }
   rocksdb::WriteBatch* batch() { return &batch_; }
 
  private:
@@ -117,6 +120,7 @@ class GroupBatch {
   std::vector<std::pair<absl::string_view, std::optional<Indexed>>> undo_;
   std::vector<KeptHot> kept_hot_;
   size_t kept_hot_at_save_point_ = 0;
+  uint64_t index_changes_ = 0;
 };
 
 }  // namespace chime::storage

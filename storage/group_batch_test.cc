@@ -73,6 +73,32 @@ TEST_F(GroupBatchTest, TimeOrderedFamiliesAreWrittenButNotIndexed) {
   EXPECT_EQ(DbValue("due-key"), "");
 }
 
+TEST_F(GroupBatchTest, IndexChangesCountsWhatCanChangeAFindAnswer) {
+  uint64_t seen = batch_->IndexChanges();
+  auto changed = [&] {
+    const uint64_t now = batch_->IndexChanges();
+    const bool differs = now != seen;
+    seen = now;
+    return differs;
+  };
+  ASSERT_TRUE(batch_->Put(kCfTimers, "a", "1").ok());
+  EXPECT_TRUE(changed());
+  ASSERT_TRUE(batch_->Delete(kCfTimers, "a").ok());
+  EXPECT_TRUE(changed());
+  // Reads, kept records and the unindexed families change no answer.
+  EXPECT_TRUE(batch_->Find(kCfTimers, "a").has_value());
+  batch_->KeepHot(kCfTimers, "b", "2", 7);
+  ASSERT_TRUE(batch_->Put(kCfDue, "c", "").ok());
+  EXPECT_FALSE(changed());
+  batch_->SetSavePoint();
+  ASSERT_TRUE(batch_->Put(kCfTimers, "d", "3").ok());
+  EXPECT_TRUE(changed());
+  ASSERT_TRUE(batch_->RollbackToSavePoint().ok());
+  EXPECT_TRUE(changed());
+  batch_->Clear();
+  EXPECT_TRUE(changed());
+}
+
 TEST_F(GroupBatchTest, RollbackUndoesTheBatchAndTheIndexSinceTheSavePoint) {
   ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), "in-db", "db-value").ok());
   ASSERT_TRUE(batch_->Put(kCfTimers, "kept", "before").ok());

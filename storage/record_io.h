@@ -19,14 +19,19 @@ inline absl::string_view ToView(const rocksdb::Slice& s) {
   return absl::string_view(s.data(), s.size());
 }
 
+// The DATA_LOSS of a `what` record at `key` that does not parse.
+inline absl::Status CorruptRecordError(absl::string_view what, absl::string_view key) {
+  return absl::DataLossError(
+      absl::StrCat("corrupt ", what, " record at key \"", absl::CHexEscape(key), "\""));
+}
+
 // Parses `value` into `*record` (replacing what it held, reusing its memory); DATA_LOSS naming
 // `what` and the key if it does not parse.
 template <typename Record>
 absl::Status ParseRecordInto(const rocksdb::Slice& value, absl::string_view what,
                              const rocksdb::Slice& key, Record* record) {
   if (!record->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-    return absl::DataLossError(
-        absl::StrCat("corrupt ", what, " record at key \"", absl::CHexEscape(ToView(key)), "\""));
+    return CorruptRecordError(what, ToView(key));
   }
   return absl::OkStatus();
 }

@@ -235,5 +235,65 @@ void BM_ReadTimersOnDisk(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadTimersOnDisk)->Arg(128)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
+// A fire transaction's reads, as the engine's makes them for a batch of `group` due timers:
+// read ahead (PrefetchTimers), then each parsed into one reused record and kept in the
+// writer's memory (a deferred fire writes nothing). The second argument: 1 when the timers are
+// in the kept records (due within a minute), 0 when they are in RocksDB only. Successive
+// batches take successive timers, cycling over 200,000. Reports cpu_us_per_timer.
+void BM_FireBatchReads(benchmark::State& state) {
+  const int64_t group = state.range(0);
+  const bool due_soon = state.range(1) != 0;
+  const int64_t timers = 200'000;
+  TempStore temp(state, 1, size_t{512} << 20);
+  if (temp.store() == nullptr) return;
+  ShardStore* shard = temp.store()->shard(0);
+  const int64_t first_due_us =
+      due_soon ? absl::ToUnixMicros(absl::Now() + absl::Seconds(30)) : kFirstDueUs;
+  if (absl::Status s = FillTimers(shard, timers, first_due_us); !s.ok()) {
+    state.SkipWithError(std::string(s.message()).c_str());
+    return;
+  }
+  std::vector<std::string> ids(timers);
+  for (int64_t i = 0; i < timers; ++i) ids[i] = TimerId(i);
+  std::vector<std::pair<absl::string_view, absl::string_view>> batch(group);
+  int64_t next = 0;
+  int64_t found = 0;
+  const double cpu_start = ProcessCpuSeconds();
+  for (auto _ : state) {
+    for (auto& [ns, id] : batch) {
+      ns = "default";
+      id = ids[next];
+      next = (next + 1) % timers;
+    }
+    absl::Status s = SubmitEach(shard, 0, 1, [&](ShardTxn& txn, int64_t) -> absl::Status {
+      txn.PrefetchTimers(batch);
+      TimerRecord record;
+      for (const auto& [ns, id] : batch) {
+        absl::StatusOr<bool> read = txn.ReadTimer(ns, id, &record);
+        if (!read.ok()) return read.status();
+        if (!*read) continue;
+        ++found;
+        txn.KeepTimerHot(record);
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) {
+      state.SkipWithError(std::string(s.message()).c_str());
+      break;
+    }
+  }
+  const double reads = static_cast<double>(state.iterations() * group);
+  if (found != static_cast<int64_t>(reads)) state.SkipWithError("a timer was not found");
+  state.SetItemsProcessed(static_cast<int64_t>(reads));
+  if (reads > 0) {
+    state.counters["cpu_us_per_timer"] = (ProcessCpuSeconds() - cpu_start) * 1e6 / reads;
+  }
+}
+BENCHMARK(BM_FireBatchReads)
+    ->ArgNames({"group", "due_soon"})
+    ->ArgsProduct({{128}, {0, 1}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace chime::storage
