@@ -47,9 +47,11 @@ double LoadAverage1() {
   return l;
 }
 
-double ProcCpuSeconds(int pid) {
-  if (pid <= 0) return 0;
-  std::ifstream in(absl::StrFormat("/proc/%d/stat", pid));
+namespace {
+
+// utime + stime of a /proc stat file (a process's or a thread's), in seconds; 0 if unknown.
+double StatCpuSeconds(const std::string& path) {
+  std::ifstream in(path);
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // Fields after the command name, which is in parentheses and may hold spaces: state is
   // field 3, utime and stime are fields 14 and 15.
@@ -61,6 +63,50 @@ double ProcCpuSeconds(int pid) {
   int64_t utime = 0, stime = 0;
   fields >> utime >> stime;
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+double ProcCpuSeconds(int pid) {
+  if (pid <= 0) return 0;
+  return StatCpuSeconds(absl::StrFormat("/proc/%d/stat", pid));
+}
+
+std::map<std::string, double> ProcThreadGroupCpuSeconds(int pid) {
+  std::map<std::string, double> groups;
+  if (pid <= 0) return groups;
+  std::error_code error;
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrFormat("/proc/%d/task", pid), error)) {
+    std::ifstream comm_file(task.path() / "comm");
+    std::string name;
+    std::getline(comm_file, name);
+    if (name.empty()) continue;  // ended meanwhile
+    const size_t dash = name.find_last_of('-');
+    if (dash != std::string::npos && dash + 1 < name.size() &&
+        std::all_of(name.begin() + dash + 1, name.end(),
+                    [](char c) { return c >= '0' && c <= '9'; })) {
+      name.resize(dash);
+    }
+    groups[name] += StatCpuSeconds((task.path() / "stat").string());
+  }
+  return groups;
+}
+
+std::string ThreadGroupCpuJson(const std::map<std::string, double>& before,
+                               const std::map<std::string, double>& after, double per) {
+  std::vector<std::pair<double, std::string>> used;
+  for (const auto& [name, seconds] : after) {
+    auto it = before.find(name);
+    const double delta = seconds - (it == before.end() ? 0 : it->second);
+    if (delta > 0 && per > 0) used.emplace_back(delta * 1e6 / per, name);
+  }
+  std::sort(used.rbegin(), used.rend());
+  std::string json = "{";
+  for (const auto& [us, name] : used) {
+    absl::StrAppendFormat(&json, R"(%s"%s":%.2f)", json.size() > 1 ? "," : "", name, us);
+  }
+  return json + "}";
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #define CHIME_TESTS_BENCH_BENCH_UTIL_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,13 @@ double LoadAverage1();
 int64_t ProcStatusBytes(int pid, const char* field);
 // CPU time (user + system) a process has used so far, in seconds; 0 if unknown.
 double ProcCpuSeconds(int pid);
+// The same per group of the process's live threads, a group being a thread name without a
+// trailing "-N" (chimed's shard-w-0..3 make "shard-w"). Empty if unknown.
+std::map<std::string, double> ProcThreadGroupCpuSeconds(int pid);
+// What each group used between two ProcThreadGroupCpuSeconds, in microseconds per `per`,
+// as a JSON object, largest first (threads that ended in between are missing).
+std::string ThreadGroupCpuJson(const std::map<std::string, double>& before,
+                               const std::map<std::string, double>& after, double per);
 // Times the threads of a process went to sleep and were woken (voluntary context switches,
 // summed over /proc/PID/task/*/status), so far; 0 if unknown. On a VM each costs
 // microseconds of CPU: at 10k fires/s about a third of chimed's went to them.

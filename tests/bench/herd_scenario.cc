@@ -38,6 +38,7 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& na
   const int chimed_pid = absl::GetFlag(FLAGS_chimed_pid);
   absl::SleepFor(std::max(absl::ZeroDuration(), due - absl::Now()));
   const double cpu_at_due_s = ProcCpuSeconds(chimed_pid);
+  const std::map<std::string, double> threads_at_due = ProcThreadGroupCpuSeconds(chimed_pid);
   double cpu_at_subscribe_s = cpu_at_due_s;
   absl::Time subscribed = due;
   if (subscribe_after > absl::ZeroDuration()) {
@@ -48,6 +49,9 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& na
   }
   const bool all = collector.WaitAll(std::max(subscribed, created_at) + absl::Seconds(120));
   const double cpu_at_last_s = ProcCpuSeconds(chimed_pid);
+  // Where that CPU went, by thread: the first place to look when the herd gets slower.
+  const std::string cpu_by_thread = ThreadGroupCpuJson(
+      threads_at_due, ProcThreadGroupCpuSeconds(chimed_pid), static_cast<double>(count));
   collector.Stop();
   const double cpu_us_per_fire = (cpu_at_last_s - cpu_at_due_s) * 1e6 / static_cast<double>(count);
   const double drain_cpu_us_per_fire =
@@ -64,17 +68,19 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& na
                            count, created.PerSecond() * kFillBatch, after_due, after_all, p.p50,
                            hwm / 1048576.0, count - collector.distinct(), cpu_us_per_fire,
                            LoadAverage1()));
+  if (chimed_pid > 0) printf("chimed cpu_us per fire by thread: %s\n", cpu_by_thread.c_str());
   AppendJson(absl::GetFlag(FLAGS_json), name,
              absl::StrFormat(
                  R"("timers":%d,"creates_per_s":%.0f,"created_after_due":%s,)"
                  R"("last_delivered_after_due_s":%.3f,)"
                  R"("last_delivered_after_due_and_created_s":%.3f,"subscribe_after_s":%.3f,)"
                  R"("lateness_ms":%s,"missing":%d,"duplicates":%d,"peak_rss_bytes":%d,)"
-                 R"("chimed_cpu_us_per_fire":%.1f,"chimed_cpu_us_per_fire_from_subscribe":%.1f)",
+                 R"("chimed_cpu_us_per_fire":%.1f,"chimed_cpu_us_per_fire_from_subscribe":%.1f,)"
+                 R"("chimed_cpu_us_per_fire_by_thread":%s)",
                  count, created.PerSecond() * kFillBatch, created_at > due ? "true" : "false",
                  after_due, after_all, absl::ToDoubleSeconds(subscribe_after), PercentilesJson(p),
                  count - collector.distinct(), collector.duplicates(), hwm, cpu_us_per_fire,
-                 drain_cpu_us_per_fire));
+                 drain_cpu_us_per_fire, cpu_by_thread));
   return all ? 0 : 1;
 }
 
