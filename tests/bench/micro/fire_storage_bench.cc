@@ -81,6 +81,24 @@ absl::Status FillTimers(ShardStore* shard, int64_t count, int64_t first_due_us =
   return absl::OkStatus();
 }
 
+// When the first of a benchmark's timers is due: within a minute of their write (so the
+// writer keeps them, with room for all in 512 MB), or in 2027 (read from RocksDB).
+int64_t FirstDueUs(bool due_soon) {
+  return due_soon ? absl::ToUnixMicros(absl::Now() + absl::Seconds(30)) : kFirstDueUs;
+}
+
+// temp's one shard with `timers` timers (FillTimers); null, the benchmark skipped, on failure.
+ShardStore* FilledShard(benchmark::State& state, const TempStore& temp, int64_t timers,
+                        int64_t first_due_us) {
+  if (temp.store() == nullptr) return nullptr;
+  ShardStore* shard = temp.store()->shard(0);
+  if (absl::Status s = FillTimers(shard, timers, first_due_us); !s.ok()) {
+    state.SkipWithError(std::string(s.message()).c_str());
+    return nullptr;
+  }
+  return shard;
+}
+
 // What a fire writes of its (one-shot) timer: FIRED, its time-index entry removed.
 void WriteFired(ShardTxn& txn, TimerRecord& r) {
   v1::Timer& t = *r.mutable_timer();
@@ -98,14 +116,9 @@ void BM_FireAndAckStorage(benchmark::State& state) {
   const bool deferred = state.range(2) != 0;
   const int64_t timers = 200'000;
   TempStore temp(state, 1, size_t{512} << 20);
-  if (temp.store() == nullptr) return;
-  ShardStore* shard = temp.store()->shard(0);
-  const int64_t first_due_us =
-      due_soon ? absl::ToUnixMicros(absl::Now() + absl::Seconds(30)) : kFirstDueUs;
-  if (absl::Status s = FillTimers(shard, timers, first_due_us); !s.ok()) {
-    state.SkipWithError(std::string(s.message()).c_str());
-    return;
-  }
+  const int64_t first_due_us = FirstDueUs(due_soon);
+  ShardStore* shard = FilledShard(state, temp, timers, first_due_us);
+  if (shard == nullptr) return;
 
   auto fire = [](ShardTxn& txn, int64_t i) -> absl::Status {
     absl::StatusOr<std::optional<TimerRecord>> read = txn.GetTimer("default", TimerId(i));
@@ -191,6 +204,17 @@ BENCHMARK(BM_FireAndAckStorage)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
+// The end of a benchmark of timer reads: `group` per iteration, of which `found` in all were
+// found (all must be), with the process CPU at cpu_start before them.
+void ReportTimerReads(benchmark::State& state, int64_t group, int64_t found, double cpu_start) {
+  const double reads = static_cast<double>(state.iterations() * group);
+  if (found != static_cast<int64_t>(reads)) state.SkipWithError("a timer was not found");
+  state.SetItemsProcessed(static_cast<int64_t>(reads));
+  if (reads > 0) {
+    state.counters["cpu_us_per_timer"] = (ProcessCpuSeconds() - cpu_start) * 1e6 / reads;
+  }
+}
+
 // The timer reads of a batch of fires when the timers are in table files (created minutes
 // before they fire): `group` random timers read in one transaction. Reports
 // cpu_us_per_timer, the part of a fire's CPU that reading its timer takes.
@@ -226,12 +250,7 @@ void BM_ReadTimersOnDisk(benchmark::State& state) {
       break;
     }
   }
-  const double reads = static_cast<double>(state.iterations() * group);
-  if (found != static_cast<int64_t>(reads)) state.SkipWithError("a timer was not found");
-  state.SetItemsProcessed(static_cast<int64_t>(reads));
-  if (reads > 0) {
-    state.counters["cpu_us_per_timer"] = (ProcessCpuSeconds() - cpu_start) * 1e6 / reads;
-  }
+  ReportTimerReads(state, group, found, cpu_start);
 }
 BENCHMARK(BM_ReadTimersOnDisk)->Arg(128)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
@@ -242,17 +261,10 @@ BENCHMARK(BM_ReadTimersOnDisk)->Arg(128)->UseRealTime()->Unit(benchmark::kMicros
 // batches take successive timers, cycling over 200,000. Reports cpu_us_per_timer.
 void BM_FireBatchReads(benchmark::State& state) {
   const int64_t group = state.range(0);
-  const bool due_soon = state.range(1) != 0;
   const int64_t timers = 200'000;
   TempStore temp(state, 1, size_t{512} << 20);
-  if (temp.store() == nullptr) return;
-  ShardStore* shard = temp.store()->shard(0);
-  const int64_t first_due_us =
-      due_soon ? absl::ToUnixMicros(absl::Now() + absl::Seconds(30)) : kFirstDueUs;
-  if (absl::Status s = FillTimers(shard, timers, first_due_us); !s.ok()) {
-    state.SkipWithError(std::string(s.message()).c_str());
-    return;
-  }
+  ShardStore* shard = FilledShard(state, temp, timers, FirstDueUs(state.range(1) != 0));
+  if (shard == nullptr) return;
   std::vector<std::string> ids(timers);
   for (int64_t i = 0; i < timers; ++i) ids[i] = TimerId(i);
   std::vector<std::pair<absl::string_view, absl::string_view>> batch(group);
@@ -282,12 +294,7 @@ void BM_FireBatchReads(benchmark::State& state) {
       break;
     }
   }
-  const double reads = static_cast<double>(state.iterations() * group);
-  if (found != static_cast<int64_t>(reads)) state.SkipWithError("a timer was not found");
-  state.SetItemsProcessed(static_cast<int64_t>(reads));
-  if (reads > 0) {
-    state.counters["cpu_us_per_timer"] = (ProcessCpuSeconds() - cpu_start) * 1e6 / reads;
-  }
+  ReportTimerReads(state, group, found, cpu_start);
 }
 BENCHMARK(BM_FireBatchReads)
     ->ArgNames({"group", "due_soon"})
