@@ -1,12 +1,14 @@
-// Shared helpers for chime-bench scenarios: percentiles, JSON lines, process/disk probes.
-// Free functions; thread-compatible.
+// Shared helpers for chime-bench scenarios: percentiles, JSON lines, table rows; with the
+// process and disk probes of proc_probes.h, which most scenarios use too. Free functions;
+// thread-compatible.
 #ifndef CHIME_TESTS_BENCH_BENCH_UTIL_H_
 #define CHIME_TESTS_BENCH_BENCH_UTIL_H_
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
+
+#include "tests/bench/proc_probes.h"
 
 namespace chime::bench {
 
@@ -19,26 +21,6 @@ struct Percentiles {
 Percentiles Summarize(std::vector<double>& v);
 // {"p50":..,"p90":..,"p99":..,"p999":..,"max":..}
 std::string PercentilesJson(const Percentiles& p);
-
-// 1-minute load average (the machine is shared; every result records it).
-double LoadAverage1();
-// VmHWM / VmRSS of a process in bytes, 0 if unknown (pid <= 0 or gone).
-int64_t ProcStatusBytes(int pid, const char* field);
-// CPU time (user + system) a process has used so far, in seconds; 0 if unknown.
-double ProcCpuSeconds(int pid);
-// The same per group of the process's live threads, a group being a thread name without a
-// trailing "-N" (chimed's shard-w-0..3 make "shard-w"). Empty if unknown.
-std::map<std::string, double> ProcThreadGroupCpuSeconds(int pid);
-// What each group used between two ProcThreadGroupCpuSeconds, in microseconds per `per`,
-// as a JSON object, largest first (threads that ended in between are missing).
-std::string ThreadGroupCpuJson(const std::map<std::string, double>& before,
-                               const std::map<std::string, double>& after, double per);
-// Times the threads of a process went to sleep and were woken (voluntary context switches,
-// summed over /proc/PID/task/*/status), so far; 0 if unknown. On a VM each costs
-// microseconds of CPU: at 10k fires/s about a third of chimed's went to them.
-int64_t ProcThreadWakes(int pid);
-// Bytes used under `dir` (recursive sum of file sizes), 0 if empty or missing.
-int64_t DirBytes(const std::string& dir);
 
 // Appends one JSON object (a line) to `path` if non-empty. `body` is the inner fields
 // without braces; scenario, label and load average are added.
