@@ -71,6 +71,7 @@ void DeliveryManager::Stop() {
   {
     absl::MutexLock lock(&mu_);
     ReleaseDueHeldSendsLocked(clock_->Now());  // all of them: stopping_
+    WriteOverdueUnwrittenLocked(clock_->Now());
   }
   FlushOrdered();  // releases queued by the last CloseAll/Unsubscribe, held sends
   // Transaction callbacks touch this object: wait until the last one has run.
@@ -331,8 +332,9 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
           // A nack or dead letter changes the stored record: write it first (queued ahead).
           WriteUnwrittenEntryLocked({ns, topic_name}, entry);
         }
-        // The ack deletes the delivery: a held attempt record of it need not be written.
-        if (kind == Settle::kAck) DropHeldSendLocked(entry.shard, ns, fire_id);
+        // The ack deletes the delivery: a held attempt record of it need not be written. (Sends
+        // of an unwritten fire hold none: WriteOverdueUnwrittenLocked skips settled fires.)
+        if (kind == Settle::kAck && !entry.unwritten) DropHeldSendLocked(entry.shard, ns, fire_id);
         SettleEntryLocked(*topic, entry, fire_id);
       }
     }
@@ -650,6 +652,9 @@ absl::Time DeliveryManager::NextWakeLocked() const {
     if (!topic.deadlines.empty()) wake = std::min(wake, topic.deadlines.begin()->first);
     if (!topic.scheduled.empty()) wake = std::min(wake, topic.scheduled.begin()->first);
     if (WantsScanLocked(topic)) wake = std::min(wake, topic.next_disk_visible);
+    if (!topic.unwritten_sends.empty()) {
+      wake = std::min(wake, topic.unwritten_sends.front().sent + options_.attempt_record_hold);
+    }
   }
   for (const auto& [shard, held] : held_sends_) {
     wake = std::min(wake, held.since + options_.attempt_record_hold);
@@ -687,6 +692,7 @@ void DeliveryManager::RunOnceLocked() {
   }
   QueueUpdatesLocked(std::move(updates));
   ReleaseDueHeldSendsLocked(now);
+  WriteOverdueUnwrittenLocked(now);
   if (calls.empty() && ordered_.empty()) return;
   mu_.Unlock();
   // Persisting the attempt need not precede the send (see the class comment).
@@ -1088,9 +1094,13 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
     topic.deadlines.insert({entry.deadline, fire_id});
     metrics_.Sent(fire->attempt(), FromProto(fire->scheduled_time()), now);
     batches[sub_id].push_back(*fire);
-    (*updates)[entry.shard].push_back(RecordUpdate{key.first, fire_id, fire->attempt(),
-                                                   entry.record.visible_at_us(),
-                                                   fire->ack_deadline(), false, key.second});
+    if (entry.unwritten) {
+      // No stored record to update: the fire is written as it stands if still unacked later.
+      topic.unwritten_sends.push_back(UnwrittenSend{now, fire_id, fire->attempt()});
+    } else {
+      (*updates)[entry.shard].push_back(RecordUpdate{
+          key.first, fire_id, fire->attempt(), entry.record.visible_at_us(), fire->ack_deadline()});
+    }
   }
   for (auto& [sub_id, fires] : batches) {
     calls->emplace_back(subscribers_[sub_id].sink, std::move(fires));
@@ -1148,19 +1158,26 @@ void DeliveryManager::ReleaseDueHeldSendsLocked(absl::Time now) {
   for (int shard : due) ReleaseHeldSendsLocked(shard);
 }
 
+void DeliveryManager::WriteOverdueUnwrittenLocked(absl::Time now) {
+  for (auto& [key, topic] : topics_) {
+    std::deque<UnwrittenSend>& sends = topic.unwritten_sends;
+    while (!sends.empty()) {
+      const UnwrittenSend& send = sends.front();
+      auto it = topic.entries.find(send.fire_id);
+      const bool still_unacked = it != topic.entries.end() && it->second.unwritten &&
+                                 it->second.state == Entry::State::kInFlight &&
+                                 it->second.record.fire().attempt() == send.attempt;
+      if (still_unacked) {
+        if (!stopping_ && send.sent + options_.attempt_record_hold > now) break;
+        // Its stored timer reads FIRED from then on.
+        WriteUnwrittenEntryLocked(key, it->second);
+      }
+      sends.pop_front();
+    }
+  }
+}
+
 void DeliveryManager::QueueUpdateTxnLocked(int shard, std::vector<RecordUpdate> list) {
-  // A send held this long and still unwritten: the fire itself is written now, as it stands
-  // (its stored timer reads FIRED from then on), instead of an update of a record not there.
-  std::erase_if(list, [&](const RecordUpdate& u) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!u.ack_deadline.has_value() || u.topic.empty()) return false;
-    const TopicKey key{u.ns, u.topic};
-    Topic* topic = FindTopicLocked(key);
-    if (topic == nullptr) return false;
-    auto it = topic->entries.find(u.fire_id);
-    if (it == topic->entries.end() || !it->second.unwritten) return false;
-    WriteUnwrittenEntryLocked(key, it->second);
-    return true;
-  });
   if (list.empty()) return;
   auto items = std::make_shared<std::vector<RecordUpdate>>(std::move(list));
   storage::TxnFn fn = [items](storage::ShardTxn& txn) -> absl::Status {

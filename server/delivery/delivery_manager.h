@@ -25,8 +25,8 @@
 // defer_fire_writes) are stored nowhere yet: their timers wait, SCHEDULED, in the time index.
 // The ack of such a fire writes the timer's end (engine::WriteUnwrittenFire), two writes in
 // place of a fire's four and an ack's two. Whatever else happens to it first writes the fire
-// as it stands (an ordered transaction): its attempt record's hold runs out, a nack, a backoff
-// or dead letter, no room in memory, or its topic's last subscriber leaving.
+// as it stands (an ordered transaction): a send unacked for the attempt record's hold, a nack,
+// a backoff or dead letter, no room in memory, or its topic's last subscriber leaving.
 //
 // Acks: one transaction per shard deletes the pending deliveries (their timers read as
 // COMPLETED from then on, engine::ResolveCompletion); the ACKED/UNKNOWN outcome is sent after
@@ -230,6 +230,12 @@ class DeliveryManager : public engine::FireListener {
     if (it != ids.end()) ids.erase(it);
   }
 
+  struct UnwrittenSend {
+    absl::Time sent;
+    std::string fire_id;
+    uint32_t attempt = 0;  // the send's: a later send of the fire has its own item
+  };
+
   struct Topic {
     std::vector<SubscriberId> subscribers;  // round-robin order
     size_t next_subscriber = 0;
@@ -258,6 +264,10 @@ class DeliveryManager : public engine::FireListener {
     absl::flat_hash_set<std::string> settled_while_loading;
     // Distinguishes this incarnation from a later one under the same key.
     uint64_t incarnation = 0;
+    // Sends of unwritten fires, oldest first: one still in flight unacked after
+    // DeliveryOptions::attempt_record_hold is written as it stands (WriteOverdueUnwrittenLocked).
+    // An ack leaves its item here, to be skipped: cheaper than finding and erasing it.
+    std::deque<UnwrittenSend> unwritten_sends;
   };
 
   // Work the delivery thread does outside the lock for one topic.
@@ -273,8 +283,6 @@ class DeliveryManager : public engine::FireListener {
     std::optional<google::protobuf::Timestamp> ack_deadline;
     // With no ack_deadline: set visible_at even if later (a backoff), if the attempt matches.
     bool delay = false;
-    // A send's topic, so that its release can find a fire still unwritten.
-    std::string topic;
   };
   using ShardUpdates = std::map<int, std::vector<RecordUpdate>>;
   using SinkCall = std::pair<std::shared_ptr<SubscriberSink>, std::vector<v1::Fire>>;
@@ -375,6 +383,9 @@ class DeliveryManager : public engine::FireListener {
   void ReleaseHeldSendsLocked(int shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The same for every shard whose oldest held send has waited the hold (all, if stopping).
   void ReleaseDueHeldSendsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes each unwritten fire still in flight in the attempt sent at least the hold ago
+  // (all, if stopping), as it stands: its attempt is then on disk like a held send's.
+  void WriteOverdueUnwrittenLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Forgets the held send of a fire of `shard` (none held: nothing).
   void DropHeldSendLocked(int shard, const std::string& ns, const std::string& fire_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

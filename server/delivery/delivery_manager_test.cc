@@ -506,6 +506,45 @@ TEST_F(DeliveryManagerTest, AnUnwrittenFireUnackedPastTheHoldIsWrittenAsItStands
   manager_->Unsubscribe(id);
 }
 
+TEST_F(DeliveryManagerTest, AResentUnwrittenFireIsWrittenAHoldAfterItsLastSend) {
+  OutUnwritten out;
+  ASSERT_NO_FATAL_FAILURE(SubscribeAndFireUnwritten(&out));
+  auto& [a, a_id, record] = out;
+  ASSERT_TRUE(a->Next().has_value());
+  const absl::Duration hold = DeliveryOptions().attempt_record_hold;
+  // Half a hold later its subscriber leaves; another one, there already, gets it again.
+  auto b = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId b_id, manager_->Subscribe("ns", "q", 10, b));
+  clock_.Advance(hold / 2);
+  manager_->Unsubscribe(a_id);
+  std::optional<v1::Fire> second = b->Next();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->attempt(), 2u);
+
+  // A hold after the first send, the second is still within its own: nothing is written.
+  // Two more fires sent to `b` one after the other show the delivery thread passed that time
+  // and submitted what that pass queued; a transaction on the timer's shard then comes after.
+  clock_.Advance(hold / 2);
+  for (const std::string timer_id : {"u2", "u3"}) {
+    auto [shard, other] = Unwritten(timer_id, "q");
+    manager_->OnFires(shard, {other});
+    ASSERT_TRUE(b->Next().has_value());
+  }
+  ASSERT_OK(store_->shard(store_->ShardFor("ns", "u1"))->SubmitAndWait([](storage::ShardTxn&) {
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(Stored("u1").timer.state(), v1::TIMER_STATE_SCHEDULED);
+
+  // A hold after the second send, it is written as it stands then: attempt 2.
+  clock_.Advance(hold / 2);
+  const StoredFire stored = WaitWritten("u1");
+  ASSERT_TRUE(stored.delivery.has_value());
+  EXPECT_EQ(stored.delivery->fire().attempt(), 2u);
+  EXPECT_EQ(stored.delivery->visible_at_us(),
+            absl::ToUnixMicros(FromProto(second->ack_deadline())));
+  manager_->Unsubscribe(b_id);
+}
+
 TEST_F(DeliveryManagerTest, UnwrittenFiresAreWrittenWhenTheyLeaveMemory) {
   StartManager(/*max_ready=*/1);
   // Nobody subscribes to "idle": its fire is written to wait on disk.
