@@ -296,11 +296,11 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
     topic_name = sub->topic.second;
     sink = sub->sink;
   }
-  std::vector<std::string> routable;
-  // Acked fires still unwritten, by shard: their ack writes the timer's end instead.
-  std::map<int, absl::flat_hash_map<std::string, engine::UnwrittenFireFacts>> unwritten_by_shard;
+  // Per shard, parallel to its fire ids: the facts of the acked fires still unwritten, whose
+  // ack writes the timer's end instead.
+  std::map<int, std::vector<std::optional<engine::UnwrittenFireFacts>>> unwritten_by_shard;
   for (const std::string& fire_id : fire_ids) {
-    std::string timer_id;
+    absl::string_view timer_id;
     uint64_t occurrence = 0;
     if (!engine::ParseFireId(fire_id, &timer_id, &occurrence)) {
       v1::AckResult& r = unknown.emplace_back();
@@ -309,7 +309,6 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
       continue;
     }
     by_shard[store_->ShardFor(ns, timer_id)].push_back(fire_id);
-    routable.push_back(fire_id);
   }
   {
     absl::MutexLock lock(&mu_);
@@ -317,7 +316,10 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
     if (topic == nullptr) return;  // the subscriber left meanwhile
     incarnation = topic->incarnation;
     for (const auto& [shard, ids] : by_shard) {
-      for (const std::string& fire_id : ids) {
+      std::vector<std::optional<engine::UnwrittenFireFacts>>& unwritten = unwritten_by_shard[shard];
+      unwritten.resize(ids.size());
+      for (size_t i = 0; i < ids.size(); ++i) {
+        const std::string& fire_id = ids[i];
         auto it = topic->entries.find(fire_id);
         if (it == topic->entries.end()) {
           SettleLocked(*topic, shard, fire_id);  // not in memory: a placeholder
@@ -327,7 +329,7 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
         if (kind == Settle::kAck && entry.record.has_unwritten()) {
           // Even if its write is queued meanwhile: the ack's transaction tells which came
           // first (engine::WriteUnwrittenFire).
-          unwritten_by_shard[shard].emplace(fire_id, engine::FactsOfUnwrittenFire(entry.record));
+          unwritten[i] = engine::FactsOfUnwrittenFire(entry.record);
         } else if (kind != Settle::kAck) {
           // A nack or dead letter changes the stored record: write it first (queued ahead).
           WriteUnwrittenEntryLocked({ns, topic_name}, entry);
@@ -348,35 +350,30 @@ void DeliveryManager::SettleFires(SubscriberId id, const std::vector<std::string
   for (auto& [shard, ids] : by_shard) {
     auto results = std::make_shared<std::vector<v1::AckResult>>();
     auto shard_ids = std::make_shared<std::vector<std::string>>(std::move(ids));
-    auto unwritten = std::make_shared<absl::flat_hash_map<std::string, engine::UnwrittenFireFacts>>(
+    auto unwritten = std::make_shared<std::vector<std::optional<engine::UnwrittenFireFacts>>>(
         std::move(unwritten_by_shard[shard]));
     storage::TxnFn fn = [=](storage::ShardTxn& txn) -> absl::Status {
       results->clear();
       // The timers the acks of unwritten fires end, read ahead in the order the loop reads them.
-      std::vector<std::string> ended_timer_ids;
       std::vector<std::pair<absl::string_view, absl::string_view>> ahead;
-      if (!unwritten->empty()) {
-        ended_timer_ids.reserve(unwritten->size());
-        for (const std::string& fire_id : *shard_ids) {
-          uint64_t occurrence = 0;
-          std::string timer_id;
-          if (unwritten->contains(fire_id) &&
-              engine::ParseFireId(fire_id, &timer_id, &occurrence)) {
-            ended_timer_ids.push_back(std::move(timer_id));
-          }
+      for (size_t i = 0; i < shard_ids->size(); ++i) {
+        absl::string_view timer_id;
+        uint64_t occurrence = 0;
+        if ((*unwritten)[i].has_value() &&
+            engine::ParseFireId((*shard_ids)[i], &timer_id, &occurrence)) {
+          ahead.emplace_back(ns, timer_id);
         }
-        for (const std::string& timer_id : ended_timer_ids) ahead.emplace_back(ns, timer_id);
-        txn.PrefetchTimers(ahead);
       }
-      for (const std::string& fire_id : *shard_ids) {
+      if (!ahead.empty()) txn.PrefetchTimers(ahead);
+      for (size_t i = 0; i < shard_ids->size(); ++i) {
+        const std::string& fire_id = (*shard_ids)[i];
         v1::AckResult& r = results->emplace_back();
         r.set_fire_id(fire_id);
         r.set_outcome(v1::ACK_OUTCOME_UNKNOWN);
-        const auto acked_unwritten = unwritten->find(fire_id);
-        if (acked_unwritten != unwritten->end()) {
+        if (const std::optional<engine::UnwrittenFireFacts>& facts = (*unwritten)[i];
+            facts.has_value()) {
           // Delivered before it was written: its end is the timer FIRED, nothing pending.
-          absl::StatusOr<bool> ended =
-              engine::WriteAckedUnwrittenFire(txn, ns, fire_id, acked_unwritten->second);
+          absl::StatusOr<bool> ended = engine::WriteAckedUnwrittenFire(txn, ns, fire_id, *facts);
           if (!ended.ok()) return ended.status();
           // Otherwise written meanwhile (then deleted below like any), or its timer was
           // cancelled after the fire went out: delivered all the same.

@@ -237,6 +237,8 @@ absl::Status ResolveCompletion(const storage::ShardStore& shard, internal::Timer
 std::string MakeFireId(absl::string_view timer_id, uint64_t occurrence);
 // Returns false when `fire_id` was not made by MakeFireId.
 bool ParseFireId(absl::string_view fire_id, std::string* timer_id, uint64_t* occurrence);
+// The same with a view of the timer id in `fire_id`: no copy.
+bool ParseFireId(absl::string_view fire_id, absl::string_view* timer_id, uint64_t* occurrence);
 
 }  // namespace chime::engine
 

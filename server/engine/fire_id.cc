@@ -14,6 +14,13 @@ std::string MakeFireId(absl::string_view timer_id, uint64_t occurrence) {
 }
 
 bool ParseFireId(absl::string_view fire_id, std::string* timer_id, uint64_t* occurrence) {
+  absl::string_view view;
+  if (!ParseFireId(fire_id, &view, occurrence)) return false;
+  *timer_id = std::string(view);
+  return true;
+}
+
+bool ParseFireId(absl::string_view fire_id, absl::string_view* timer_id, uint64_t* occurrence) {
   const size_t at = fire_id.rfind('@');
   if (at == absl::string_view::npos || at == 0) return false;
   const absl::string_view digits = fire_id.substr(at + 1);
@@ -25,7 +32,7 @@ bool ParseFireId(absl::string_view fire_id, std::string* timer_id, uint64_t* occ
     if (value > (UINT64_MAX - d) / 10) return false;  // overflow
     value = value * 10 + d;
   }
-  *timer_id = std::string(fire_id.substr(0, at));
+  *timer_id = fire_id.substr(0, at);
   *occurrence = value;
   return true;
 }

@@ -1,5 +1,6 @@
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 #include "server/engine/engine.h"
 
@@ -26,6 +27,17 @@ TEST(FireIdTest, SplitsAtTheLastAt) {
   ASSERT_TRUE(ParseFireId("user@example.com@12", &id, &occurrence));
   EXPECT_EQ(id, "user@example.com");
   EXPECT_EQ(occurrence, 12u);
+}
+
+TEST(FireIdTest, AViewOfTheTimerIdPointsIntoTheFireId) {
+  const std::string fire_id = "user@example.com@12";
+  absl::string_view id;
+  uint64_t occurrence = 0;
+  ASSERT_TRUE(ParseFireId(fire_id, &id, &occurrence));
+  EXPECT_EQ(id, "user@example.com");
+  EXPECT_EQ(id.data(), fire_id.data());
+  EXPECT_EQ(occurrence, 12u);
+  EXPECT_FALSE(ParseFireId("t1@01", &id, &occurrence));
 }
 
 TEST(FireIdTest, RejectsMalformed) {

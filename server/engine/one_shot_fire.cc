@@ -36,7 +36,7 @@ UnwrittenFireFacts FactsOfUnwrittenFire(const internal::DeliveryRecord& record) 
 absl::StatusOr<bool> WriteAckedUnwrittenFire(storage::ShardTxn& txn, absl::string_view ns,
                                              absl::string_view fire_id,
                                              const UnwrittenFireFacts& facts) {
-  std::string timer_id;
+  absl::string_view timer_id;
   uint64_t occurrence = 0;
   if (!ParseFireId(fire_id, &timer_id, &occurrence)) {
     return absl::InvalidArgumentError(absl::StrCat("fire_id ", fire_id, " is malformed"));
