@@ -15,7 +15,7 @@ void BatchTxn::EndTransaction() {
   ahead_.clear();
   ahead_values_.clear();
   ahead_next_ = 0;
-  last_hot_ahead_ = nullptr;
+  last_ahead_ = nullptr;
 }
 
 absl::Status BatchTxn::TakeWriteStatus() {
@@ -115,11 +115,12 @@ bool BatchTxn::AheadHolds(const Ahead* ahead) const {
 std::optional<absl::string_view> BatchTxn::TakeAhead(const Ahead& ahead) {
   if (ahead.found == Ahead::Found::kHot) {
     ++timer_reads_.hot;
-    last_hot_ahead_ = &ahead;
+    last_ahead_ = &ahead;
     return ahead.bytes;
   }
   ++timer_reads_.db;
   if (ahead.found == Ahead::Found::kNone) return std::nullopt;
+  last_ahead_ = &ahead;
   return ahead.bytes;
 }
 
@@ -193,9 +194,14 @@ void BatchTxn::PrefetchTimers(
 
 void BatchTxn::KeepTimerHot(const TimerRecord& record) {
   if (hot_ == nullptr) return;
-  // Read from the kept records just before, read ahead: kept already (see below).
-  if (last_hot_ahead_ != nullptr && last_hot_ahead_->timer_id == record.timer().timer_id() &&
-      last_hot_ahead_->ns == record.timer().namespace_()) {
+  if (last_ahead_ != nullptr && last_ahead_->timer_id == record.timer().timer_id() &&
+      last_ahead_->ns == record.timer().namespace_()) {
+    // Read from the DB just before: the bytes read are the record (as read, which is what is
+    // kept), with no serialization. Read from the kept records: kept already (see below).
+    if (last_ahead_->found == Ahead::Found::kDb) {
+      batch_->KeepHot(kCfTimers, TimerKey(last_ahead_->ns, last_ahead_->timer_id),
+                      last_ahead_->bytes, now_us_);
+    }
     return;
   }
   const std::string key = TimerKey(record.timer().namespace_(), record.timer().timer_id());

@@ -122,9 +122,11 @@ class BatchTxn final : public ShardTxn {
   ShardStore::WriteStats::Reads delivery_reads_;
   std::string hot_key_;  // reused across reads
   // The last timer read from the writer's kept records (hot_), which stay as they are until
-  // the group is written: by its index key, or (read ahead) by its entry in ahead_.
+  // the group is written, by its index key.
   std::string last_hot_timer_key_;
-  const Ahead* last_hot_ahead_ = nullptr;
+  // The last timer read as the read-ahead found it (in hot_ or in the DB), by its entry in
+  // ahead_: KeepTimerHot of it needs no lookup, nor a serialization.
+  const Ahead* last_ahead_ = nullptr;
   const rocksdb::ReadOptions read_options_;
   rocksdb::PinnableSlice value_;  // reused across reads
   // The last PrefetchTimers' timers, in order, and the next one a read expects. Neither the

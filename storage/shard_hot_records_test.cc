@@ -111,6 +111,26 @@ TEST_F(ShardHotRecordsTest, ATimerKeptHotAfterItsReadIsReadBackFromTheWriter) {
   EXPECT_EQ(read->timer().payload(), "v2");
 }
 
+// A fire's timer, read ahead from RocksDB, is kept as it was read, for its ack.
+TEST_F(ShardHotRecordsTest, ATimerReadAheadFromTheDbIsKeptAsRead) {
+  Write([](ShardTxn& txn) { txn.PutTimer(DueTimer("later", "l1", absl::Hours(2))); });
+  const ShardStore::WriteStats before = shard_->GetWriteStats();
+  Write([](ShardTxn& txn) {
+    const std::vector<std::pair<absl::string_view, absl::string_view>> ahead = {{"ns", "later"}};
+    txn.PrefetchTimers(ahead);
+    TimerRecord record;
+    ASSERT_TRUE(txn.ReadTimer("ns", "later", &record).value());
+    txn.KeepTimerHot(record);
+  });
+  EXPECT_EQ(shard_->GetWriteStats().timer_reads.db, before.timer_reads.db + 1);
+  bool from_hot = false;
+  std::optional<TimerRecord> read = TxnGetTimer("later", &from_hot);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_TRUE(from_hot);
+  EXPECT_EQ(read->timer().payload(), "l1");
+  EXPECT_EQ(read->timer().state(), v1::TIMER_STATE_SCHEDULED);
+}
+
 TEST_F(ShardHotRecordsTest, TimersReadAheadComeFromTheKeptRecordsAndTheDbUnlessTheGroupWroteThem) {
   Write([](ShardTxn& txn) {
     txn.PutTimer(DueTimer("soon", "s1", absl::Seconds(5)));  // kept

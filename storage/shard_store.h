@@ -100,9 +100,10 @@ class ShardTxn {
   virtual void PrefetchTimers(
       absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) = 0;
 
-  // A hint that `record`, just read, is read again soon (the ack of a fire handed over before
-  // it was written reads its timer): the writer keeps it in memory once the group is written,
-  // unless the group writes it (then the write decides). Undone if the transaction fails.
+  // A hint that `record`, just read and unchanged since, is read again soon (the ack of a fire
+  // handed over before it was written reads its timer): the writer keeps it in memory, as
+  // read, once the group is written, unless the group writes it (then the write decides).
+  // Undone if the transaction fails.
   virtual void KeepTimerHot(const TimerRecord& record) = 0;
 
   // Keyed by record.timer().namespace_() and timer_id().
