@@ -88,15 +88,23 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
+    // The fires of a batch mostly share a topic: it is looked up once per run of it.
+    TopicKey last_key;
+    Topic* last_topic = nullptr;
     for (DeliveryRecord& record : fires) {
       const v1::Fire& fire = record.fire();
       if (fire.topic().empty()) continue;  // not a topic target
-      TopicKey key{fire.namespace_(), fire.topic()};
-      Topic* topic = FindTopicLocked(key);
+      Topic* topic = last_topic;
+      if (topic == nullptr || last_key.first != fire.namespace_() ||
+          last_key.second != fire.topic()) {
+        last_key.first = fire.namespace_();
+        last_key.second = fire.topic();
+        topic = last_topic = FindTopicLocked(last_key);
+      }
       if (topic == nullptr) {
         // Nobody subscribes: it waits on disk.
-        if (fire.topic()[0] == '$') unclaimed.insert(key);
-        if (record.has_unwritten()) QueueFireWriteLocked(shard, key, std::move(record));
+        if (fire.topic()[0] == '$') unclaimed.insert(last_key);
+        if (record.has_unwritten()) QueueFireWriteLocked(shard, last_key, std::move(record));
         continue;
       }
       // With a backlog on disk, the next scan finds this fire in visibility order; keeping a
@@ -104,15 +112,14 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
       if (MemoryRoomLocked(*topic) == 0) {
         MarkBacklogLocked(*topic, absl::InfinitePast(), OnDisk{shard, record.visible_at_us()});
         // Scans wait for ordered writes, so the next one finds this fire.
-        if (record.has_unwritten()) QueueFireWriteLocked(shard, key, std::move(record));
+        if (record.has_unwritten()) QueueFireWriteLocked(shard, last_key, std::move(record));
         continue;
       }
       if (record.has_policy()) {
-        // Fresh from the engine: no load needed. A scan may have read the committed fire first.
-        if (!topic->entries.contains(record.fire().fire_id())) {
-          v1::DeliveryPolicy policy = std::move(*record.mutable_policy());
-          AddEntryLocked(*topic, shard, std::move(record), std::move(policy), now);
-        }
+        // Fresh from the engine: no load needed. A scan may have read the committed fire first
+        // (then it is kept as it is).
+        v1::DeliveryPolicy policy = std::move(*record.mutable_policy());
+        AddEntryLocked(*topic, shard, std::move(record), std::move(policy), now);
       } else {
         topic->incoming.push_back(Incoming{shard, std::move(record)});
       }
@@ -155,9 +162,11 @@ std::optional<google::protobuf::Timestamp> DeliveryManager::UnwrittenFireTime(
 
 void DeliveryManager::AddEntryLocked(Topic& topic, int shard, DeliveryRecord record,
                                      v1::DeliveryPolicy policy, absl::Time now) {
-  std::string fire_id = record.fire().fire_id();
+  auto [it, added] = topic.entries.try_emplace(record.fire().fire_id());
+  if (!added) return;
+  std::string fire_id = it->first;
   const absl::Time visible = absl::FromUnixMicros(record.visible_at_us());
-  Entry& entry = topic.entries[fire_id];
+  Entry& entry = it->second;
   entry.shard = shard;
   entry.policy = std::move(policy);
   entry.unwritten = record.has_unwritten();
@@ -1042,6 +1051,7 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
   const size_t share = std::max(kMinDispatchShare, (topic.ready.size() + n - 1) / n);
   Subscriber* sub = nullptr;
   SubscriberId sub_id = 0;
+  std::vector<v1::Fire>* batch = nullptr;  // sub's
   size_t given = 0;
   while (!topic.ready.empty()) {
     if (sub == nullptr || given >= share || sub->outstanding >= sub->max_outstanding) {
@@ -1058,6 +1068,9 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
         }
       }
       if (sub == nullptr) break;
+      batch = &batches[sub_id];
+      batch->reserve(batch->size() + std::min({share, topic.ready.size(),
+                                               size_t{sub->max_outstanding - sub->outstanding}}));
     }
     const std::string fire_id = std::move(topic.ready.front());
     topic.ready.pop_front();
@@ -1090,7 +1103,7 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
     ++given;
     topic.deadlines.insert({entry.deadline, fire_id});
     metrics_.Sent(fire->attempt(), FromProto(fire->scheduled_time()), now);
-    batches[sub_id].push_back(*fire);
+    batch->push_back(*fire);
     if (entry.unwritten) {
       // No stored record to update: the fire is written as it stands if still unacked later.
       topic.unwritten_sends.push_back(UnwrittenSend{now, fire_id, fire->attempt()});

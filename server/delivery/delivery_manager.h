@@ -319,7 +319,8 @@ class DeliveryManager : public engine::FireListener {
   // How many more fires OnFires would keep in memory for `topic`.
   size_t MemoryRoomLocked(const Topic& topic) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts a fire not yet in memory into `topic`: ready, or scheduled for its visibility if
-  // the engine fired it ahead of time (EngineOptions::fire_ahead).
+  // the engine fired it ahead of time (EngineOptions::fire_ahead). One in memory already is
+  // left as it is.
   void AddEntryLocked(Topic& topic, int shard, internal::DeliveryRecord record,
                       v1::DeliveryPolicy policy, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Scheduled fires whose time has come join the ready queue.
