@@ -85,9 +85,7 @@ absl::StatusOr<bool> BatchTxn::ReadTimer(absl::string_view ns, absl::string_view
                                          TimerRecord* record) {
   CHIME_ASSIGN_OR_RETURN(std::optional<absl::string_view> bytes, GetTimerBytes(ns, timer_id));
   if (!bytes.has_value()) return false;
-  if (!record->ParseFromArray(bytes->data(), static_cast<int>(bytes->size()))) {
-    return CorruptRecordError("timer", TimerKey(ns, timer_id));
-  }
+  CHIME_RETURN_IF_ERROR(ParseTimerBytes(ns, timer_id, *bytes, record));
   return true;
 }
 
@@ -192,29 +190,45 @@ void BatchTxn::PrefetchTimers(
   }
 }
 
-void BatchTxn::KeepTimerHot(const TimerRecord& record) {
-  if (hot_ == nullptr) return;
-  if (last_ahead_ != nullptr && last_ahead_->timer_id == record.timer().timer_id() &&
-      last_ahead_->ns == record.timer().namespace_()) {
-    // Read from the DB just before: the bytes read are the record (as read, which is what is
-    // kept), with no serialization. Read from the kept records: kept already (see below).
-    if (last_ahead_->found == Ahead::Found::kDb) {
-      batch_->KeepHot(kCfTimers, TimerKey(last_ahead_->ns, last_ahead_->timer_id),
-                      last_ahead_->bytes, now_us_);
-    }
-    return;
+bool BatchTxn::KeptFromLastRead(absl::string_view ns, absl::string_view timer_id) {
+  if (last_ahead_ == nullptr || last_ahead_->timer_id != timer_id || last_ahead_->ns != ns) {
+    return false;
   }
-  const std::string key = TimerKey(record.timer().namespace_(), record.timer().timer_id());
+  // Read from the DB just before: the bytes read are the record (as read, which is what is
+  // kept), with no serialization. Read from the kept records: kept already (see KeptHot).
+  if (last_ahead_->found == Ahead::Found::kDb) {
+    batch_->KeepHot(kCfTimers, TimerKey(ns, timer_id), last_ahead_->bytes, now_us_);
+  }
+  return true;
+}
+
+bool BatchTxn::KeptHot(const std::string& key) {
   // Kept already, most likely read from there: it stays, ranked at its due time, which a fire
   // has reached (or nearly), so it is not among the first to leave. Putting it again cost a
   // copy and two rank-tree updates per fire, and a held fire paid them twice.
   GroupBatch::MakeIndexKey(kCfTimers, key, &hot_key_);
   // The read just before (a fire reads its timer, then keeps it) tells without a lookup.
-  if (hot_key_ == last_hot_timer_key_ || hot_->timers.Find(hot_key_).has_value()) return;
+  return hot_key_ == last_hot_timer_key_ || hot_->timers.Find(hot_key_).has_value();
+}
+
+void BatchTxn::KeepTimerHot(const TimerRecord& record) {
+  const std::string& ns = record.timer().namespace_();
+  const std::string& timer_id = record.timer().timer_id();
+  if (hot_ == nullptr || KeptFromLastRead(ns, timer_id)) return;
+  const std::string key = TimerKey(ns, timer_id);
+  if (KeptHot(key)) return;
   scratch_.clear();
   record.AppendToString(&scratch_);
   // Ranked now: read again within moments, before timers merely due soon.
   batch_->KeepHot(kCfTimers, key, scratch_, now_us_);
+}
+
+void BatchTxn::KeepTimerBytesHot(absl::string_view ns, absl::string_view timer_id,
+                                 absl::string_view bytes) {
+  if (hot_ == nullptr || KeptFromLastRead(ns, timer_id)) return;
+  const std::string key = TimerKey(ns, timer_id);
+  if (KeptHot(key)) return;
+  batch_->KeepHot(kCfTimers, key, bytes, now_us_);
 }
 
 void BatchTxn::PutTimer(const TimerRecord& record) {

@@ -62,6 +62,8 @@ class BatchTxn final : public ShardTxn {
   void PrefetchTimers(
       absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) override;
   void KeepTimerHot(const TimerRecord& record) override;
+  void KeepTimerBytesHot(absl::string_view ns, absl::string_view timer_id,
+                         absl::string_view bytes) override;
   void PutTimer(const TimerRecord& record) override;
   void PutTimerBytes(absl::string_view ns, absl::string_view timer_id,
                      absl::string_view record) override;
@@ -87,6 +89,11 @@ class BatchTxn final : public ShardTxn {
     absl::string_view bytes;  // kHot: in hot_; kDb: in ahead_values_
   };
 
+  // For KeepTimerHot: whether the timer is the one the last read took from the read-ahead;
+  // then it is kept from the bytes read, unless it is kept already.
+  bool KeptFromLastRead(absl::string_view ns, absl::string_view timer_id);
+  // Whether the timer at `key` is among the kept records already.
+  bool KeptHot(const std::string& key);
   // What PrefetchTimers found of this timer, if it is the one the next read was expected for.
   const Ahead* NextAhead(absl::string_view ns, absl::string_view timer_id);
   // Whether `ahead` answers a read without a look at the group's batch: it found the timer

@@ -36,6 +36,11 @@ constexpr absl::Duration kHotRecordMaxAge = absl::Minutes(5);
 
 }  // namespace
 
+absl::Status ParseTimerBytes(absl::string_view ns, absl::string_view timer_id,
+                             absl::string_view bytes, TimerRecord* record) {
+  return ParseRecordInto(ToSlice(bytes), "timer", ToSlice(TimerKey(ns, timer_id)), record);
+}
+
 // Owns the DB, its column family handles and the writer thread. Thread-safe.
 class ShardStore::Impl {
  public:

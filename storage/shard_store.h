@@ -70,6 +70,11 @@ struct DueEntry {
 enum class QueueCopy { kWithRecord, kKeyOnly };
 
 // Valid only inside a transaction function, on the writer thread.
+// Parses a timer's stored bytes (ShardTxn::GetTimerBytes) into `*record`, reusing its memory:
+// DATA_LOSS naming the timer's key if they do not parse.
+absl::Status ParseTimerBytes(absl::string_view ns, absl::string_view timer_id,
+                             absl::string_view bytes, TimerRecord* record);
+
 class ShardTxn {
  public:
   virtual ~ShardTxn() = default;
@@ -105,6 +110,9 @@ class ShardTxn {
   // read, once the group is written, unless the group writes it (then the write decides).
   // Undone if the transaction fails.
   virtual void KeepTimerHot(const TimerRecord& record) = 0;
+  // The same for the stored bytes of the timer GetTimerBytes just returned, unparsed.
+  virtual void KeepTimerBytesHot(absl::string_view ns, absl::string_view timer_id,
+                                 absl::string_view bytes) = 0;
 
   // Keyed by record.timer().namespace_() and timer_id().
   virtual void PutTimer(const TimerRecord& record) = 0;

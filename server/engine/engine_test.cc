@@ -667,6 +667,27 @@ TEST_F(EngineTest, AFireWithNoRoomWaitsInTheEngineUntilItsSubscribersHaveRoom) {
   EXPECT_FALSE(listener_.WaitForCountWithin(4, absl::Milliseconds(100)));
 }
 
+// Whether a fire is held is told on the timer's stored bytes: a heap entry left stale by a
+// cancel is dropped there, not held, even when its topic has no room.
+TEST_F(EngineTest, AStaleEntryOfATopicWithNoRoomIsNotHeld) {
+  Open();
+  listener_.SetSubscribed("busy", true);  // room 0
+  const absl::Time due = kStart + absl::Seconds(1);
+  CreateAll(
+      {OneShot("cancelled", due, "busy"), OneShot("held", due, "busy"), OneShot("free", due)});
+  ASSERT_OK(Cancel("cancelled"));
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  EXPECT_EQ(listener_.records()[0].fire().timer_id(), "free");
+  ASSERT_TRUE(Eventually([&] { return engine_->Stats()[0].held_fires == 1; }));
+  listener_.SetMemoryRoom("busy", 10);
+  clock_.Advance(kHeldFirePoll);
+  ASSERT_TRUE(listener_.WaitForCount(2));
+  EXPECT_EQ(listener_.records()[1].fire().timer_id(), "held");
+  EXPECT_FALSE(listener_.WaitForCountWithin(3, absl::Milliseconds(100)));
+  EXPECT_EQ(engine_->Stats()[0].held_fires, 0u);
+}
+
 TEST_F(EngineTest, HeldFiresOfATopicThatLostItsSubscribersAreWrittenToDisk) {
   Open();
   listener_.SetSubscribed("busy", true);

@@ -14,6 +14,7 @@ using google::protobuf::io::CodedInputStream;
 constexpr int kRecordTimer = 1;
 constexpr int kRecordDueUs = 3;
 constexpr int kTimerSchedule = 3;
+constexpr int kTimerTarget = 4;
 constexpr int kTimerState = 8;
 constexpr int kTimerNextFireTime = 10;
 constexpr int kTimerFireCount = 11;
@@ -22,6 +23,8 @@ constexpr int kTimerLastFireTime = 15;
 constexpr int kScheduleFireAt = 1;
 constexpr int kScheduleInterval = 2;
 constexpr int kScheduleCron = 3;
+constexpr int kTargetTopic = 1;
+constexpr int kTargetWebhook = 2;
 
 struct Field {
   int number = 0;
@@ -103,7 +106,66 @@ int ScheduleKind(absl::string_view schedule, bool* ok) {
   return kind;
 }
 
+// The topic of a target's bytes, if the oneof's last field set is a topic. False if the bytes
+// are not fields.
+bool TargetTopic(absl::string_view target, std::optional<absl::string_view>* topic) {
+  FieldReader in(target);
+  Field field;
+  topic->reset();
+  while (in.Next(&field)) {
+    if (field.type != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) continue;
+    if (field.number == kTargetTopic) {
+      *topic = field.body;
+    } else if (field.number == kTargetWebhook) {
+      topic->reset();
+    }
+  }
+  return in.ok();
+}
+
 }  // namespace
+
+bool ReadOneShotWireFacts(absl::string_view record, OneShotWireFacts* facts) {
+  constexpr auto kVarint = WireFormatLite::WIRETYPE_VARINT;
+  constexpr auto kBytes = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  *facts = OneShotWireFacts();
+  Field field;
+  absl::string_view timer;
+  int timers = 0;
+  FieldReader top(record);
+  while (top.Next(&field)) {
+    if (field.number == kRecordTimer && field.type == kBytes) {
+      timer = field.body;
+      ++timers;
+    } else if (field.number == kRecordDueUs && field.type == kVarint) {
+      facts->due_us = static_cast<int64_t>(field.varint);  // the last one, as a parse takes it
+    }
+  }
+  // Messages in several pieces are merged by a parse: leave that to it.
+  if (!top.ok() || timers > 1) return false;
+  uint64_t state = 0;
+  int schedules = 0;
+  int targets = 0;
+  FieldReader in(timer);
+  while (in.Next(&field)) {
+    if (field.type == kVarint && field.number == kTimerState) {
+      state = field.varint;
+    } else if (field.type == kVarint && field.number == kTimerVersion) {
+      facts->version = field.varint;
+    } else if (field.type == kBytes && field.number == kTimerSchedule) {
+      ++schedules;
+      bool ok = true;
+      facts->one_shot = ScheduleKind(field.body, &ok) == kScheduleFireAt;
+      if (!ok) return false;
+    } else if (field.type == kBytes && field.number == kTimerTarget) {
+      ++targets;
+      if (!TargetTopic(field.body, &facts->topic)) return false;
+    }
+  }
+  if (!in.ok() || schedules > 1 || targets > 1) return false;
+  facts->scheduled = static_cast<int32_t>(state) == v1::TIMER_STATE_SCHEDULED;
+  return true;
+}
 
 WireEnd EndOneShotInWire(absl::string_view record, int64_t due_us, uint64_t version,
                          uint64_t occurrence, const google::protobuf::Timestamp& fire_time,

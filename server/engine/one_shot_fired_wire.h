@@ -1,10 +1,11 @@
-// A one-shot timer's end (WriteOneShotFired) made on its stored bytes, without parsing the
-// record. The ack of a fire handed over unwritten writes that end once per fire, and a parse
-// and a serialization of the whole record (payload, labels, policy, target) were most of it.
+// A one-shot timer read and ended on its stored bytes, without parsing the record. The ack of a
+// fire handed over unwritten writes that end (WriteOneShotFired) once per fire, and a parse and
+// a serialization of the whole record (payload, labels, policy, target) were most of it.
 #ifndef CHIME_SERVER_ENGINE_ONE_SHOT_FIRED_WIRE_H_
 #define CHIME_SERVER_ENGINE_ONE_SHOT_FIRED_WIRE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -26,6 +27,22 @@ enum class WireEnd {
 WireEnd EndOneShotInWire(absl::string_view record, int64_t due_us, uint64_t version,
                          uint64_t occurrence, const google::protobuf::Timestamp& fire_time,
                          std::string* fired);
+
+// What a fire transaction needs to know of a stored timer to hold its fire back, read on its
+// bytes: most fires of a herd are held once before they fire, and a parse of the whole record
+// (payload, labels, policy) was most of that.
+struct OneShotWireFacts {
+  int64_t due_us = 0;  // the record's
+  uint64_t version = 0;
+  bool scheduled = false;  // TIMER_STATE_SCHEDULED
+  bool one_shot = false;   // a fire_at schedule
+  // A topic target: its name, a view of the record's bytes. None for a webhook or no target.
+  std::optional<absl::string_view> topic;
+};
+
+// From `record`, a serialized internal::TimerRecord, the facts a parse would give. False for a
+// shape this reader leaves to a parse: a message in several pieces, bytes that are not fields.
+bool ReadOneShotWireFacts(absl::string_view record, OneShotWireFacts* facts);
 
 }  // namespace chime::engine
 

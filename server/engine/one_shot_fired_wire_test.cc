@@ -121,5 +121,108 @@ TEST(OneShotFiredWireTest, LeavesShapesItDoesNotReadToTheParse) {
   EXPECT_EQ(end(stored + piece.SerializeAsString()), WireEnd::kUnreadable);
 }
 
+// The facts a parse of `record` gives, as ReadOneShotWireFacts states them.
+OneShotWireFacts ParsedFacts(const internal::TimerRecord& record) {
+  OneShotWireFacts facts;
+  facts.due_us = record.due_us();
+  facts.version = record.timer().version();
+  facts.scheduled = record.timer().state() == v1::TIMER_STATE_SCHEDULED;
+  facts.one_shot = record.timer().schedule().has_fire_at();
+  if (record.timer().target().kind_case() == v1::Target::kTopic) {
+    facts.topic = record.timer().target().topic();
+  }
+  return facts;
+}
+
+void ExpectFacts(const std::string& stored, const OneShotWireFacts& want) {
+  OneShotWireFacts got;
+  ASSERT_TRUE(ReadOneShotWireFacts(stored, &got));
+  EXPECT_EQ(got.due_us, want.due_us);
+  EXPECT_EQ(got.version, want.version);
+  EXPECT_EQ(got.scheduled, want.scheduled);
+  EXPECT_EQ(got.one_shot, want.one_shot);
+  EXPECT_EQ(got.topic, want.topic);
+  if (got.topic.has_value()) {
+    // A view of the stored bytes, not a copy.
+    EXPECT_GE(got.topic->data(), stored.data());
+    EXPECT_LE(got.topic->data() + got.topic->size(), stored.data() + stored.size());
+  }
+}
+
+TEST(OneShotWireFactsTest, ReadsWhatAParseGives) {
+  for (uint32_t seed = 0; seed < 500; ++seed) {
+    SCOPED_TRACE(seed);
+    internal::TimerRecord record = RandomOneShot(seed);
+    std::mt19937 rng(seed);
+    switch (rng() % 5) {
+      case 0:
+        record.mutable_timer()
+            ->mutable_schedule()
+            ->mutable_interval()
+            ->mutable_every()
+            ->set_seconds(60);
+        break;
+      case 1:
+        record.mutable_timer()->set_state(v1::TIMER_STATE_CANCELLED);
+        break;
+      case 2:
+        record.mutable_timer()->clear_target();
+        break;
+      case 3:
+        record.mutable_timer()->clear_state();
+        record.mutable_timer()->clear_version();
+        record.clear_due_us();
+        break;
+      default:
+        break;
+    }
+    std::string stored = record.SerializeAsString();
+    if (seed % 3 == 0) stored += std::string("\xa8\x06\x07", 3);  // unknown field 101 = 7
+    ExpectFacts(stored, ParsedFacts(record));
+  }
+}
+
+TEST(OneShotWireFactsTest, TakesTheLastOfARepeatedFieldAsAParseDoes) {
+  internal::TimerRecord record = RandomOneShot(3);
+  record.mutable_timer()->mutable_target()->set_topic("first");
+  // A target whose oneof is set twice: the last kind wins.
+  v1::Target webhook_then_topic;
+  webhook_then_topic.mutable_webhook()->set_url("http://127.0.0.1/");
+  std::string target = webhook_then_topic.SerializeAsString();
+  v1::Target topic;
+  topic.set_topic("second");
+  target += topic.SerializeAsString();
+  v1::Target parsed_target;
+  ASSERT_TRUE(parsed_target.ParseFromString(target));
+  ASSERT_EQ(parsed_target.topic(), "second");
+  internal::TimerRecord with_target = record;
+  *with_target.mutable_timer()->mutable_target() = parsed_target;
+  // The record's due time written twice: the last wins.
+  internal::TimerRecord due;
+  due.set_due_us(record.due_us() + 9);
+  const std::string stored = record.SerializeAsString() + due.SerializeAsString();
+  internal::TimerRecord parsed;
+  ASSERT_TRUE(parsed.ParseFromString(stored));
+  ExpectFacts(stored, ParsedFacts(parsed));
+  ExpectFacts(with_target.SerializeAsString(), ParsedFacts(with_target));
+}
+
+TEST(OneShotWireFactsTest, LeavesShapesItDoesNotReadToTheParse) {
+  const internal::TimerRecord record = RandomOneShot(11);
+  const std::string stored = record.SerializeAsString();
+  OneShotWireFacts facts;
+  EXPECT_FALSE(ReadOneShotWireFacts(stored.substr(0, stored.size() - 1), &facts));  // cut short
+  EXPECT_FALSE(ReadOneShotWireFacts(std::string("\x0a\xff", 2), &facts));  // length past end
+  // The timer, or its target, in two pieces, which a parse merges.
+  internal::TimerRecord piece;
+  piece.mutable_timer()->set_payload("more");
+  EXPECT_FALSE(ReadOneShotWireFacts(stored + piece.SerializeAsString(), &facts));
+  v1::Timer two_targets;
+  two_targets.mutable_target()->set_topic("a");
+  const std::string timer = two_targets.SerializeAsString() + two_targets.SerializeAsString();
+  const std::string two = std::string("\x0a", 1) + static_cast<char>(timer.size()) + timer;
+  EXPECT_FALSE(ReadOneShotWireFacts(two, &facts));
+}
+
 }  // namespace
 }  // namespace chime::engine

@@ -17,6 +17,7 @@
 #include "common/thread_name.h"
 #include "server/engine/next_due.h"
 #include "server/engine/one_shot_fire.h"
+#include "server/engine/one_shot_fired_wire.h"
 #include "server/engine/recurrence.h"
 
 namespace chime::engine {
@@ -69,7 +70,7 @@ class QueueCopies {
         hold_budget_(hold_budget),
         room_divisor_(std::max<size_t>(1, room_divisor)) {}
 
-  storage::QueueCopy For(const std::string& ns, const std::string& topic) {
+  storage::QueueCopy For(absl::string_view ns, absl::string_view topic) {
     if (listener_ == nullptr) return storage::QueueCopy::kWithRecord;
     TopicRoom& room = Find(ns, topic);
     if (room.in_memory == 0) return storage::QueueCopy::kWithRecord;
@@ -78,10 +79,17 @@ class QueueCopies {
   }
 
   // For a fire For() left on disk: whether to hold it back instead (and count it).
-  bool Hold(const std::string& ns, const std::string& topic) {
+  bool Hold(absl::string_view ns, absl::string_view topic) {
     if (listener_ == nullptr || hold_budget_ == 0 || !Find(ns, topic).may_hold) return false;
     --hold_budget_;
     return true;
+  }
+
+  // Whether For() then Hold() would hold a fire of the topic back. Counts nothing.
+  bool WouldHold(absl::string_view ns, absl::string_view topic) {
+    if (listener_ == nullptr || hold_budget_ == 0) return false;
+    const TopicRoom& room = Find(ns, topic);
+    return room.in_memory == 0 && room.may_hold;
   }
 
  private:
@@ -91,15 +99,16 @@ class QueueCopies {
   };
   using Rooms = absl::node_hash_map<std::pair<std::string, std::string>, TopicRoom>;
 
-  TopicRoom& Find(const std::string& ns, const std::string& topic) {
+  TopicRoom& Find(absl::string_view ns, absl::string_view topic) {
     if (last_ == nullptr || last_->first.first != ns || last_->first.second != topic) {
-      auto [it, added] = rooms_.try_emplace({ns, topic});
+      auto [it, added] = rooms_.try_emplace(std::pair<std::string, std::string>(ns, topic));
       if (added) {
         TopicRoom& room = it->second;
-        room.in_memory = listener_->MemoryRoom(ns, topic);
+        const auto& [room_ns, room_topic] = it->first;
+        room.in_memory = listener_->MemoryRoom(room_ns, room_topic);
         // Webhook fires are never held (they are always written, FireOneShot).
-        room.may_hold =
-            hold_budget_ > 0 && topic != kWebhookTopic && listener_->RoomWillFree(ns, topic);
+        room.may_hold = hold_budget_ > 0 && topic != kWebhookTopic &&
+                        listener_->RoomWillFree(room_ns, room_topic);
         if (room.may_hold) room.in_memory = (room.in_memory + room_divisor_ - 1) / room_divisor_;
       }
       last_ = &*it;
@@ -113,6 +122,23 @@ class QueueCopies {
   Rooms rooms_;                        // by (namespace, topic); nodes stay put
   Rooms::value_type* last_ = nullptr;  // most fires of a batch share a topic
 };
+
+// The topic of the one-shot timer whose stored bytes are `bytes` if it is still due as `entry`
+// says and its fire would be held back (FireOneShot); none otherwise, or if the bytes are a
+// shape left to a parse.
+std::optional<absl::string_view> HeldOnTheWire(absl::string_view bytes, const HeapEntry& entry,
+                                               QueueCopies& copies) {
+  OneShotWireFacts facts;
+  if (!ReadOneShotWireFacts(bytes, &facts)) return std::nullopt;
+  // Not still due (StillDue): the parse path drops it.
+  if (!facts.scheduled || facts.due_us != entry.due_us ||
+      (entry.version != 0 && facts.version != entry.version)) {
+    return std::nullopt;
+  }
+  if (!facts.one_shot || !facts.topic.has_value()) return std::nullopt;
+  if (!copies.WouldHold(entry.ns, *facts.topic)) return std::nullopt;
+  return facts.topic;
+}
 
 // The pending delivery of `timer`'s fire `fire_id`, scheduled (nominally) at nominal_us and
 // fired at `now`.
@@ -526,8 +552,23 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
     internal::TimerRecord record;  // each timer is parsed into it, reusing its memory
     for (size_t i = 0; i < batch->entries.size(); ++i) {
       const HeapEntry& entry = batch->entries[i];
-      CHIME_ASSIGN_OR_RETURN(const bool found, txn.ReadTimer(entry.ns, entry.timer_id, &record));
-      if (!found || !StillDue(record, entry)) continue;
+      CHIME_ASSIGN_OR_RETURN(const std::optional<absl::string_view> bytes,
+                             txn.GetTimerBytes(entry.ns, entry.timer_id));
+      if (!bytes.has_value()) continue;
+      // Most fires of a herd are held back once before they fire: that is told on the stored
+      // bytes, without a parse (FireOneShot holds the same fires).
+      if (std::optional<absl::string_view> topic =
+              defer_writes ? HeldOnTheWire(*bytes, entry, copies) : std::nullopt;
+          topic.has_value()) {
+        if (!seen.emplace(entry.ns, entry.timer_id).second) continue;
+        copies.For(entry.ns, *topic);
+        copies.Hold(entry.ns, *topic);
+        batch->held.emplace_back(i, std::string(*topic));
+        txn.KeepTimerBytesHot(entry.ns, entry.timer_id, *bytes);  // read again when it fires
+        continue;
+      }
+      CHIME_RETURN_IF_ERROR(storage::ParseTimerBytes(entry.ns, entry.timer_id, *bytes, &record));
+      if (!StillDue(record, entry)) continue;
       if (!seen.emplace(entry.ns, entry.timer_id).second) continue;
       // Fired ahead of its due time, a timer fires as if at that time: fire_time, delivery
       // visibility and the next occurrence of a schedule are exactly those of firing then.
