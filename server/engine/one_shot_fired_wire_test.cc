@@ -213,6 +213,10 @@ TEST(OneShotWireFactsTest, LeavesShapesItDoesNotReadToTheParse) {
   OneShotWireFacts facts;
   EXPECT_FALSE(ReadOneShotWireFacts(stored.substr(0, stored.size() - 1), &facts));  // cut short
   EXPECT_FALSE(ReadOneShotWireFacts(std::string("\x0a\xff", 2), &facts));  // length past end
+  // An (unknown) group, which this reader does not skip.
+  EXPECT_FALSE(ReadOneShotWireFacts(stored + std::string("\x5b\x5c", 2), &facts));
+  internal::TimerRecord with_group;
+  EXPECT_TRUE(with_group.ParseFromString(stored + std::string("\x5b\x5c", 2)));
   // The timer, or its target, in two pieces, which a parse merges.
   internal::TimerRecord piece;
   piece.mutable_timer()->set_payload("more");

@@ -550,6 +550,10 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
       txn.PrefetchTimers(timers);
     }
     internal::TimerRecord record;  // each timer is parsed into it, reusing its memory
+    // Whether to look for a fire held back on the stored bytes: for the first of the batch, and
+    // after a fire held. Batches are mostly held whole or fired whole; a look that finds no
+    // hold costs about what the parse after it does.
+    bool look_for_hold = defer_writes;
     for (size_t i = 0; i < batch->entries.size(); ++i) {
       const HeapEntry& entry = batch->entries[i];
       CHIME_ASSIGN_OR_RETURN(const std::optional<absl::string_view> bytes,
@@ -558,7 +562,7 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
       // Most fires of a herd are held back once before they fire: that is told on the stored
       // bytes, without a parse (FireOneShot holds the same fires).
       if (std::optional<absl::string_view> topic =
-              defer_writes ? HeldOnTheWire(*bytes, entry, copies) : std::nullopt;
+              look_for_hold ? HeldOnTheWire(*bytes, entry, copies) : std::nullopt;
           topic.has_value()) {
         if (!seen.emplace(entry.ns, entry.timer_id).second) continue;
         copies.For(entry.ns, *topic);
@@ -567,6 +571,7 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
         txn.KeepTimerBytesHot(entry.ns, entry.timer_id, *bytes);  // read again when it fires
         continue;
       }
+      look_for_hold = false;
       CHIME_RETURN_IF_ERROR(storage::ParseTimerBytes(entry.ns, entry.timer_id, *bytes, &record));
       if (!StillDue(record, entry)) continue;
       if (!seen.emplace(entry.ns, entry.timer_id).second) continue;
@@ -576,7 +581,10 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
       std::optional<std::string> held_topic;
       CHIME_RETURN_IF_ERROR(FireOne(txn, record, entry.due_us, fire_at, copies, defer_writes,
                                     &batch->fires, &batch->rescheduled, &held_topic));
-      if (held_topic.has_value()) batch->held.emplace_back(i, std::move(*held_topic));
+      if (held_topic.has_value()) {
+        batch->held.emplace_back(i, std::move(*held_topic));
+        look_for_hold = defer_writes;
+      }
     }
     return absl::OkStatus();
   };
