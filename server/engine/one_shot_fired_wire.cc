@@ -144,26 +144,37 @@ bool TargetTopic(absl::string_view target, std::optional<absl::string_view>* top
   return in.ok();
 }
 
+// Splits a TimerRecord's bytes into its timer's bytes and its due time (the last one, as a
+// parse takes it), appending its other fields as they are to *others if given. False for bytes
+// that are not fields, or a timer in several pieces, which a parse merges: left to it.
+bool SplitRecord(absl::string_view record, absl::string_view* timer, int64_t* due_us,
+                 std::string* others) {
+  Field field;
+  int timers = 0;
+  *due_us = 0;
+  FieldReader top(record);
+  while (top.Next(&field)) {
+    if (field.number == kRecordTimer && field.type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      *timer = field.body;
+      ++timers;
+    } else if (field.number == kRecordDueUs && field.type == WireFormatLite::WIRETYPE_VARINT) {
+      *due_us = static_cast<int64_t>(field.varint);
+    } else if (others != nullptr) {
+      others->append(field.raw.data(), field.raw.size());
+    }
+  }
+  return top.ok() && timers <= 1;
+}
+
 }  // namespace
 
 bool ReadOneShotWireFacts(absl::string_view record, OneShotWireFacts* facts) {
   constexpr auto kVarint = WireFormatLite::WIRETYPE_VARINT;
   constexpr auto kBytes = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
   *facts = OneShotWireFacts();
-  Field field;
   absl::string_view timer;
-  int timers = 0;
-  FieldReader top(record);
-  while (top.Next(&field)) {
-    if (field.number == kRecordTimer && field.type == kBytes) {
-      timer = field.body;
-      ++timers;
-    } else if (field.number == kRecordDueUs && field.type == kVarint) {
-      facts->due_us = static_cast<int64_t>(field.varint);  // the last one, as a parse takes it
-    }
-  }
-  // Messages in several pieces are merged by a parse: leave that to it.
-  if (!top.ok() || timers > 1) return false;
+  if (!SplitRecord(record, &timer, &facts->due_us, nullptr)) return false;
+  Field field;
   uint64_t state = 0;
   int schedules = 0;
   int targets = 0;
@@ -198,22 +209,9 @@ WireEnd EndOneShotInWire(absl::string_view record, int64_t due_us, uint64_t vers
 
   // The record's own fields: all but the timer and its due time are kept as they are.
   absl::string_view timer;
-  int timers = 0;
-  uint64_t stored_due = 0;
-  FieldReader top(record);
-  while (top.Next(&field)) {
-    if (field.number == kRecordTimer && field.type == kBytes) {
-      timer = field.body;
-      ++timers;
-    } else if (field.number == kRecordDueUs && field.type == kVarint) {
-      stored_due = field.varint;  // the last one, as a parse takes it
-    } else {
-      fired->append(field.raw.data(), field.raw.size());
-    }
-  }
-  // A timer in several pieces is merged by a parse: leave that to it.
-  if (!top.ok() || timers > 1) return WireEnd::kUnreadable;
-  if (static_cast<int64_t>(stored_due) != due_us) return WireEnd::kNotThatFire;
+  int64_t stored_due = 0;
+  if (!SplitRecord(record, &timer, &stored_due, fired)) return WireEnd::kUnreadable;
+  if (stored_due != due_us) return WireEnd::kNotThatFire;
 
   // The timer's fields: those the fire sets or clears are dropped and written anew after the
   // rest.
