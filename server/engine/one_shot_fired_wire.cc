@@ -1,9 +1,12 @@
 #include "server/engine/one_shot_fired_wire.h"
 
 #include <cstdint>
+#include <string>
 
 #include "chime/v1/timer.pb.h"
+#include "common/proto_time.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "server/engine/engine.h"
 
 namespace chime::engine {
 namespace {
@@ -13,8 +16,13 @@ using google::protobuf::internal::WireFormatLite;
 // Field numbers of internal::TimerRecord, v1::Timer and v1::Schedule (the .proto files).
 constexpr int kRecordTimer = 1;
 constexpr int kRecordDueUs = 3;
+constexpr int kTimerNamespace = 1;
+constexpr int kTimerId = 2;
 constexpr int kTimerSchedule = 3;
 constexpr int kTimerTarget = 4;
+constexpr int kTimerPayload = 5;
+constexpr int kTimerLabels = 6;
+constexpr int kTimerDeliveryPolicy = 7;
 constexpr int kTimerState = 8;
 constexpr int kTimerNextFireTime = 10;
 constexpr int kTimerFireCount = 11;
@@ -25,6 +33,8 @@ constexpr int kScheduleInterval = 2;
 constexpr int kScheduleCron = 3;
 constexpr int kTargetTopic = 1;
 constexpr int kTargetWebhook = 2;
+constexpr int kMapKey = 1;
+constexpr int kMapValue = 2;
 
 struct Field {
   int number = 0;
@@ -192,10 +202,70 @@ bool ReadOneShotWireFacts(absl::string_view record, OneShotWireFacts* facts) {
     } else if (field.type == kBytes && field.number == kTimerTarget) {
       ++targets;
       if (!TargetTopic(field.body, &facts->topic)) return false;
+    } else if (field.type == kBytes && field.number == kTimerNamespace) {
+      facts->ns = field.body;
+    } else if (field.type == kBytes && field.number == kTimerId) {
+      facts->timer_id = field.body;
+    } else if (field.type == kVarint && field.number == kTimerFireCount) {
+      facts->fire_count = field.varint;
+    } else if (field.type == kBytes && field.number == kTimerPayload) {
+      facts->payload = field.body;
+    } else if (field.type == kBytes && field.number == kTimerLabels) {
+      facts->has_labels = true;
+    } else if (field.type == kBytes && field.number == kTimerDeliveryPolicy) {
+      ++facts->policies;
+      facts->policy = field.body;
     }
   }
   if (!in.ok() || schedules > 1 || targets > 1) return false;
   facts->scheduled = static_cast<int32_t>(state) == v1::TIMER_STATE_SCHEDULED;
+  facts->timer = timer;
+  return true;
+}
+
+bool MakeTopicDeliveryOnTheWire(const OneShotWireFacts& facts, int64_t nominal_us, absl::Time now,
+                                internal::DeliveryRecord* delivery) {
+  if (!facts.topic.has_value() || facts.policies > 1) return false;
+  delivery->Clear();
+  v1::Fire& fire = *delivery->mutable_fire();
+  fire.set_fire_id(MakeFireId(facts.timer_id, facts.fire_count));
+  fire.mutable_namespace_()->assign(facts.ns.data(), facts.ns.size());
+  fire.mutable_timer_id()->assign(facts.timer_id.data(), facts.timer_id.size());
+  fire.mutable_topic()->assign(facts.topic->data(), facts.topic->size());
+  *fire.mutable_scheduled_time() = MicrosToProto(nominal_us);  // nominal, before offsets
+  *fire.mutable_fire_time() = ToProtoTimestamp(now);
+  fire.set_attempt(0);  // delivery counts attempts from its first send
+  v1::DeliveryPolicy& policy = *delivery->mutable_policy();
+  if (facts.policies == 1 &&
+      !policy.ParseFromArray(facts.policy.data(), static_cast<int>(facts.policy.size()))) {
+    return false;
+  }
+  fire.mutable_payload()->assign(facts.payload.data(), facts.payload.size());
+  if (facts.has_labels) {
+    // Each label is a map entry message; of repeated keys, and of a key's repeated fields, the
+    // last counts, as in a parse.
+    auto& labels = *fire.mutable_labels();
+    FieldReader in(facts.timer);
+    Field field;
+    while (in.Next(&field)) {
+      if (field.number != kTimerLabels || field.type != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+        continue;
+      }
+      absl::string_view key;
+      absl::string_view value;
+      FieldReader entry(field.body);
+      Field part;
+      while (entry.Next(&part)) {
+        if (part.type != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) continue;
+        if (part.number == kMapKey) key = part.body;
+        if (part.number == kMapValue) value = part.body;
+      }
+      if (!entry.ok()) return false;
+      labels[std::string(key)] = std::string(value);
+    }
+    if (!in.ok()) return false;
+  }
+  delivery->set_visible_at_us(absl::ToUnixMicros(now));
   return true;
 }
 

@@ -1,6 +1,7 @@
-// A one-shot timer read and ended on its stored bytes, without parsing the record. The ack of a
-// fire handed over unwritten writes that end (WriteOneShotFired) once per fire, and a parse and
-// a serialization of the whole record (payload, labels, policy, target) were most of it.
+// A one-shot timer read, fired and ended on its stored bytes, without parsing the record. The
+// ack of a fire handed over unwritten writes that end (WriteOneShotFired) once per fire, and a
+// parse and a serialization of the whole record (payload, labels, policy, target) were most of
+// it; the fire itself parsed the record to copy a few of its fields.
 #ifndef CHIME_SERVER_ENGINE_ONE_SHOT_FIRED_WIRE_H_
 #define CHIME_SERVER_ENGINE_ONE_SHOT_FIRED_WIRE_H_
 
@@ -9,6 +10,8 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "chime/internal/storage.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace chime::engine {
@@ -38,11 +41,28 @@ struct OneShotWireFacts {
   bool one_shot = false;   // a fire_at schedule
   // A topic target: its name, a view of the record's bytes. None for a webhook or no target.
   std::optional<absl::string_view> topic;
+
+  // What a fire of the timer copies (MakeTopicDeliveryOnTheWire), views of the record's bytes.
+  absl::string_view ns;
+  absl::string_view timer_id;
+  uint64_t fire_count = 0;
+  absl::string_view payload;
+  absl::string_view timer;  // the timer's own bytes, read again for its labels
+  bool has_labels = false;
+  int policies = 0;          // delivery_policy fields present; a parse merges several
+  absl::string_view policy;  // the last one's bytes
 };
 
 // From `record`, a serialized internal::TimerRecord, the facts a parse would give. False for a
 // shape this reader leaves to a parse: a message in several pieces, bytes that are not fields.
 bool ReadOneShotWireFacts(absl::string_view record, OneShotWireFacts* facts);
+
+// The pending delivery of the fire of a topic timer read as `facts`, scheduled (nominally) at
+// nominal_us and fired at `now`: what MakeDelivery makes of the parsed timer, without the
+// parse. False, and *delivery unspecified, for a shape left to the parse (a policy in several
+// pieces, labels that are not fields).
+bool MakeTopicDeliveryOnTheWire(const OneShotWireFacts& facts, int64_t nominal_us, absl::Time now,
+                                internal::DeliveryRecord* delivery);
 
 }  // namespace chime::engine
 

@@ -7,6 +7,8 @@
 #include "chime/internal/storage.pb.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "server/engine/engine.h"
+#include "server/engine/fire_delivery.h"
 #include "server/engine/one_shot_fire.h"
 
 namespace chime::engine {
@@ -226,6 +228,112 @@ TEST(OneShotWireFactsTest, LeavesShapesItDoesNotReadToTheParse) {
   const std::string timer = two_targets.SerializeAsString() + two_targets.SerializeAsString();
   const std::string two = std::string("\x0a", 1) + static_cast<char>(timer.size()) + timer;
   EXPECT_FALSE(ReadOneShotWireFacts(two, &facts));
+}
+
+// The stored record `rest` with `timer` as its timer's bytes, which may repeat fields as a
+// serialization never would.
+std::string WithTimerBytes(const std::string& timer, const internal::TimerRecord& rest) {
+  std::string out("\x0a", 1);  // field 1, length-delimited
+  for (uint64_t n = timer.size();; n >>= 7) {
+    if (n < 0x80) {
+      out.push_back(static_cast<char>(n));
+      break;
+    }
+    out.push_back(static_cast<char>(n | 0x80));
+  }
+  return out + timer + rest.SerializeAsString();
+}
+
+// What the fire transaction's parse path makes of the stored `bytes`, fired at `now`.
+internal::DeliveryRecord ParsedDelivery(const std::string& bytes, absl::Time now) {
+  internal::TimerRecord parsed;
+  EXPECT_TRUE(parsed.ParseFromString(bytes));
+  return MakeDelivery(parsed.timer(),
+                      MakeFireId(parsed.timer().timer_id(), parsed.timer().fire_count()),
+                      parsed.due_us(), now);
+}
+
+void ExpectWireDelivery(const std::string& bytes, absl::Time now) {
+  OneShotWireFacts facts;
+  ASSERT_TRUE(ReadOneShotWireFacts(bytes, &facts));
+  internal::DeliveryRecord delivery;
+  ASSERT_TRUE(MakeTopicDeliveryOnTheWire(facts, facts.due_us, now, &delivery));
+  const internal::DeliveryRecord parsed = ParsedDelivery(bytes, now);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(delivery, parsed))
+      << delivery.DebugString() << "\nagainst\n"
+      << parsed.DebugString();
+}
+
+TEST(OneShotWireDeliveryTest, MakesWhatMakeDeliveryMakesOfTheParsedTimer) {
+  const absl::Time now = absl::FromUnixMicros(1'800'000'123'456'789);
+  int topics = 0;
+  for (uint32_t seed = 0; seed < 500; ++seed) {
+    SCOPED_TRACE(seed);
+    internal::TimerRecord record = RandomOneShot(seed);
+    if (seed % 7 == 0) record.mutable_timer()->mutable_delivery_policy();  // present, empty
+    std::string stored = record.SerializeAsString();
+    if (seed % 3 == 0) stored += std::string("\xa8\x06\x07", 3);  // unknown field 101 = 7
+    if (record.timer().target().has_webhook()) {
+      // Webhook fires are written with their target: left to the parse.
+      OneShotWireFacts facts;
+      ASSERT_TRUE(ReadOneShotWireFacts(stored, &facts));
+      internal::DeliveryRecord delivery;
+      EXPECT_FALSE(MakeTopicDeliveryOnTheWire(facts, facts.due_us, now, &delivery));
+      continue;
+    }
+    ++topics;
+    ExpectWireDelivery(stored, now);
+  }
+  EXPECT_GT(topics, 100);
+}
+
+TEST(OneShotWireDeliveryTest, TakesTheLastOfRepeatedFieldsAndLabelsAsAParseDoes) {
+  internal::TimerRecord record = RandomOneShot(4);
+  record.mutable_timer()->mutable_target()->set_topic("orders");
+  (*record.mutable_timer()->mutable_labels())["k1"] = "first";
+  (*record.mutable_timer()->mutable_labels())["k2"] = "kept";
+  internal::TimerRecord rest = record;
+  rest.clear_timer();
+  // Another piece of the timer's fields: a parse keeps the last payload, namespace and id,
+  // and merges the labels, the last value of a key winning.
+  v1::Timer later;
+  later.set_payload("later payload");
+  later.set_namespace_("later-ns");
+  later.set_timer_id("later-id");
+  (*later.mutable_labels())["k1"] = "second";
+  (*later.mutable_labels())["k3"] = "added";
+  std::string timer = record.timer().SerializeAsString() + later.SerializeAsString();
+  // A label entry whose key and value are each written twice: the last of each counts.
+  timer += std::string(
+      "\x32\x0c\x0a\x01"
+      "a"
+      "\x0a\x02"
+      "k4"
+      "\x12\x01"
+      "x"
+      "\x12\x00",
+      14);
+  ExpectWireDelivery(WithTimerBytes(timer, rest), absl::FromUnixSeconds(1'800'000'000));
+  internal::TimerRecord parsed;
+  ASSERT_TRUE(parsed.ParseFromString(WithTimerBytes(timer, rest)));
+  EXPECT_EQ(parsed.timer().labels().at("k1"), "second");
+  EXPECT_EQ(parsed.timer().labels().at("k4"), "");
+}
+
+TEST(OneShotWireDeliveryTest, LeavesAPolicyInSeveralPiecesToTheParse) {
+  internal::TimerRecord record = RandomOneShot(6);
+  record.mutable_timer()->mutable_target()->set_topic("orders");
+  record.mutable_timer()->mutable_delivery_policy()->set_max_attempts(3);
+  internal::TimerRecord rest = record;
+  rest.clear_timer();
+  v1::Timer more_policy;
+  more_policy.mutable_delivery_policy()->mutable_ack_deadline()->set_seconds(9);
+  const std::string stored =
+      WithTimerBytes(record.timer().SerializeAsString() + more_policy.SerializeAsString(), rest);
+  OneShotWireFacts facts;
+  ASSERT_TRUE(ReadOneShotWireFacts(stored, &facts));
+  internal::DeliveryRecord delivery;
+  EXPECT_FALSE(MakeTopicDeliveryOnTheWire(facts, facts.due_us, absl::Now(), &delivery));
 }
 
 }  // namespace

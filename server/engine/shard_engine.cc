@@ -15,6 +15,7 @@
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "common/thread_name.h"
+#include "server/engine/fire_delivery.h"
 #include "server/engine/next_due.h"
 #include "server/engine/one_shot_fire.h"
 #include "server/engine/one_shot_fired_wire.h"
@@ -92,6 +93,12 @@ class QueueCopies {
     return room.in_memory == 0 && room.may_hold;
   }
 
+  // Whether For() would answer kKeyOnly (the fire fits in the listener's memory). Counts
+  // nothing.
+  bool WouldKeepInMemory(absl::string_view ns, absl::string_view topic) {
+    return listener_ != nullptr && Find(ns, topic).in_memory > 0;
+  }
+
  private:
   struct TopicRoom {
     size_t in_memory = 0;
@@ -123,47 +130,53 @@ class QueueCopies {
   Rooms::value_type* last_ = nullptr;  // most fires of a batch share a topic
 };
 
-// The topic of the one-shot timer whose stored bytes are `bytes` if it is still due as `entry`
-// says and its fire would be held back (FireOneShot); none otherwise, or if the bytes are a
-// shape left to a parse.
-std::optional<absl::string_view> HeldOnTheWire(absl::string_view bytes, const HeapEntry& entry,
-                                               QueueCopies& copies) {
+using SeenTimers = absl::flat_hash_set<std::pair<absl::string_view, absl::string_view>>;
+
+enum class WireFire {
+  kHeld,       // held back for room, `*held_topic` its topic
+  kUnwritten,  // handed over unwritten: `*delivery` is its pending delivery
+  kDuplicate,  // fired or held through another entry of the batch
+  kParse,      // anything else, left to the parse
+};
+
+// Fires the one-shot topic timer stored as `bytes` on those bytes, without a parse, when it is
+// still due as `entry` says and its fire is held back or handed over unwritten: what
+// FireOneShot does with the parsed record (most fires of a herd are held once, then handed
+// over unwritten). Only with deferred fire writes.
+WireFire FireOnTheWire(ShardTxn& txn, const HeapEntry& entry, absl::string_view bytes,
+                       absl::Time now, QueueCopies& copies, SeenTimers& seen,
+                       internal::DeliveryRecord* delivery,
+                       std::optional<absl::string_view>* held_topic) {
   OneShotWireFacts facts;
-  if (!ReadOneShotWireFacts(bytes, &facts)) return std::nullopt;
+  if (!ReadOneShotWireFacts(bytes, &facts)) return WireFire::kParse;
   // Not still due (StillDue): the parse path drops it.
   if (!facts.scheduled || facts.due_us != entry.due_us ||
       (entry.version != 0 && facts.version != entry.version)) {
-    return std::nullopt;
+    return WireFire::kParse;
   }
-  if (!facts.one_shot || !facts.topic.has_value()) return std::nullopt;
-  if (!copies.WouldHold(entry.ns, *facts.topic)) return std::nullopt;
-  return facts.topic;
-}
-
-// The pending delivery of `timer`'s fire `fire_id`, scheduled (nominally) at nominal_us and
-// fired at `now`.
-internal::DeliveryRecord MakeDelivery(const v1::Timer& timer, std::string fire_id,
-                                      int64_t nominal_us, absl::Time now) {
-  internal::DeliveryRecord delivery;
-  v1::Fire& fire = *delivery.mutable_fire();
-  fire.set_fire_id(std::move(fire_id));
-  fire.set_namespace_(timer.namespace_());
-  fire.set_timer_id(timer.timer_id());
-  if (timer.target().has_webhook()) {
-    // Copied, so the fire keeps its destination whatever later happens to the timer.
-    fire.set_topic(kWebhookTopic);
-    *delivery.mutable_webhook() = timer.target().webhook();
-  } else {
-    fire.set_topic(timer.target().topic());
+  if (!facts.one_shot || !facts.topic.has_value()) return WireFire::kParse;
+  const absl::string_view topic = *facts.topic;
+  const bool hold = copies.WouldHold(entry.ns, topic);
+  if (!hold) {
+    if (!copies.WouldKeepInMemory(entry.ns, topic)) return WireFire::kParse;  // to be written
+    // Fired ahead of its due time, a timer fires as if at that time (as in the parse path).
+    const absl::Time fire_at = std::max(now, absl::FromUnixMicros(entry.due_us));
+    if (!MakeTopicDeliveryOnTheWire(facts, entry.due_us, fire_at, delivery)) {
+      return WireFire::kParse;
+    }
   }
-  *fire.mutable_scheduled_time() = MicrosToProto(nominal_us);  // nominal, before offsets
-  *fire.mutable_fire_time() = ToProtoTimestamp(now);
-  fire.set_attempt(0);  // delivery counts attempts from its first send
-  *delivery.mutable_policy() = timer.delivery_policy();
-  fire.set_payload(timer.payload());
-  *fire.mutable_labels() = timer.labels();
-  delivery.set_visible_at_us(absl::ToUnixMicros(now));
-  return delivery;
+  if (!seen.emplace(entry.ns, entry.timer_id).second) return WireFire::kDuplicate;
+  copies.For(entry.ns, topic);
+  txn.KeepTimerBytesHot(entry.ns, entry.timer_id, bytes);  // read again when it fires or acks
+  if (hold) {
+    copies.Hold(entry.ns, topic);
+    *held_topic = topic;
+    return WireFire::kHeld;
+  }
+  internal::UnwrittenFire& unwritten = *delivery->mutable_unwritten();
+  unwritten.set_due_us(entry.due_us);
+  unwritten.set_timer_version(facts.version);
+  return WireFire::kUnwritten;
 }
 
 // Fires a one-shot timer. A fire its listener keeps in memory is, with `defer_writes`, handed
@@ -541,7 +554,7 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
     // that is still due counts, so a stale entry (e.g. from before an update) does not hide
     // the timer's current one.
     // Views of the batch's own entries, which outlive the transaction: no copies.
-    absl::flat_hash_set<std::pair<absl::string_view, absl::string_view>> seen;
+    SeenTimers seen;
     seen.reserve(batch->entries.size());
     {
       std::vector<std::pair<absl::string_view, absl::string_view>> timers;
@@ -549,29 +562,27 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
       for (const HeapEntry& entry : batch->entries) timers.emplace_back(entry.ns, entry.timer_id);
       txn.PrefetchTimers(timers);
     }
+    batch->fires.reserve(batch->entries.size());
     internal::TimerRecord record;  // each timer is parsed into it, reusing its memory
-    // Whether to look for a fire held back on the stored bytes: for the first of the batch, and
-    // after a fire held. Batches are mostly held whole or fired whole; a look that finds no
-    // hold costs about what the parse after it does.
-    bool look_for_hold = defer_writes;
+    // Whether to try a fire on the stored bytes first (FireOnTheWire): off after a fire left to
+    // the parse that was written, on again after one held or handed over unwritten. Batches are
+    // mostly alike, and a try that fails costs about what the parse after it does.
+    bool on_the_wire = defer_writes;
     for (size_t i = 0; i < batch->entries.size(); ++i) {
       const HeapEntry& entry = batch->entries[i];
       CHIME_ASSIGN_OR_RETURN(const std::optional<absl::string_view> bytes,
                              txn.GetTimerBytes(entry.ns, entry.timer_id));
       if (!bytes.has_value()) continue;
-      // Most fires of a herd are held back once before they fire: that is told on the stored
-      // bytes, without a parse (FireOneShot holds the same fires).
-      if (std::optional<absl::string_view> topic =
-              look_for_hold ? HeldOnTheWire(*bytes, entry, copies) : std::nullopt;
-          topic.has_value()) {
-        if (!seen.emplace(entry.ns, entry.timer_id).second) continue;
-        copies.For(entry.ns, *topic);
-        copies.Hold(entry.ns, *topic);
-        batch->held.emplace_back(i, std::string(*topic));
-        txn.KeepTimerBytesHot(entry.ns, entry.timer_id, *bytes);  // read again when it fires
-        continue;
+      if (on_the_wire) {
+        // Built in place: a fire moved into the list costs a swap of every field.
+        internal::DeliveryRecord& delivery = batch->fires.emplace_back();
+        std::optional<absl::string_view> held_topic;
+        const WireFire outcome =
+            FireOnTheWire(txn, entry, *bytes, batch->now, copies, seen, &delivery, &held_topic);
+        if (outcome != WireFire::kUnwritten) batch->fires.pop_back();
+        if (outcome == WireFire::kHeld) batch->held.emplace_back(i, std::string(*held_topic));
+        if (outcome != WireFire::kParse) continue;
       }
-      look_for_hold = false;
       CHIME_RETURN_IF_ERROR(storage::ParseTimerBytes(entry.ns, entry.timer_id, *bytes, &record));
       if (!StillDue(record, entry)) continue;
       if (!seen.emplace(entry.ns, entry.timer_id).second) continue;
@@ -579,12 +590,13 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
       // visibility and the next occurrence of a schedule are exactly those of firing then.
       const absl::Time fire_at = std::max(batch->now, absl::FromUnixMicros(entry.due_us));
       std::optional<std::string> held_topic;
+      const size_t fired_before = batch->fires.size();
       CHIME_RETURN_IF_ERROR(FireOne(txn, record, entry.due_us, fire_at, copies, defer_writes,
                                     &batch->fires, &batch->rescheduled, &held_topic));
-      if (held_topic.has_value()) {
-        batch->held.emplace_back(i, std::move(*held_topic));
-        look_for_hold = defer_writes;
-      }
+      const bool unwritten =
+          batch->fires.size() > fired_before && batch->fires.back().has_unwritten();
+      on_the_wire = defer_writes && (held_topic.has_value() || unwritten);
+      if (held_topic.has_value()) batch->held.emplace_back(i, std::move(*held_topic));
     }
     return absl::OkStatus();
   };
