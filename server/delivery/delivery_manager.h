@@ -82,7 +82,8 @@ struct DeliveryOptions {
   uint32_t default_max_attempts = 5;
   absl::Duration default_min_backoff = absl::Seconds(1);
   absl::Duration default_max_backoff = absl::Minutes(5);
-  // Most fires held ready (not in flight) in memory per topic; the rest wait on disk.
+  // Most fires held ready (not in flight) in memory per topic; the rest wait on disk. Fires
+  // handed over unwritten may go past it, up to twice it (OnFires).
   size_t max_ready_per_topic = 10'000;
   // Most pending deliveries read from one shard per queue scan.
   size_t scan_batch = 512;
@@ -317,6 +318,8 @@ class DeliveryManager : public engine::FireListener {
       ABSL_LOCKS_EXCLUDED(mu_);
   void MergeLoadJobLocked(LoadJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // How many more fires OnFires would keep in memory for `topic`.
+  // Fires of the topic in memory, not in flight: ready, scheduled or being loaded.
+  size_t InMemoryLocked(const Topic& topic) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   size_t MemoryRoomLocked(const Topic& topic) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts a fire not yet in memory into `topic`: ready, or scheduled for its visibility if
   // the engine fired it ahead of time (EngineOptions::fire_ahead). One in memory already is

@@ -438,6 +438,40 @@ TEST_F(DeliveryManagerTest, MemoryRoomIsWhatOnFiresWouldKeep) {
   manager_->Unsubscribe(id);
 }
 
+// The engine takes its shares of a topic's room in several fire transactions at different
+// moments, so the unwritten fires it hands over can land past the room. They stay in memory,
+// up to twice the room: one sent to disk would turn the topic's whole backlog to disk.
+TEST_F(DeliveryManagerTest, UnwrittenFiresPastTheRoomStayInMemoryUpToTwiceIt) {
+  StartManager(/*max_ready=*/3);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 1, sink));
+  ASSERT_NO_FATAL_FAILURE(WaitNoBacklog("q"));
+  std::vector<std::string> fire_ids;
+  auto fire_unwritten = [&](int i) {
+    auto [shard, record] = Unwritten(absl::StrCat("u", i), "q");
+    fire_ids.push_back(record.fire().fire_id());
+    manager_->OnFires(shard, {record});
+  };
+  fire_unwritten(0);
+  std::optional<v1::Fire> first = sink->Next();  // the subscriber's one credit
+  ASSERT_TRUE(first.has_value());
+  for (int i = 1; i <= 6; ++i) fire_unwritten(i);
+  EXPECT_EQ(manager_->GetTopicStats("ns", "q")->ready, 6u);
+  EXPECT_FALSE(manager_->GetTopicStats("ns", "q")->backlog_on_disk);
+  EXPECT_EQ(manager_->MemoryRoom("ns", "q"), 0u);  // the engine still sees no room
+  EXPECT_EQ(StoredDeliveries(), 0u);               // nothing went to disk
+
+  fire_unwritten(7);  // past twice the room: to disk, as any fire past the room
+  EXPECT_TRUE(manager_->GetTopicStats("ns", "q")->backlog_on_disk);
+  EXPECT_EQ(manager_->GetTopicStats("ns", "q")->ready, 6u);
+
+  std::set<std::string> seen = {first->fire_id()};
+  manager_->Ack(id, {first->fire_id()});
+  ASSERT_NO_FATAL_FAILURE(AckEachUntil(*sink, id, fire_ids.size(), seen));
+  for (const std::string& fire_id : fire_ids) EXPECT_TRUE(seen.contains(fire_id)) << fire_id;
+  manager_->Unsubscribe(id);
+}
+
 // The engine holds back a fire with no room only while its topic has a subscriber to free it.
 TEST_F(DeliveryManagerTest, RoomWillFreeOnlyWhileATopicHasSubscribers) {
   StartManager(/*max_ready=*/3);
@@ -560,15 +594,19 @@ TEST_F(DeliveryManagerTest, UnwrittenFiresAreWrittenWhenTheyLeaveMemory) {
   ASSERT_TRUE(sink->Next().has_value());  // in flight: the window of 1 is full
   auto [s2, ready] = Unwritten("ready", "q");
   manager_->OnFires(s2, {ready});
-  // Past the ready queue's room of 1: written at once, to wait on disk.
+  // Past the ready queue's room of 1, an unwritten fire still stays in memory up to twice it
+  // (OnFires); past that, it is written at once, to wait on disk.
   auto [s3, over] = Unwritten("over", "q");
   manager_->OnFires(s3, {over});
-  EXPECT_TRUE(WaitWritten("over").delivery.has_value());
+  auto [s4, beyond] = Unwritten("beyond", "q");
+  manager_->OnFires(s4, {beyond});
+  EXPECT_TRUE(WaitWritten("beyond").delivery.has_value());
   EXPECT_EQ(Stored("ready").timer.state(), v1::TIMER_STATE_SCHEDULED);
+  EXPECT_EQ(Stored("over").timer.state(), v1::TIMER_STATE_SCHEDULED);
 
   // The last subscriber leaves: what it held and what was ready are written, visible now.
   manager_->Unsubscribe(id);
-  for (const std::string timer_id : {"sent", "ready"}) {
+  for (const std::string timer_id : {"sent", "ready", "over"}) {
     SCOPED_TRACE(timer_id);
     const StoredFire stored = WaitWritten(timer_id);
     EXPECT_EQ(stored.timer.state(), v1::TIMER_STATE_FIRED);
@@ -580,12 +618,13 @@ TEST_F(DeliveryManagerTest, UnwrittenFiresAreWrittenWhenTheyLeaveMemory) {
   auto next = std::make_shared<RecordingSink>();
   ASSERT_OK_AND_ASSIGN(SubscriberId next_id, manager_->Subscribe("ns", "q", 10, next));
   std::map<std::string, uint32_t> attempts;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 4; ++i) {
     std::optional<v1::Fire> fire = next->Next();
     ASSERT_TRUE(fire.has_value());
     attempts[fire->timer_id()] = fire->attempt();
   }
-  EXPECT_EQ(attempts, (std::map<std::string, uint32_t>{{"over", 1}, {"ready", 1}, {"sent", 2}}));
+  EXPECT_EQ(attempts, (std::map<std::string, uint32_t>{
+                          {"beyond", 1}, {"over", 1}, {"ready", 1}, {"sent", 2}}));
   manager_->Unsubscribe(next_id);
 }
 

@@ -47,7 +47,8 @@ class FireListener {
   // topic) handed over now would be kept in memory until they end, rather than left on disk
   // for a later scan. Those are written without a copy of the record in their queue entry
   // (storage::QueueCopy). A hint: a wrong answer costs a scan or a write some speed, never a
-  // fire. Must not block.
+  // fire; fires handed over unwritten a little past it are kept all the same. Must not
+  // block.
   virtual size_t MemoryRoom(const std::string& /*ns*/, const std::string& /*topic*/) { return 0; }
   // Whether MemoryRoom for (ns, topic), if 0 now, frees up as its subscribers ack: it has
   // subscribers and no backlog on disk (which later fires must join, to keep their order). A
