@@ -60,7 +60,7 @@ struct ServerOptions {
   absl::Duration retention = absl::InfiniteDuration();
   // Memory for the records fires and acks read back, all shards together
   // (storage::StoreOptions::hot_record_bytes); 0 turns it off.
-  size_t hot_record_bytes = size_t{128} << 20;
+  size_t hot_record_bytes = size_t{320} << 20;
   Clock* clock = Clock::Real();
   // `clock` replaces engine.clock and delivery.clock; engine.default_ack_deadline replaces
   // delivery.default_ack_deadline, so both layers agree.

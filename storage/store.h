@@ -49,7 +49,7 @@ struct StoreOptions {
   absl::Duration deferred_sync_delay = absl::Milliseconds(50);
   // Records the shard writers keep for the reads of fires and acks, all shards together:
   // timers due within hot_timer_horizon of their write and pending deliveries (HotRecords).
-  size_t hot_record_bytes = size_t{128} << 20;
+  size_t hot_record_bytes = size_t{320} << 20;
   absl::Duration hot_timer_horizon = absl::Seconds(60);
   // The clock due times are on (the engine's): the horizon and the ranks of kept records are
   // taken from it. Must outlive the store.

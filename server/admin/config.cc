@@ -184,7 +184,7 @@ const std::vector<SettingSpec>& ChimedSettings() {
        "ended, and an idempotency key after its create; then both are removed from disk within "
        "a day (a retried create with the key makes a new timer; a removed id can be used "
        "again); never: keep them for good"},
-      {"hot-records-mb", "128", "N",
+      {"hot-records-mb", "320", "N",
        "memory for copies of the records fires and acks read back (timers due within the fire "
        "window of their write, pending deliveries), shared by the shards, so those reads skip "
        "RocksDB; 0 turns it off"},

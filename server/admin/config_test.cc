@@ -47,7 +47,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheDataDir) {
   EXPECT_EQ(c.create_shard_turn, absl::Milliseconds(10));
   EXPECT_EQ(c.max_held_fires, 250'000u);
   EXPECT_EQ(c.retention, absl::Hours(24));
-  EXPECT_EQ(c.hot_records_bytes, size_t{128} << 20);
+  EXPECT_EQ(c.hot_records_bytes, size_t{320} << 20);
   EXPECT_EQ(c.effective["data-dir"].source, "flag");
   EXPECT_EQ(c.effective["listen"].source, "default");
 }
