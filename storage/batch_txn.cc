@@ -1,5 +1,7 @@
 #include "storage/batch_txn.h"
 
+#include <algorithm>
+
 #include "common/status_macros.h"
 #include "storage/key_codec.h"
 #include "storage/record_io.h"
@@ -187,6 +189,43 @@ void BatchTxn::PrefetchTimers(
       ahead.bytes = ToView(ahead_values_.emplace_back(std::move(values[i])));
     }
     // An error stays kUnknown: the read itself reports it.
+  }
+}
+
+void BatchTxn::WarmTimers(absl::Span<const DueEntry> timers) {
+  if (hot_ == nullptr) return;
+  const HotRecords& kept = hot_->timers;
+  // A timer warmed past the room would push out one due sooner, or itself (the highest rank
+  // leaves first): with no room for a record of the usual size, a read now is wasted.
+  size_t room = kept.max_bytes() - std::min(kept.bytes(), kept.max_bytes());
+  if (room == 0 || (kept.size() > 0 && room < kept.bytes() / kept.size())) return;
+  std::vector<std::string> keys;
+  std::vector<int64_t> ranks;
+  keys.reserve(timers.size());
+  ranks.reserve(timers.size());
+  for (const DueEntry& timer : timers) {
+    std::string key = TimerKey(timer.ns, timer.timer_id);
+    // Written by the group: its write decides whether it is kept.
+    if (batch_->Find(kCfTimers, key).has_value()) continue;
+    GroupBatch::MakeIndexKey(kCfTimers, key, &hot_key_);
+    if (kept.Find(hot_key_).has_value()) continue;
+    keys.push_back(std::move(key));
+    ranks.push_back(timer.due_us);
+  }
+  if (keys.empty()) return;
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(read_options_, cfs_[kCfTimers], keys.size(), slices.data(), values.data(),
+                statuses.data());
+  // Within the room left, so that one batch does not overfill it either.
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!statuses[i].ok()) continue;  // gone since the load, or an error its fire will meet
+    ++timer_reads_.db;
+    const size_t cost = 1 + keys[i].size() + values[i].size() + HotRecords::kEntryOverhead;
+    if (cost > room) break;
+    room -= cost;
+    batch_->KeepHot(kCfTimers, keys[i], ToView(values[i]), ranks[i]);
   }
 }
 

@@ -61,6 +61,7 @@ class BatchTxn final : public ShardTxn {
 
   void PrefetchTimers(
       absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) override;
+  void WarmTimers(absl::Span<const DueEntry> timers) override;
   void KeepTimerHot(const TimerRecord& record) override;
   void KeepTimerBytesHot(absl::string_view ns, absl::string_view timer_id,
                          absl::string_view bytes) override;

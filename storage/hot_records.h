@@ -55,6 +55,7 @@ class HotRecords {
 
   size_t size() const { return entries_.size(); }
   size_t bytes() const { return bytes_; }
+  size_t max_bytes() const { return max_bytes_; }
 
  private:
   // One allocation per record: this header, then the key's bytes, then the value's. A node

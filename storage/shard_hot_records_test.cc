@@ -320,6 +320,117 @@ TEST_F(ShardHotRecordsTest, APendingDeliveryIsHotUntilItIsDeleted) {
   EXPECT_TRUE(queued.empty());
 }
 
+DueEntry DueOf(const TimerRecord& record) {
+  return {record.due_us(), record.timer().namespace_(), record.timer().timer_id()};
+}
+
+// Timers loaded by the engine long after their write are read into memory ahead of their
+// fires; a write of one in the same group decides instead.
+TEST_F(ShardHotRecordsTest, WarmedTimersAreReadBackFromTheWriter) {
+  std::vector<DueEntry> due;
+  Write([&](ShardTxn& txn) {
+    for (const char* id : {"a", "b", "c", "d"}) {
+      TimerRecord record = DueTimer(id, std::string("v1-") + id, absl::Hours(2));
+      txn.PutTimer(record);
+      due.push_back(DueOf(record));
+    }
+  });
+  bool from_hot = true;
+  ASSERT_TRUE(TxnGetTimer("a", &from_hot).has_value());
+  EXPECT_FALSE(from_hot) << "due past the horizon: not kept when written";
+
+  ShardStore::WriteStats before = shard_->GetWriteStats();
+  Write([&](ShardTxn& txn) { txn.WarmTimers({due[0], due[1], {due[1].due_us, "ns", "gone"}}); });
+  EXPECT_EQ(shard_->GetWriteStats().timer_reads.db - before.timer_reads.db, 2u)
+      << "a and b, read together; the missing one is not counted";
+  for (const char* id : {"a", "b"}) {
+    std::optional<TimerRecord> read = TxnGetTimer(id, &from_hot);
+    ASSERT_TRUE(read.has_value());
+    EXPECT_TRUE(from_hot) << id;
+    EXPECT_EQ(read->timer().payload(), std::string("v1-") + id);
+  }
+  ASSERT_TRUE(TxnGetTimer("c", &from_hot).has_value());
+  EXPECT_FALSE(from_hot) << "not warmed";
+
+  before = shard_->GetWriteStats();
+  Write([&](ShardTxn& txn) { txn.WarmTimers({due[0], due[1]}); });
+  EXPECT_EQ(shard_->GetWriteStats().timer_reads.db, before.timer_reads.db)
+      << "kept already: not read again";
+
+  // Written before the warming in the group: not read, the write stands (cold, due late).
+  Write([&](ShardTxn& txn) {
+    TimerRecord record = DueTimer("c", "v2-c", absl::Hours(2));
+    record.set_due_us(due[2].due_us);
+    txn.PutTimer(record);
+    txn.WarmTimers({due[2]});
+  });
+  // Written after it in the group: the write decides too.
+  Write([&](ShardTxn& txn) {
+    txn.WarmTimers({due[3]});
+    TimerRecord record = DueTimer("d", "v2-d", absl::Hours(2));
+    record.set_due_us(due[3].due_us);
+    txn.PutTimer(record);
+  });
+  for (const char* id : {"c", "d"}) {
+    std::optional<TimerRecord> read = TxnGetTimer(id, &from_hot);
+    ASSERT_TRUE(read.has_value());
+    EXPECT_FALSE(from_hot) << id;
+    EXPECT_EQ(read->timer().payload(), std::string("v2-") + id);
+  }
+
+  // Cancelled after it was warmed: the delete makes it cold.
+  Write([&](ShardTxn& txn) { txn.DeleteTimer("ns", "a"); });
+  EXPECT_FALSE(TxnGetTimer("a", &from_hot).has_value());
+  EXPECT_FALSE(from_hot);
+}
+
+// Warming fills the kept timers' room in due order and reads nothing once it is taken.
+TEST(ShardHotRecordsWarmTest, WarmingStopsAtTheRoom) {
+  TempDir dir;
+  // 4 KB of kept records: 3 KB of timers, room for a few of 1 KB each.
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(),
+                                                .shard_count = 1,
+                                                .fsync = false,
+                                                .hot_record_bytes = 4096,
+                                                .hot_timer_horizon = absl::Minutes(1)}));
+  ShardStore* shard = store->shard(0);
+  std::vector<DueEntry> due;
+  ASSERT_OK(shard->SubmitAndWait([&](ShardTxn& txn) {
+    for (int i = 0; i < 10; ++i) {
+      TimerRecord record = DueTimer("t" + std::to_string(i), std::string(1000, 'x'),
+                                    absl::Hours(2) + absl::Seconds(i));
+      txn.PutTimer(record);
+      due.push_back(DueOf(record));
+    }
+    return absl::OkStatus();
+  }));
+  ASSERT_OK(shard->SubmitAndWait([&](ShardTxn& txn) {
+    txn.WarmTimers(due);
+    return absl::OkStatus();
+  }));
+  std::vector<bool> hot;
+  for (int i = 0; i < 10; ++i) {
+    const uint64_t hot_before = shard->GetWriteStats().timer_reads.hot;
+    ASSERT_OK(shard->SubmitAndWait([&](ShardTxn& txn) -> absl::Status {
+      CHIME_ASSIGN_OR_RETURN(std::optional<TimerRecord> read,
+                             txn.GetTimer("ns", "t" + std::to_string(i)));
+      return read.has_value() ? absl::OkStatus() : absl::NotFoundError("t");
+    }));
+    hot.push_back(shard->GetWriteStats().timer_reads.hot > hot_before);
+  }
+  // The earliest due first, as many as fit: 3 KB holds two of ~1.1 KB, not three.
+  EXPECT_EQ(
+      hot, std::vector<bool>({true, true, false, false, false, false, false, false, false, false}));
+
+  // Taken up to what is left (less than one more record): nothing is read.
+  const uint64_t db_before = shard->GetWriteStats().timer_reads.db;
+  ASSERT_OK(shard->SubmitAndWait([&](ShardTxn& txn) {
+    txn.WarmTimers(absl::MakeConstSpan(due).subspan(5));
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(shard->GetWriteStats().timer_reads.db, db_before);
+}
+
 TEST(ShardHotRecordsOffTest, NoBytesMeansEveryReadGoesToRocksDb) {
   TempDir dir;
   ASSERT_OK_AND_ASSIGN(

@@ -37,6 +37,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "chime/internal/storage.pb.h"
 
 namespace rocksdb {
@@ -104,6 +105,13 @@ class ShardTxn {
   // read-ahead ends with the transaction. Reads answer as without it.
   virtual void PrefetchTimers(
       absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) = 0;
+
+  // A hint that these timers fire within the engine's window, at their due_us: those neither
+  // in the group nor kept in memory yet are read from the DB together (one MultiGet) and kept,
+  // ranked at their due time, while the kept timers have room. Their fires then read memory
+  // instead of RocksDB at the moment many fire at once. Writes nothing; a failed read only
+  // leaves the timer to its fire's read.
+  virtual void WarmTimers(absl::Span<const DueEntry> timers) = 0;
 
   // A hint that `record`, just read and unchanged since, is read again soon (the ack of a fire
   // handed over before it was written reads its timer): the writer keeps it in memory, as

@@ -48,7 +48,8 @@ struct StoreOptions {
   // Longest a Sync::kDeferred write (an ack) waits for its WAL sync (ShardStore::Sync).
   absl::Duration deferred_sync_delay = absl::Milliseconds(50);
   // Records the shard writers keep for the reads of fires and acks, all shards together:
-  // timers due within hot_timer_horizon of their write and pending deliveries (HotRecords).
+  // timers due within hot_timer_horizon of their write or read ahead as the engine's window
+  // reaches them (ShardTxn::WarmTimers), and pending deliveries (HotRecords).
   size_t hot_record_bytes = size_t{320} << 20;
   absl::Duration hot_timer_horizon = absl::Seconds(60);
   // The clock due times are on (the engine's): the horizon and the ranks of kept records are

@@ -185,9 +185,9 @@ const std::vector<SettingSpec>& ChimedSettings() {
        "a day (a retried create with the key makes a new timer; a removed id can be used "
        "again); never: keep them for good"},
       {"hot-records-mb", "320", "N",
-       "memory for copies of the records fires and acks read back (timers due within the fire "
-       "window of their write, pending deliveries), shared by the shards, so those reads skip "
-       "RocksDB; 0 turns it off"},
+       "memory for copies of the records fires and acks read back (timers in the fire window: "
+       "written there, or read ahead when it reaches them; pending deliveries), shared by the "
+       "shards, so those reads skip RocksDB; 0 turns it off"},
       {"default-ack-deadline", "30s", "D",
        "ack deadline of a delivery attempt, for timers whose policy sets none"},
       {"default-max-attempts", "5", "N",

@@ -598,6 +598,35 @@ TEST_F(EngineTest, WindowKeepsLaterTimersOnDiskUntilTheyApproach) {
   EXPECT_EQ(FromProto(listener_.fires()[0].fire_time()), kStart + absl::Minutes(10));
 }
 
+// A timer created long before its fire is loaded from the time index alone; its record is
+// read into the writer's memory then, so that its fire does not read RocksDB.
+TEST_F(EngineTest, TimersLoadedIntoTheWindowHaveTheirRecordsReadBeforeTheirFires) {
+  EngineOptions options;
+  options.window = absl::Seconds(60);
+  Open(1, options);
+  constexpr int kTimers = 600;  // more than one warming transaction's worth
+  std::vector<CreateSpec> specs;
+  for (int i = 0; i < kTimers; ++i) {
+    specs.push_back(OneShot(absl::StrFormat("t%04d", i), kStart + absl::Minutes(10)));
+  }
+  CreateAll(std::move(specs));
+  storage::ShardStore* shard = store_->shard(0);
+  const storage::ShardStore::WriteStats created = shard->GetWriteStats();
+
+  clock_.Set(kStart + absl::Seconds(570));
+  ASSERT_TRUE(Eventually(
+      [&] { return shard->GetWriteStats().timer_reads.db >= created.timer_reads.db + kTimers; }));
+  const storage::ShardStore::WriteStats warmed = shard->GetWriteStats();
+  EXPECT_EQ(warmed.timer_reads.db, created.timer_reads.db + kTimers) << "each read once";
+  EXPECT_EQ(listener_.count(), 0u);
+
+  clock_.Set(kStart + absl::Minutes(10));
+  ASSERT_TRUE(listener_.WaitForCount(kTimers));
+  const storage::ShardStore::WriteStats fired = shard->GetWriteStats();
+  EXPECT_EQ(fired.timer_reads.db, warmed.timer_reads.db) << "the fires read none from RocksDB";
+  EXPECT_GE(fired.timer_reads.hot, warmed.timer_reads.hot + kTimers);
+}
+
 TEST_F(EngineTest, HeapStaysWithinItsBoundWhenManyAreDueTogether) {
   EngineOptions options;
   options.max_heap_entries_per_shard = 10;

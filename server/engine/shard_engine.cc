@@ -308,8 +308,7 @@ void ShardEngine::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](int* in_flight) { return *in_flight == 0; }, &fires_in_flight_));
+  mu_.Await(absl::Condition(this, &ShardEngine::NothingInFlight));
 }
 
 void ShardEngine::OnScheduled(HeapEntry entry) {
@@ -421,6 +420,7 @@ void ShardEngine::LoadLocked(absl::Time now) {
         break;
       }
       next = e;
+      to_warm_.push_back(e);
       heap_.Push(HeapEntry{e.due_us, 0, std::move(e.ns), std::move(e.timer_id)});
       ++pushed;
     }
@@ -484,6 +484,10 @@ void ShardEngine::Run() {
     }
     if (CanFireLocked(now, now_us)) {
       FireDueLocked(now, now_us);
+      continue;
+    }
+    if (!warming_ && !to_warm_.empty()) {
+      WarmLocked(now_us);
       continue;
     }
     clock_->AwaitWithDeadline(&mu_, absl::Condition(this, &ShardEngine::WakeupOrStop),
@@ -607,6 +611,35 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
   // fire id; an ack, nack or dead letter of the fire is synced after it (the WAL is
   // sequential). A disk here stalls every fsync for ~10 ms each 100 ms: fires must not wait.
   // Submit without mu_: commit callbacks of this shard's writer take mu_.
+  mu_.Unlock();
+  store_->Submit(std::move(fn), std::move(done), storage::ShardStore::Sync::kLazy);
+  mu_.Lock();
+}
+
+void ShardEngine::WarmLocked(int64_t now_us) {
+  // Those about to fire: their fires read them first.
+  const int64_t fire_horizon_us = FireHorizonUs(now_us) + absl::ToInt64Microseconds(kWarmLead);
+  while (!to_warm_.empty() && to_warm_.front().due_us <= fire_horizon_us) to_warm_.pop_front();
+  if (to_warm_.empty()) return;
+  auto entries = std::make_shared<std::vector<storage::DueEntry>>();
+  const size_t n = std::min(to_warm_.size(), kWarmBatch);
+  entries->reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    entries->push_back(std::move(to_warm_.front()));
+    to_warm_.pop_front();
+  }
+  warming_ = true;
+  auto fn = [entries](ShardTxn& txn) -> absl::Status {
+    txn.WarmTimers(*entries);
+    return absl::OkStatus();
+  };
+  auto done = [this](absl::Status) {
+    // Last: Stop() waits for it, after which the shard engine may be destroyed.
+    absl::MutexLock lock(&mu_);
+    warming_ = false;
+    wakeup_ = true;
+  };
+  // Writes nothing: no sync to wait for.
   mu_.Unlock();
   store_->Submit(std::move(fn), std::move(done), storage::ShardStore::Sync::kLazy);
   mu_.Lock();

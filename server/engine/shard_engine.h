@@ -21,6 +21,11 @@
 // Committed fires go to the listener; a failed batch goes back into the heap and is retried
 // after a short backoff.
 //
+// Warming. A load reads only the time index; the timers' records stay in RocksDB, where a herd
+// of fires would read them all at its due time. So the thread also hands the loaded entries,
+// a batch at a time, to warming transactions that read their records into the writer's
+// memory ahead of time (ShardTxn::WarmTimers), after fires and loads, and one at a time.
+//
 // Held fires. A due one-shot fire whose topic's subscribers have no room for it is not fired
 // but held, by topic, in memory (EngineOptions::max_held_fires_per_shard): the transaction
 // that read it writes nothing for it and keeps its record hot. Every kHeldFirePoll the thread asks
@@ -56,6 +61,11 @@ class ShardEngine {
   static constexpr int kMaxFiresInFlight = 4;
   // Wait before retrying a failed fire transaction or time-index scan.
   static constexpr absl::Duration kRetryBackoff = absl::Milliseconds(200);
+  // Loaded timers warmed per transaction: their read (one MultiGet) takes the writer well
+  // under a millisecond, so fires queued behind it wait little.
+  static constexpr size_t kWarmBatch = 256;
+  // Not warmed if due sooner than this past the fire horizon: their fires read them first.
+  static constexpr absl::Duration kWarmLead = absl::Milliseconds(100);
 
   // `shard_count`: how many shards share the listener's room for a topic.
   ShardEngine(int index, int shard_count, storage::ShardStore* store, const EngineOptions& options,
@@ -84,6 +94,9 @@ class ShardEngine {
 
   void Run();
   bool WakeupOrStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wakeup_ || stop_; }
+  bool NothingInFlight() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return fires_in_flight_ == 0 && !warming_;
+  }
   bool NeedsLoadLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads the next part of the window from the time index; releases mu_ during the scan.
   void LoadLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -101,6 +114,9 @@ class ShardEngine {
   size_t RoomDivisor() const { return static_cast<size_t>(shard_count_) * kMaxFiresInFlight; }
   // Submits `batch`'s fire transaction; releases mu_ while submitting.
   void SubmitFiresLocked(std::shared_ptr<FireBatch> batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Submits the transaction that warms the next loaded timers' records (ShardTxn::WarmTimers);
+  // releases mu_ while submitting.
+  void WarmLocked(int64_t now_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time NextWakeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Pushes `entry` if the window covers it; with the heap full, moves the cursor back
   // before it instead.
@@ -128,6 +144,10 @@ class ShardEngine {
   absl::Time load_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time fire_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int fires_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // Loaded entries whose records are still to be read into the writer's memory, in due order.
+  // One warming transaction at a time: fires and creates queue behind one at most.
+  std::deque<storage::DueEntry> to_warm_ ABSL_GUARDED_BY(mu_);
+  bool warming_ ABSL_GUARDED_BY(mu_) = false;
   bool wakeup_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t fired_total_ ABSL_GUARDED_BY(mu_) = 0;
