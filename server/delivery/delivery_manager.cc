@@ -112,7 +112,7 @@ void DeliveryManager::OnFires(int shard, std::vector<DeliveryRecord> fires) {
       // past the room: the engine's fire transactions take their shares of it at different
       // moments. Up to twice the room it stays in memory, as sending it to disk would turn the
       // topic's whole backlog to disk for as long as fires keep coming (a 1M herd took 8.5-11 s
-      // instead of ~7 in 2 of 8 runs).
+      // instead of ~7 in 3 of ~10 runs).
       if (topic->backlog_on_disk || InMemoryLocked(*topic) >= (record.has_unwritten() ? 2 : 1) *
                                                                   options_.max_ready_per_topic) {
         MarkBacklogLocked(*topic, absl::InfinitePast(), OnDisk{shard, record.visible_at_us()});
