@@ -139,6 +139,16 @@ absl::StatusOr<std::optional<DeliveryRecord>> BatchTxn::GetDeadLetter(absl::stri
   return Get<DeliveryRecord>(kCfDeadLetters, DeadLetterKey(ns, fire_id), "dead letter");
 }
 
+void BatchTxn::MultiGetTimers(const std::vector<std::string>& keys,
+                              std::vector<rocksdb::PinnableSlice>* values,
+                              std::vector<rocksdb::Status>* statuses) {
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  *values = std::vector<rocksdb::PinnableSlice>(keys.size());
+  statuses->assign(keys.size(), rocksdb::Status());
+  db_->MultiGet(read_options_, cfs_[kCfTimers], keys.size(), slices.data(), values->data(),
+                statuses->data());
+}
+
 void BatchTxn::PrefetchTimers(
     absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) {
   EndTransaction();  // a transaction's new read-ahead replaces its last
@@ -175,11 +185,9 @@ void BatchTxn::PrefetchTimers(
     from_db.push_back(ahead_.size() - 1);
   }
   if (keys.empty()) return;
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::PinnableSlice> values(keys.size());
-  std::vector<rocksdb::Status> statuses(keys.size());
-  db_->MultiGet(read_options_, cfs_[kCfTimers], keys.size(), slices.data(), values.data(),
-                statuses.data());
+  std::vector<rocksdb::PinnableSlice> values;
+  std::vector<rocksdb::Status> statuses;
+  MultiGetTimers(keys, &values, &statuses);
   for (size_t i = 0; i < keys.size(); ++i) {
     Ahead& ahead = ahead_[from_db[i]];
     if (statuses[i].IsNotFound()) {
@@ -213,11 +221,9 @@ void BatchTxn::WarmTimers(absl::Span<const DueEntry> timers) {
     ranks.push_back(timer.due_us);
   }
   if (keys.empty()) return;
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::PinnableSlice> values(keys.size());
-  std::vector<rocksdb::Status> statuses(keys.size());
-  db_->MultiGet(read_options_, cfs_[kCfTimers], keys.size(), slices.data(), values.data(),
-                statuses.data());
+  std::vector<rocksdb::PinnableSlice> values;
+  std::vector<rocksdb::Status> statuses;
+  MultiGetTimers(keys, &values, &statuses);
   // Within the room left, so that one batch does not overfill it either.
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!statuses[i].ok()) continue;  // gone since the load, or an error its fire will meet

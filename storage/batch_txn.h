@@ -90,6 +90,10 @@ class BatchTxn final : public ShardTxn {
     absl::string_view bytes;  // kHot: in hot_; kDb: in ahead_values_
   };
 
+  // Reads the timers at `keys` (keys of the timers family) from the DB in one MultiGet.
+  void MultiGetTimers(const std::vector<std::string>& keys,
+                      std::vector<rocksdb::PinnableSlice>* values,
+                      std::vector<rocksdb::Status>* statuses);
   // For KeepTimerHot: whether the timer is the one the last read took from the read-ahead;
   // then it is kept from the bytes read, unless it is kept already.
   bool KeptFromLastRead(absl::string_view ns, absl::string_view timer_id);
