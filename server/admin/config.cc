@@ -20,6 +20,8 @@ constexpr char kConfig[] = "config";
 constexpr int kMaxHotRecordsMb = 65536;
 // --max-held-fires at most: ~1 GB of held entries per shard.
 constexpr int64_t kMaxHeldFires = 10'000'000;
+// --max-heap-entries at most: ~1.6 GB of heap entries per shard.
+constexpr int64_t kMaxHeapEntries = 10'000'000;
 
 const SettingSpec* FindSetting(const std::string& name) {
   for (const SettingSpec& spec : ChimedSettings()) {
@@ -174,6 +176,10 @@ const std::vector<SettingSpec>& ChimedSettings() {
        "single creates with a generated id (and no idempotency key) all get ids on one shard "
        "for this long, then on the next, so their commits share one WAL sync; the timers "
        "still spread evenly over the shards; 0: each on a random shard"},
+      {"max-heap-entries", "300000", "N",
+       "per shard: most timers of the fire window (the next minute) held in memory, ~160 bytes "
+       "each; when the window holds more, the rest wait on disk until the heap empties, and "
+       "their records are read at their fire instead of ahead of it"},
       {"max-held-fires", "250000", "N",
        "per shard: a due fire of a one-shot timer whose subscribers have no room for it waits "
        "in memory, unwritten, until they have, instead of being written to disk for a later "
@@ -295,6 +301,13 @@ absl::StatusOr<ChimedConfig> LoadChimedConfig(const std::vector<std::string>& ar
                    absl::StrCat("must be a whole number from 0 to ", kMaxHotRecordsMb));
   }
   config.hot_records_bytes = static_cast<size_t>(hot_mb) << 20;
+  const SettingValue& heap = values["max-heap-entries"];
+  int64_t max_heap = 0;
+  if (!absl::SimpleAtoi(heap.value, &max_heap) || max_heap < 1 || max_heap > kMaxHeapEntries) {
+    return Invalid("max-heap-entries", heap,
+                   absl::StrCat("must be a whole number from 1 to ", kMaxHeapEntries));
+  }
+  config.max_heap_entries = static_cast<size_t>(max_heap);
   const SettingValue& held = values["max-held-fires"];
   int64_t max_held = 0;
   if (!absl::SimpleAtoi(held.value, &max_held) || max_held < 0 || max_held > kMaxHeldFires) {

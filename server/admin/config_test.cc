@@ -45,6 +45,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheDataDir) {
   EXPECT_TRUE(c.defer_fire_writes);
   EXPECT_EQ(c.ack_sync_delay, absl::Milliseconds(50));
   EXPECT_EQ(c.create_shard_turn, absl::Milliseconds(10));
+  EXPECT_EQ(c.max_heap_entries, 300'000u);
   EXPECT_EQ(c.max_held_fires, 250'000u);
   EXPECT_EQ(c.retention, absl::Hours(24));
   EXPECT_EQ(c.hot_records_bytes, size_t{320} << 20);
@@ -148,6 +149,14 @@ TEST(ConfigTest, InvalidSettingsNameTheValueAndItsSource) {
                         "from 0 to 1s"));
   ASSERT_OK_AND_ASSIGN(ChimedConfig spread, f.Load({"--data-dir=/d", "--create-shard-turn=0"}));
   EXPECT_EQ(spread.create_shard_turn, absl::ZeroDuration());
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--max-heap-entries=0"}).status().message(),
+              HasSubstr("invalid --max-heap-entries \"0\" (from flag): must be a whole number "
+                        "from 1 to 10000000"));
+  EXPECT_THAT(f.Load({"--data-dir=/d", "--max-heap-entries=10000001"}).status().message(),
+              HasSubstr("invalid --max-heap-entries \"10000001\""));
+  ASSERT_OK_AND_ASSIGN(ChimedConfig small_heap,
+                       f.Load({"--data-dir=/d", "--max-heap-entries=1000"}));
+  EXPECT_EQ(small_heap.max_heap_entries, 1000u);
   EXPECT_THAT(f.Load({"--data-dir=/d", "--max-held-fires=-1"}).status().message(),
               HasSubstr("invalid --max-held-fires \"-1\" (from flag): must be a whole number "
                         "from 0 to 10000000"));
