@@ -16,8 +16,10 @@ namespace chime::admin {
 namespace {
 
 constexpr char kConfig[] = "config";
+// --shards at most.
+constexpr int64_t kMaxShards = 4096;
 // --hot-records-mb at most: 64 GB, far beyond any window's worth of records.
-constexpr int kMaxHotRecordsMb = 65536;
+constexpr int64_t kMaxHotRecordsMb = 65536;
 // --max-held-fires at most: ~1 GB of held entries per shard.
 constexpr int64_t kMaxHeldFires = 10'000'000;
 // --max-heap-entries at most: ~1.6 GB of heap entries per shard.
@@ -44,6 +46,17 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 absl::Status Invalid(const std::string& name, const SettingValue& v, const std::string& why) {
   return absl::InvalidArgumentError(
       absl::StrCat("invalid --", name, " \"", v.value, "\" (from ", v.source, "): ", why));
+}
+
+// The setting `name` as a whole number from `min` to `max`.
+absl::StatusOr<int64_t> WholeNumber(std::map<std::string, SettingValue>& values,
+                                    const std::string& name, int64_t min, int64_t max) {
+  const SettingValue& v = values[name];
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(v.value, &n) || n < min || n > max) {
+    return Invalid(name, v, absl::StrCat("must be a whole number from ", min, " to ", max));
+  }
+  return n;
 }
 
 // Parses `key = value` lines into `out` (only keys not set yet).
@@ -289,32 +302,18 @@ absl::StatusOr<ChimedConfig> LoadChimedConfig(const std::vector<std::string>& ar
   config.listen = values["listen"].value;
   if (absl::Status s = CheckAddress("http-listen", values["http-listen"], true); !s.ok()) return s;
   config.http_listen = values["http-listen"].value;
-  const SettingValue& shards = values["shards"];
-  if (!absl::SimpleAtoi(shards.value, &config.shards) || config.shards < 0 ||
-      config.shards > 4096) {
-    return Invalid("shards", shards, "must be a whole number from 0 to 4096");
-  }
-  const SettingValue& hot = values["hot-records-mb"];
-  int hot_mb = 0;
-  if (!absl::SimpleAtoi(hot.value, &hot_mb) || hot_mb < 0 || hot_mb > kMaxHotRecordsMb) {
-    return Invalid("hot-records-mb", hot,
-                   absl::StrCat("must be a whole number from 0 to ", kMaxHotRecordsMb));
-  }
-  config.hot_records_bytes = static_cast<size_t>(hot_mb) << 20;
-  const SettingValue& heap = values["max-heap-entries"];
-  int64_t max_heap = 0;
-  if (!absl::SimpleAtoi(heap.value, &max_heap) || max_heap < 1 || max_heap > kMaxHeapEntries) {
-    return Invalid("max-heap-entries", heap,
-                   absl::StrCat("must be a whole number from 1 to ", kMaxHeapEntries));
-  }
-  config.max_heap_entries = static_cast<size_t>(max_heap);
-  const SettingValue& held = values["max-held-fires"];
-  int64_t max_held = 0;
-  if (!absl::SimpleAtoi(held.value, &max_held) || max_held < 0 || max_held > kMaxHeldFires) {
-    return Invalid("max-held-fires", held,
-                   absl::StrCat("must be a whole number from 0 to ", kMaxHeldFires));
-  }
-  config.max_held_fires = static_cast<size_t>(max_held);
+  absl::StatusOr<int64_t> shards = WholeNumber(values, "shards", 0, kMaxShards);
+  if (!shards.ok()) return shards.status();
+  config.shards = static_cast<int>(*shards);
+  absl::StatusOr<int64_t> hot_mb = WholeNumber(values, "hot-records-mb", 0, kMaxHotRecordsMb);
+  if (!hot_mb.ok()) return hot_mb.status();
+  config.hot_records_bytes = static_cast<size_t>(*hot_mb) << 20;
+  absl::StatusOr<int64_t> max_heap = WholeNumber(values, "max-heap-entries", 1, kMaxHeapEntries);
+  if (!max_heap.ok()) return max_heap.status();
+  config.max_heap_entries = static_cast<size_t>(*max_heap);
+  absl::StatusOr<int64_t> max_held = WholeNumber(values, "max-held-fires", 0, kMaxHeldFires);
+  if (!max_held.ok()) return max_held.status();
+  config.max_held_fires = static_cast<size_t>(*max_held);
   const SettingValue& fsync = values["fsync"];
   if (fsync.value != "always" && fsync.value != "never") {
     return Invalid("fsync", fsync, "must be always or never");
