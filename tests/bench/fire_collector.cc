@@ -1,9 +1,17 @@
 #include "tests/bench/fire_collector.h"
 
+#include <google/protobuf/arena.h>
+
 #include "absl/time/clock.h"
 #include "common/proto_time.h"
 
 namespace chime::bench {
+namespace {
+
+// Holds a message of a few thousand fires without another block.
+constexpr size_t kArenaBlockBytes = size_t{1} << 20;
+
+}  // namespace
 
 FireCollector::FireCollector(std::shared_ptr<grpc::Channel> channel, std::string topic,
                              int subscribers, int max_outstanding, int64_t expected)
@@ -43,31 +51,45 @@ void FireCollector::ReadLoop(int i) {
     ++started_;
   }
   if (!wrote) return;
-  chime::v1::SubscribeResponse resp;
-  while (stream->Read(&resp)) {
+  // Each message is parsed into the arena, acked from it, and dropped with one Reset: no
+  // malloc and free per field of every fire. The block is reused; larger messages add blocks.
+  std::vector<char> block(kArenaBlockBytes);
+  google::protobuf::Arena arena(block.data(), block.size());
+  std::vector<std::pair<double, double>> timings;  // per fire: lateness, dispatch (ms)
+  while (true) {
+    auto* resp = google::protobuf::Arena::CreateMessage<chime::v1::SubscribeResponse>(&arena);
+    if (!stream->Read(resp)) break;
     const absl::Time received = absl::Now();
-    chime::v1::SubscribeRequest ack;
+    // Computed before taking the lock the streams share.
+    timings.clear();
+    for (const auto& f : resp->fires()) {
+      timings.emplace_back(
+          absl::ToDoubleMilliseconds(received - FromProto(f.scheduled_time())),
+          absl::ToDoubleMilliseconds(FromProto(f.fire_time()) - FromProto(f.scheduled_time())));
+    }
     {
       absl::MutexLock lock(&mu_);
-      for (const auto& f : resp.fires()) {
-        if (!seen_.insert(f.fire_id()).second) {
+      for (int k = 0; k < resp->fires_size(); ++k) {
+        if (!seen_.insert(resp->fires(k).fire_id()).second) {
           ++duplicates_;
-        } else {
-          const double late = absl::ToDoubleMilliseconds(received - FromProto(f.scheduled_time()));
-          lateness_ms_.push_back(late);
-          const double dispatch =
-              absl::ToDoubleMilliseconds(FromProto(f.fire_time()) - FromProto(f.scheduled_time()));
-          dispatch_ms_.push_back(dispatch);
-          if (receipts_.size() < 100000) receipts_.push_back(Receipt{received, late, dispatch});
+          continue;
         }
-        ack.mutable_ack()->add_fire_ids(f.fire_id());
+        const auto [late, dispatch] = timings[static_cast<size_t>(k)];
+        lateness_ms_.push_back(late);
+        dispatch_ms_.push_back(dispatch);
+        if (receipts_.size() < 100000) receipts_.push_back(Receipt{received, late, dispatch});
       }
-      if (resp.fires_size() > 0) {
+      if (resp->fires_size() > 0) {
         first_ = std::min(first_, received);
         last_ = std::max(last_, received);
       }
     }
-    if (ack.has_ack() && !stream->Write(ack)) break;
+    if (resp->fires_size() > 0) {
+      auto* ack = google::protobuf::Arena::CreateMessage<chime::v1::SubscribeRequest>(&arena);
+      for (const auto& f : resp->fires()) ack->mutable_ack()->add_fire_ids(f.fire_id());
+      if (!stream->Write(*ack)) break;
+    }
+    arena.Reset();
   }
   stream->Finish().ok();
 }

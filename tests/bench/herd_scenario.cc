@@ -2,6 +2,8 @@
 // create, if creating overran it) until the last is delivered; chimed's peak RSS. With
 // --subscribe_after the subscribers connect only that long after the due time, so the herd
 // waits on disk; then also the time from subscribing to the last delivery.
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -38,6 +40,8 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& na
   const int chimed_pid = absl::GetFlag(FLAGS_chimed_pid);
   absl::SleepFor(std::max(absl::ZeroDuration(), due - absl::Now()));
   const double cpu_at_due_s = ProcCpuSeconds(chimed_pid);
+  // This process's own (its subscribers'): on one machine, CPU taken from chimed.
+  const double bench_cpu_at_due_s = ProcCpuSeconds(getpid());
   const std::map<std::string, double> threads_at_due = ProcThreadGroupCpuSeconds(chimed_pid);
   double cpu_at_subscribe_s = cpu_at_due_s;
   absl::Time subscribed = due;
@@ -49,6 +53,8 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& na
   }
   const bool all = collector.WaitAll(std::max(subscribed, created_at) + absl::Seconds(120));
   const double cpu_at_last_s = ProcCpuSeconds(chimed_pid);
+  const double bench_cpu_us_per_fire =
+      (ProcCpuSeconds(getpid()) - bench_cpu_at_due_s) * 1e6 / static_cast<double>(count);
   // Where that CPU went, by thread: the first place to look when the herd gets slower.
   const std::string cpu_by_thread = ThreadGroupCpuJson(
       threads_at_due, ProcThreadGroupCpuSeconds(chimed_pid), static_cast<double>(count));
@@ -69,6 +75,7 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& na
                            hwm / 1048576.0, count - collector.distinct(), cpu_us_per_fire,
                            LoadAverage1()));
   if (chimed_pid > 0) printf("chimed cpu_us per fire by thread: %s\n", cpu_by_thread.c_str());
+  printf("chime-bench (its subscribers) cpu_us per fire: %.2f\n", bench_cpu_us_per_fire);
   AppendJson(absl::GetFlag(FLAGS_json), name,
              absl::StrFormat(
                  R"("timers":%d,"creates_per_s":%.0f,"created_after_due":%s,)"
@@ -76,11 +83,11 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& na
                  R"("last_delivered_after_due_and_created_s":%.3f,"subscribe_after_s":%.3f,)"
                  R"("lateness_ms":%s,"missing":%d,"duplicates":%d,"peak_rss_bytes":%d,)"
                  R"("chimed_cpu_us_per_fire":%.1f,"chimed_cpu_us_per_fire_from_subscribe":%.1f,)"
-                 R"("chimed_cpu_us_per_fire_by_thread":%s)",
+                 R"("chimed_cpu_us_per_fire_by_thread":%s,"bench_cpu_us_per_fire":%.2f)",
                  count, created.PerSecond() * kFillBatch, created_at > due ? "true" : "false",
                  after_due, after_all, absl::ToDoubleSeconds(subscribe_after), PercentilesJson(p),
                  count - collector.distinct(), collector.duplicates(), hwm, cpu_us_per_fire,
-                 drain_cpu_us_per_fire, cpu_by_thread));
+                 drain_cpu_us_per_fire, cpu_by_thread, bench_cpu_us_per_fire));
   return all ? 0 : 1;
 }
 
