@@ -276,7 +276,7 @@ std::optional<TopicStats> DeliveryManager::GetTopicStats(const std::string& ns,
   TopicStats stats;
   stats.subscribers = topic.subscribers.size();
   stats.ready = topic.ready.size() + topic.scheduled.size();
-  stats.in_flight = topic.deadlines.size();
+  stats.in_flight = InFlightLocked(topic);
   stats.backlog_on_disk = topic.backlog_on_disk;
   return stats;
 }
@@ -288,7 +288,7 @@ std::map<std::pair<std::string, std::string>, TopicStats> DeliveryManager::AllTo
     TopicStats& stats = all[key];
     stats.subscribers = topic.subscribers.size();
     stats.ready = topic.ready.size() + topic.scheduled.size();
-    stats.in_flight = topic.deadlines.size();
+    stats.in_flight = InFlightLocked(topic);
     stats.backlog_on_disk = topic.backlog_on_disk;
   }
   return all;
@@ -552,7 +552,7 @@ void DeliveryManager::SettleLocked(Topic& topic, int shard, const std::string& f
 
 void DeliveryManager::SettleEntryLocked(Topic& topic, Entry& entry, const std::string& fire_id) {
   if (entry.state == Entry::State::kInFlight) {
-    EraseTimed(topic.deadlines, entry.deadline, fire_id);
+    // Its deadline item stays, stale (see Topic::deadlines).
     if (Subscriber* owner = FindSubscriberLocked(entry.owner); owner != nullptr) {
       --owner->outstanding;
     }
@@ -580,8 +580,7 @@ std::shared_ptr<SubscriberSink> DeliveryManager::RemoveSubscriberLocked(Subscrib
   for (auto& [fire_id, entry] : topic.entries) {
     if (entry.state != Entry::State::kInFlight || entry.owner != id) continue;
     // Back to the queue at once, for any subscriber; on disk too, so a restart or a later
-    // subscriber need not wait for the old deadline.
-    EraseTimed(topic.deadlines, entry.deadline, fire_id);
+    // subscriber need not wait for the old deadline (its item stays, stale).
     entry.state = Entry::State::kReady;
     entry.owner = 0;
     topic.ready.push_front(fire_id);
@@ -664,7 +663,8 @@ bool DeliveryManager::WantsScanLocked(const Topic& topic) const {
 absl::Time DeliveryManager::NextWakeLocked() const {
   absl::Time wake = absl::InfiniteFuture();
   for (const auto& [key, topic] : topics_) {
-    if (!topic.deadlines.empty()) wake = std::min(wake, topic.deadlines.begin()->first);
+    // A stale item wakes the thread early, once: ExpireLocked drops it then.
+    if (!topic.deadlines.empty()) wake = std::min(wake, topic.deadlines.front().at);
     if (!topic.scheduled.empty()) wake = std::min(wake, topic.scheduled.begin()->first);
     if (WantsScanLocked(topic)) wake = std::min(wake, topic.next_disk_visible);
     if (!topic.unwritten_sends.empty()) {
@@ -718,14 +718,43 @@ void DeliveryManager::RunOnceLocked() {
 
 void DeliveryManager::ExpireLocked(absl::Time now) {
   for (auto& [key, topic] : topics_) {
-    while (!topic.deadlines.empty() && topic.deadlines.begin()->first <= now) {
-      const std::string fire_id = topic.deadlines.begin()->second;
-      topic.deadlines.erase(topic.deadlines.begin());
-      auto it = topic.entries.find(fire_id);
-      if (it == topic.entries.end() || it->second.state != Entry::State::kInFlight) continue;
-      AttemptExpiredLocked(key, topic, fire_id, it->second, now);
+    std::vector<Deadline>& deadlines = topic.deadlines;
+    while (!deadlines.empty() && deadlines.front().at <= now) {
+      std::pop_heap(deadlines.begin(), deadlines.end(), DeadlineLater());
+      const Deadline due = std::move(deadlines.back());
+      deadlines.pop_back();
+      if (!DeadlineLive(topic, due)) continue;
+      AttemptExpiredLocked(key, topic, due.fire_id, topic.entries.find(due.fire_id)->second, now);
     }
+    DropStaleDeadlines(topic);
   }
+}
+
+bool DeliveryManager::DeadlineLive(const Topic& topic, const Deadline& deadline) {
+  auto it = topic.entries.find(deadline.fire_id);
+  // The attempt and the deadline both: a fire released and loaded again from a record whose
+  // attempt lagged could be sent again in an attempt of the same number.
+  return it != topic.entries.end() && it->second.state == Entry::State::kInFlight &&
+         it->second.record.fire().attempt() == deadline.attempt &&
+         it->second.deadline == deadline.at;
+}
+
+void DeliveryManager::DropStaleDeadlines(Topic& topic) {
+  // Every live item is of a fire in memory: past this many, most items are stale. Dropping
+  // them costs a lookup each, at most once per as many acks.
+  constexpr size_t kSlack = 1024;
+  if (topic.deadlines.size() <= 2 * topic.entries.size() + kSlack) return;
+  std::erase_if(topic.deadlines, [&topic](const Deadline& d) { return !DeadlineLive(topic, d); });
+  std::make_heap(topic.deadlines.begin(), topic.deadlines.end(), DeadlineLater());
+}
+
+size_t DeliveryManager::InFlightLocked(const Topic& topic) const {
+  size_t in_flight = 0;
+  for (SubscriberId id : topic.subscribers) {
+    auto it = subscribers_.find(id);
+    if (it != subscribers_.end()) in_flight += it->second.outstanding;
+  }
+  return in_flight;
 }
 
 void DeliveryManager::AttemptExpiredLocked(const TopicKey& key, Topic& topic,
@@ -1110,7 +1139,8 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
     entry.owner = sub_id;
     ++sub->outstanding;
     ++given;
-    topic.deadlines.insert({entry.deadline, fire_id});
+    topic.deadlines.push_back(Deadline{entry.deadline, fire_id, fire->attempt()});
+    std::push_heap(topic.deadlines.begin(), topic.deadlines.end(), DeadlineLater());
     metrics_.Sent(fire->attempt(), FromProto(fire->scheduled_time()), now);
     batch->push_back(*fire);
     if (entry.unwritten) {

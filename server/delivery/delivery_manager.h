@@ -231,6 +231,17 @@ class DeliveryManager : public engine::FireListener {
     if (it != ids.end()) ids.erase(it);
   }
 
+  // One send of a fire in flight, by its ack deadline.
+  struct Deadline {
+    absl::Time at;
+    std::string fire_id;
+    uint32_t attempt = 0;
+  };
+  // Orders a std heap of Deadlines soonest first.
+  struct DeadlineLater {
+    bool operator()(const Deadline& a, const Deadline& b) const { return a.at > b.at; }
+  };
+
   struct UnwrittenSend {
     absl::Time sent;
     std::string fire_id;
@@ -242,8 +253,12 @@ class DeliveryManager : public engine::FireListener {
     size_t next_subscriber = 0;
     absl::flat_hash_map<std::string, Entry> entries;  // by fire_id
     std::deque<std::string> ready;                    // fire ids in state kReady, FIFO
-    TimedFireIds deadlines;                           // in-flight fires
-    TimedFireIds scheduled;                           // by visibility, kScheduled
+    // Sends in flight, a heap by deadline (DeadlineLater). An ack or a release leaves its
+    // send's item, to be skipped when it comes up (ExpireLocked) or dropped when such items
+    // outnumber the fires in memory: the search and erase in an ordered set per ack cost
+    // ~1.5% of a 1M herd's CPU, mostly comparing fire ids that share a deadline.
+    std::vector<Deadline> deadlines;
+    TimedFireIds scheduled;  // by visibility, kScheduled
     std::vector<Incoming> incoming;
     // Pending deliveries may exist on disk that are not in `entries`.
     bool backlog_on_disk = true;
@@ -343,6 +358,13 @@ class DeliveryManager : public engine::FireListener {
   void MarkBacklogLocked(Topic& topic, absl::Time visible_at = absl::InfinitePast(),
                          std::optional<OnDisk> fire = std::nullopt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fires of the topic in flight (sent, not settled, deadline not passed).
+  size_t InFlightLocked(const Topic& topic) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `deadline` is that of the send of its fire still in flight (not acked, released,
+  // expired or sent again since).
+  static bool DeadlineLive(const Topic& topic, const Deadline& deadline);
+  // Drops the topic's deadline items of sends no longer in flight, if they are many.
+  static void DropStaleDeadlines(Topic& topic);
   // Free places in the windows of the topic's subscribers.
   size_t CreditLocked(const Topic& topic) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the ready queue should be refilled from disk.

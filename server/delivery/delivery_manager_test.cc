@@ -701,6 +701,76 @@ TEST_F(DeliveryManagerTest, DeadlineAndDisconnectRedeliverWithTheNextAttempt) {
   EXPECT_EQ(stored->visible_at_us(), absl::ToUnixMicros(clock_.Now()));
 }
 
+TEST_F(DeliveryManagerTest, AnAckedOrResentAttemptsDeadlineExpiresNothing) {
+  for (const char* t : {"t1", "t2", "t3"}) Pending(t, "q");
+  StartManager(/*max_ready=*/100);
+  auto a = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 10, a));
+  ASSERT_NO_FATAL_FAILURE(WaitReceived({a.get()}, 3));
+  const absl::Time first_deadline = clock_.Now() + absl::Seconds(30);
+  manager_->Ack(id, {"t1@1", "t2@1"});
+  EXPECT_EQ(a->WaitOutcome("t2@1"), v1::ACK_OUTCOME_ACKED);
+  // t3's second attempt has a later deadline than its first.
+  clock_.Advance(absl::Seconds(10));
+  manager_->Nack(id, {"t3@1"}, absl::ZeroDuration());
+  ASSERT_NO_FATAL_FAILURE(WaitReceived({a.get()}, 4));
+
+  // The first attempts' deadlines pass: nothing of them expires. A fire handed over after
+  // that is sent in a pass that handled them, so the stats then tell.
+  clock_.Advance(first_deadline - clock_.Now());
+  ASSERT_NO_FATAL_FAILURE(FireAhead("t4", "q", absl::ZeroDuration()));
+  ASSERT_NO_FATAL_FAILURE(WaitReceived({a.get()}, 5));
+  EXPECT_EQ(manager_->GetTopicStats("ns", "q")->in_flight, 2u);  // t3 (attempt 2), t4
+
+  // t3's second attempt expires at its own deadline, and goes out again after the backoff.
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_NO_FATAL_FAILURE(WaitInFlight("q", 1));  // t4 was sent 10 s later
+  clock_.Advance(absl::Seconds(2));               // the backoff after 2 attempts: 1-2 s
+  ASSERT_NO_FATAL_FAILURE(WaitReceived({a.get()}, 6));
+  std::optional<v1::Fire> f;
+  for (int i = 0; i < 6; ++i) f = a->Next();
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->fire_id(), "t3@1");
+  EXPECT_EQ(f->attempt(), 3u);
+}
+
+TEST_F(DeliveryManagerTest, SendsInFlightStillExpireOnceManyAckedAreDropped) {
+  // More acked sends than the deadline heap keeps before it drops them (2 per fire in memory
+  // plus 1024): the unacked ones must survive the drop.
+  constexpr int kFires = 1500;
+  constexpr int kUnacked = 100;
+  for (int i = 0; i < kFires; ++i) Pending(absl::StrCat("t", i), "q");
+  StartManager(/*max_ready=*/2000);
+  auto a = std::make_shared<RecordingSink>();
+  ASSERT_OK_AND_ASSIGN(SubscriberId id, manager_->Subscribe("ns", "q", 2000, a));
+  ASSERT_NO_FATAL_FAILURE(WaitReceived({a.get()}, kFires));
+  std::vector<std::string> acked;
+  std::set<std::string> unacked;
+  for (int i = 0; i < kFires; ++i) {
+    std::optional<v1::Fire> f = a->Next();
+    ASSERT_TRUE(f.has_value());
+    if (i < kFires - kUnacked) {
+      acked.push_back(f->fire_id());
+    } else {
+      unacked.insert(f->fire_id());
+    }
+  }
+  manager_->Ack(id, acked);
+  EXPECT_EQ(a->WaitOutcome(acked.back()), v1::ACK_OUTCOME_ACKED);
+  ASSERT_NO_FATAL_FAILURE(WaitInFlight("q", kUnacked));
+
+  clock_.Advance(absl::Seconds(30));
+  ASSERT_NO_FATAL_FAILURE(WaitInFlight("q", 0));
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_NO_FATAL_FAILURE(WaitReceived({a.get()}, kFires + kUnacked));
+  for (int i = 0; i < kUnacked; ++i) {
+    std::optional<v1::Fire> f = a->Next();
+    ASSERT_TRUE(f.has_value());
+    EXPECT_EQ(f->attempt(), 2u);
+    EXPECT_EQ(unacked.erase(f->fire_id()), 1u) << f->fire_id();
+  }
+}
+
 TEST_F(DeliveryManagerTest, AFireCarryingItsPolicyNeedsNoTimerRecord) {
   // The engine copies the timer's policy into the fire: no timer record exists here, so the
   // 7 s ack deadline can only come from the record handed over (and stored).
