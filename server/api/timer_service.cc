@@ -230,7 +230,7 @@ grpc::ServerUnaryReactor* TimerService::ListTimers(grpc::CallbackServerContext* 
   return reactor;
 }
 
-grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>* TimerService::Subscribe(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* TimerService::Subscribe(
     grpc::CallbackServerContext* /*context*/) {
   return delivery::SubscribeReactor::Start(delivery_);
 }

@@ -19,7 +19,23 @@
 
 namespace chime::api {
 
-class TimerService final : public v1::TimerService::CallbackService {
+// The generated CallbackService with Subscribe raw (ByteBuffers), so that
+// delivery::SubscribeReactor writes fires serialized once. A method added to the service must be
+// added here too (unlisted, it would answer UNIMPLEMENTED).
+using TimerServiceBase = v1::TimerService::WithCallbackMethod_CreateTimer<
+    v1::TimerService::WithCallbackMethod_CreateTimers<v1::TimerService::WithCallbackMethod_GetTimer<
+        v1::TimerService::WithCallbackMethod_CancelTimer<
+            v1::TimerService::WithCallbackMethod_ListTimers<
+                v1::TimerService::WithRawCallbackMethod_Subscribe<
+                    v1::TimerService::WithCallbackMethod_PauseTimer<
+                        v1::TimerService::WithCallbackMethod_ResumeTimer<
+                            v1::TimerService::WithCallbackMethod_UpdateTimer<
+                                v1::TimerService::WithCallbackMethod_ListDeadLetters<
+                                    v1::TimerService::WithCallbackMethod_ReplayDeadLetter<
+                                        v1::TimerService::WithCallbackMethod_PurgeDeadLetter<
+                                            v1::TimerService::Service>>>>>>>>>>>>;
+
+class TimerService final : public TimerServiceBase {
  public:
   // All three must outlive the service (and the gRPC server it is registered with).
   // `webhook_policy` checks webhook URLs with literal addresses at create time.
@@ -50,7 +66,7 @@ class TimerService final : public v1::TimerService::CallbackService {
   grpc::ServerUnaryReactor* ListTimers(grpc::CallbackServerContext* context,
                                        const v1::ListTimersRequest* request,
                                        v1::ListTimersResponse* response) override;
-  grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>* Subscribe(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context) override;
   // Dead letters: run on the read pool (they wait for storage).
   grpc::ServerUnaryReactor* ListDeadLetters(grpc::CallbackServerContext* context,

@@ -230,7 +230,8 @@ absl::StatusOr<SubscriberId> DeliveryManager::Subscribe(const std::string& ns,
     it->second.next_disk_visible = absl::InfinitePast();
   }
   it->second.subscribers.push_back(id);
-  subscribers_[id] = Subscriber{std::move(key), max_outstanding, 0, std::move(sink)};
+  const bool wire_fires = sink->TakesWireFires();
+  subscribers_[id] = Subscriber{std::move(key), max_outstanding, 0, std::move(sink), wire_fires};
   work_ = true;
   return id;
 }
@@ -711,7 +712,10 @@ void DeliveryManager::RunOnceLocked() {
   if (calls.empty() && ordered_.empty()) return;
   mu_.Unlock();
   // Persisting the attempt need not precede the send (see the class comment).
-  for (SinkCall& call : calls) call.first->SendFires(std::move(call.second));
+  for (SinkCall& call : calls) {
+    if (!call.wire_fires.empty()) call.sink->SendWireFires(std::move(call.wire_fires));
+    if (!call.fires.empty()) call.sink->SendFires(std::move(call.fires));
+  }
   FlushOrdered();
   mu_.Lock();
 }
@@ -1081,7 +1085,7 @@ void DeliveryManager::MergeLoadJobLocked(LoadJob& job) {
 void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Time now,
                                      std::vector<SinkCall>* calls, ShardUpdates* updates) {
   if (topic.ready.empty() || topic.subscribers.empty()) return;
-  std::map<SubscriberId, std::vector<v1::Fire>> batches;
+  std::map<SubscriberId, SinkCall> batches;
   const size_t n = topic.subscribers.size();
   // Round robin over the subscribers with credit, a share of the ready fires at a time: a few
   // fires due together go out as one message to one subscriber, not one message each (each is
@@ -1089,7 +1093,7 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
   const size_t share = std::max(kMinDispatchShare, (topic.ready.size() + n - 1) / n);
   Subscriber* sub = nullptr;
   SubscriberId sub_id = 0;
-  std::vector<v1::Fire>* batch = nullptr;  // sub's
+  SinkCall* batch = nullptr;  // sub's
   size_t given = 0;
   while (!topic.ready.empty()) {
     if (sub == nullptr || given >= share || sub->outstanding >= sub->max_outstanding) {
@@ -1107,8 +1111,13 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
       }
       if (sub == nullptr) break;
       batch = &batches[sub_id];
-      batch->reserve(batch->size() + std::min({share, topic.ready.size(),
-                                               size_t{sub->max_outstanding - sub->outstanding}}));
+      const size_t more =
+          std::min({share, topic.ready.size(), size_t{sub->max_outstanding - sub->outstanding}});
+      if (sub->wire_fires) {
+        batch->wire_fires.reserve(batch->wire_fires.size() + more);
+      } else {
+        batch->fires.reserve(batch->fires.size() + more);
+      }
     }
     const std::string fire_id = std::move(topic.ready.front());
     topic.ready.pop_front();
@@ -1142,7 +1151,11 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
     topic.deadlines.push_back(Deadline{entry.deadline, fire_id, fire->attempt()});
     std::push_heap(topic.deadlines.begin(), topic.deadlines.end(), DeadlineLater());
     metrics_.Sent(fire->attempt(), FromProto(fire->scheduled_time()), now);
-    batch->push_back(*fire);
+    if (sub->wire_fires) {
+      fire->SerializeToString(&batch->wire_fires.emplace_back());
+    } else {
+      batch->fires.push_back(*fire);
+    }
     if (entry.unwritten) {
       // No stored record to update: the fire is written as it stands if still unacked later.
       topic.unwritten_sends.push_back(UnwrittenSend{now, fire_id, fire->attempt()});
@@ -1151,8 +1164,9 @@ void DeliveryManager::DispatchLocked(const TopicKey& key, Topic& topic, absl::Ti
           key.first, fire_id, fire->attempt(), entry.record.visible_at_us(), fire->ack_deadline()});
     }
   }
-  for (auto& [sub_id, fires] : batches) {
-    calls->emplace_back(subscribers_[sub_id].sink, std::move(fires));
+  for (auto& [sub_id, call] : batches) {
+    call.sink = subscribers_[sub_id].sink;
+    calls->push_back(std::move(call));
   }
 }
 

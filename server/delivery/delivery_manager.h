@@ -207,6 +207,7 @@ class DeliveryManager : public engine::FireListener {
     uint32_t max_outstanding = 0;
     uint32_t outstanding = 0;
     std::shared_ptr<SubscriberSink> sink;
+    bool wire_fires = false;  // sink->TakesWireFires()
   };
 
   // Fires that reached the manager but have no policy loaded yet.
@@ -301,7 +302,12 @@ class DeliveryManager : public engine::FireListener {
     bool delay = false;
   };
   using ShardUpdates = std::map<int, std::vector<RecordUpdate>>;
-  using SinkCall = std::pair<std::shared_ptr<SubscriberSink>, std::vector<v1::Fire>>;
+  // One send to a sink: its fires as messages, or serialized if it takes them so.
+  struct SinkCall {
+    std::shared_ptr<SubscriberSink> sink;
+    std::vector<v1::Fire> fires;
+    std::vector<std::string> wire_fires;
+  };
 
   void Run();
   bool WorkOrStop() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return work_ || stopping_; }

@@ -1,7 +1,9 @@
 #include "server/delivery/subscribe_reactor.h"
 
+#include <string>
 #include <utility>
 
+#include "absl/strings/string_view.h"
 #include "common/limits.h"
 #include "server/api/status_convert.h"
 #include "server/api/validation.h"
@@ -12,9 +14,32 @@ namespace {
 // Reads pause while this many ack outcomes wait to be written.
 constexpr size_t kMaxUnansweredAcks = limits::kMaxAckIdsPerMessage;
 
+void AppendVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+// Appends `bytes` as the length-delimited field `field` of a message (protobuf wire format).
+void AppendField(int field, absl::string_view bytes, std::string* out) {
+  AppendVarint((static_cast<uint64_t>(field) << 3) | 2, out);
+  AppendVarint(bytes.size(), out);
+  out->append(bytes.data(), bytes.size());
+}
+
+// A ByteBuffer that owns `bytes` without copying them.
+grpc::ByteBuffer OwningByteBuffer(std::string bytes) {
+  auto* owned = new std::string(std::move(bytes));
+  grpc::Slice slice(
+      owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); }, owned);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
 }  // namespace
 
-grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>* SubscribeReactor::Start(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SubscribeReactor::Start(
     DeliveryManager* manager) {
   auto reactor = std::make_shared<SubscribeReactor>(manager);
   {
@@ -29,9 +54,8 @@ SubscribeReactor::SubscribeReactor(DeliveryManager* manager) : manager_(manager)
 
 void SubscribeReactor::OnReadDone(bool ok) {
   if (!ok) {
-    // The client half-closed, the call is over, or the message could not be parsed (gRPC
-    // reports all three alike). After start that is the end of a subscription; before it,
-    // the stream never became one.
+    // The client half-closed or the call is over. After start that is the end of a
+    // subscription; before it, the stream never became one.
     bool started = false;
     {
       absl::MutexLock lock(&mu_);
@@ -39,11 +63,16 @@ void SubscribeReactor::OnReadDone(bool ok) {
     }
     BeginFinish(started ? grpc::Status::OK
                         : grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                                       "first message must be start (the stream ended, or its "
-                                       "first message could not be parsed)"));
+                                       "first message must be start (the stream ended first)"));
     return;
   }
-  if (!Handle(request_)) return;
+  v1::SubscribeRequest request;
+  if (!grpc::SerializationTraits<v1::SubscribeRequest>::Deserialize(&request_, &request).ok()) {
+    BeginFinish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a SubscribeRequest could not be parsed"));
+    return;
+  }
+  if (!Handle(request)) return;
   {
     absl::MutexLock lock(&mu_);
     if (finishing_ || done_) return;
@@ -156,11 +185,17 @@ void SubscribeReactor::OnDone() {
 }
 
 void SubscribeReactor::SendFires(std::vector<v1::Fire> fires) {
+  std::vector<std::string> wire(fires.size());
+  for (size_t i = 0; i < fires.size(); ++i) fires[i].SerializeToString(&wire[i]);
+  SendWireFires(std::move(wire));
+}
+
+void SubscribeReactor::SendWireFires(std::vector<std::string> fires) {
   {
     absl::MutexLock lock(&mu_);
     // Finishing: the manager has taken these back (Unsubscribe returns in-flight fires).
     if (finishing_ || done_) return;
-    for (v1::Fire& f : fires) fires_.push_back(std::move(f));
+    for (std::string& f : fires) fires_.push_back(std::move(f));
   }
   Pump();
 }
@@ -193,28 +228,31 @@ void SubscribeReactor::BeginFinish(const grpc::Status& status) {
 
 void SubscribeReactor::Pump() {
   // gRPC operations are started outside mu_: a reaction may run inline.
-  v1::SubscribeResponse* to_write = nullptr;
+  grpc::ByteBuffer* to_write = nullptr;
   std::optional<grpc::Status> to_finish;
   {
     absl::MutexLock lock(&mu_);
     if (done_ || finished_ || write_in_flight_) return;
     if (!results_.empty() || (!finishing_ && !fires_.empty())) {
-      // Outcomes first (they are small and unblock the client), then fires up to the size cap.
-      size_t bytes = 0;
-      while (!results_.empty() && bytes < kMaxResponseBytes) {
-        bytes += results_.front().ByteSizeLong() + 4;
-        *response_.add_ack_results() = std::move(results_.front());
+      // A SubscribeResponse: outcomes first (they are small and unblock the client), then
+      // fires up to the size cap.
+      std::string bytes;
+      std::string result;
+      size_t written = 0;
+      while (!results_.empty() && bytes.size() < kMaxResponseBytes) {
+        results_.front().SerializeToString(&result);
+        AppendField(v1::SubscribeResponse::kAckResultsFieldNumber, result, &bytes);
         results_.pop_front();
+        ++written;
       }
-      const size_t written = static_cast<size_t>(response_.ack_results_size());
       unanswered_acks_ -= std::min(unanswered_acks_, written);
       while (!fires_.empty()) {
-        const size_t size = fires_.front().ByteSizeLong() + 8;
-        if (bytes > 0 && bytes + size > kMaxResponseBytes) break;
-        bytes += size;
-        *response_.add_fires() = std::move(fires_.front());
+        const size_t size = fires_.front().size() + 8;
+        if (!bytes.empty() && bytes.size() + size > kMaxResponseBytes) break;
+        AppendField(v1::SubscribeResponse::kFiresFieldNumber, fires_.front(), &bytes);
         fires_.pop_front();
       }
+      response_ = OwningByteBuffer(std::move(bytes));
       write_in_flight_ = true;
       to_write = &response_;
     } else if (finishing_) {

@@ -3,8 +3,10 @@
 // The first message must be `start` (namespace, topic, flow-control window); later messages
 // carry acks and nacks, handed to the DeliveryManager. Fires and ack outcomes from the
 // manager go into an outbox and are written batched, one SubscribeResponse per write, one
-// write in flight at a time. A read is re-armed only after the previous message is handled,
-// and paused while too many ack outcomes wait to be written, so HTTP/2 flow control pushes
+// write in flight at a time. The stream is raw (ByteBuffers): the manager hands over each fire
+// serialized, and a response is the fires' bytes each behind its field's tag, so a fire is
+// encoded once and never copied as a message. A read is re-armed only after the previous message is
+// handled, and paused while too many ack outcomes wait to be written, so HTTP/2 flow control pushes
 // back on a client that floods acks without reading.
 //
 // Lifetime: gRPC holds the reactor until OnDone; the manager may hold it (shared_ptr) a little
@@ -21,6 +23,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -31,13 +34,12 @@
 
 namespace chime::delivery {
 
-class SubscribeReactor final
-    : public grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>,
-      public SubscriberSink,
-      public std::enable_shared_from_this<SubscribeReactor> {
+class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                               public SubscriberSink,
+                               public std::enable_shared_from_this<SubscribeReactor> {
  public:
   // Creates a reactor that keeps itself alive until OnDone and starts reading.
-  static grpc::ServerBidiReactor<v1::SubscribeRequest, v1::SubscribeResponse>* Start(
+  static grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Start(
       DeliveryManager* manager);
 
   // Largest response the reactor writes (clients' default receive limit is 4 MiB); a single
@@ -52,6 +54,8 @@ class SubscribeReactor final
 
   // SubscriberSink
   void SendFires(std::vector<v1::Fire> fires) override;
+  bool TakesWireFires() const override { return true; }
+  void SendWireFires(std::vector<std::string> fires) override;
   void SendAckResults(std::vector<v1::AckResult> results) override;
   void Close(const absl::Status& status) override;
 
@@ -68,17 +72,17 @@ class SubscribeReactor final
   void MaybeResumeReading();
 
   DeliveryManager* const manager_;
-  v1::SubscribeRequest request_;  // owned by the read in flight
+  grpc::ByteBuffer request_;  // owned by the read in flight
 
   absl::Mutex mu_;
   std::shared_ptr<SubscribeReactor> self_ ABSL_GUARDED_BY(mu_);  // reset in OnDone
   std::optional<SubscriberId> id_ ABSL_GUARDED_BY(mu_);
-  std::deque<v1::Fire> fires_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> fires_ ABSL_GUARDED_BY(mu_);  // each a serialized v1::Fire
   std::deque<v1::AckResult> results_ ABSL_GUARDED_BY(mu_);
   // Ack/nack ids handed to the manager whose outcomes are not yet written.
   size_t unanswered_acks_ ABSL_GUARDED_BY(mu_) = 0;
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
-  v1::SubscribeResponse response_ ABSL_GUARDED_BY(mu_);  // owned by the write in flight
+  grpc::ByteBuffer response_ ABSL_GUARDED_BY(mu_);  // owned by the write in flight
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
