@@ -8,6 +8,9 @@
 namespace chime::storage {
 namespace {
 
+// Retentions this short are applied at flushes too.
+constexpr absl::Duration kFlushFilterBelow = absl::Hours(24);
+
 // One filter per flush or compaction of the timers or the idempotency family.
 class RetentionFilter : public rocksdb::CompactionFilter {
  public:
@@ -78,10 +81,14 @@ class RetentionFilterFactory : public rocksdb::CompactionFilterFactory {
                          std::shared_ptr<RetentionCounters> counters)
       : cf_(cf), options_(options), slot_(std::move(slot)), counters_(std::move(counters)) {}
 
-  // Flushes too: with a short retention a record may expire before it leaves the memtable.
+  // Flushes too under a short retention, where a record may expire before it leaves the
+  // memtable. Under a day or more (the default) the daily rewrite drops such a record
+  // (periodic_compaction_seconds), and a flush need not read every ended timer it writes: that
+  // was a sixth of the flush CPU in a 1M herd's drain.
   bool ShouldFilterTableFileCreation(rocksdb::TableFileCreationReason reason) const override {
-    return reason == rocksdb::TableFileCreationReason::kFlush ||
-           reason == rocksdb::TableFileCreationReason::kCompaction;
+    if (reason == rocksdb::TableFileCreationReason::kCompaction) return true;
+    return reason == rocksdb::TableFileCreationReason::kFlush &&
+           options_->retention < kFlushFilterBelow;
   }
 
   std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(

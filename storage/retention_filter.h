@@ -1,5 +1,6 @@
 // The RocksDB compaction filters that apply RetentionOptions (retention.h): expired timer
-// records and idempotency keys are dropped whenever a flush or compaction rewrites them.
+// records and idempotency keys are dropped whenever a compaction rewrites them, and at flushes
+// too under a retention shorter than a day.
 // Internal to storage/.
 #ifndef CHIME_STORAGE_RETENTION_FILTER_H_
 #define CHIME_STORAGE_RETENTION_FILTER_H_

@@ -1354,6 +1354,28 @@ TEST_F(EngineTest, AnAckedTimerReadsAsCompletedAndADeadLetteredOneIsMarked) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// Under a day of retention or more a flush writes an ended timer out even once expired: the next
+// compaction drops it (every file is rewritten daily), and flushes need not read each one.
+// Shorter retentions apply at flushes too (CrashRestartTest's graceful restart, retention 0).
+TEST_F(EngineTest, UnderADayOfRetentionOrMoreFlushesLeaveExpiredTimersToCompactions) {
+  EngineOptions options;
+  options.retention = absl::Hours(24);
+  Open(1, options);
+  ASSERT_OK(Create(OneShot("acked", kStart)));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  storage::ShardStore* shard = store_->shard(0);
+  ASSERT_OK(shard->SubmitAndWait(
+      [](storage::ShardTxn& txn) { return txn.DeleteDelivery("default", "acked@0"); }));
+
+  clock_.Set(kStart + absl::Hours(25));
+  ASSERT_OK(shard->FlushMemtables(0));
+  EXPECT_EQ(shard->GetRetentionStats().timers_removed, 0u);
+  EXPECT_OK(engine_->Get("default", "acked"));
+  ASSERT_OK(shard->CompactRetained());
+  EXPECT_EQ(shard->GetRetentionStats().timers_removed, 1u);
+  EXPECT_THAT(engine_->Get("default", "acked"), StatusIs(absl::StatusCode::kNotFound));
+}
+
 // Ended timers (acked, dead-lettered, cancelled) and idempotency keys past --retention are
 // dropped by the next compaction; a key past retention is unclaimed even before that.
 TEST_F(EngineTest, RetentionRemovesEndedTimersAndForgetsKeys) {
