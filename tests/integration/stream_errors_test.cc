@@ -1,6 +1,9 @@
 // Bad input on the Subscribe stream gets a clean status and leaves the server healthy.
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/impl/client_unary_call.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "tests/integration/server_fixture.h"
@@ -113,6 +116,44 @@ TEST_F(StreamErrorsTest, GarbageBytesGetAStatusAndTheServerStaysHealthy) {
   std::optional<v1::Fire> fire = sub.NextFire();
   ASSERT_TRUE(fire.has_value());
   EXPECT_EQ(fire->timer_id(), "g1");
+}
+
+// TimerService lists the generated service's methods itself (Subscribe is raw), so a method
+// added to the proto and not to that list would answer UNIMPLEMENTED: every method answers
+// something else here, even to an empty request.
+TEST_F(StreamErrorsTest, EveryMethodOfTheServiceIsServed) {
+  const google::protobuf::ServiceDescriptor* service =
+      v1::CreateTimerRequest::descriptor()->file()->FindServiceByName("TimerService");
+  ASSERT_NE(service, nullptr);
+  for (int i = 0; i < service->method_count(); ++i) {
+    const google::protobuf::MethodDescriptor* method = service->method(i);
+    const std::string path = absl::StrCat("/", service->full_name(), "/", method->name());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(CallDeadline());
+    grpc::Slice empty_slice(std::string{});
+    grpc::ByteBuffer empty(&empty_slice, 1);
+    grpc::Status s;
+    if (method->client_streaming() || method->server_streaming()) {
+      std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
+          grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+              channel_.get(),
+              grpc::internal::RpcMethod(path.c_str(), grpc::internal::RpcMethod::BIDI_STREAMING),
+              &ctx));
+      stream->Write(empty);
+      stream->WritesDone();
+      grpc::ByteBuffer ignored;
+      while (stream->Read(&ignored)) {
+      }
+      s = stream->Finish();
+    } else {
+      grpc::ByteBuffer response;
+      s = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+          channel_.get(),
+          grpc::internal::RpcMethod(path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC), &ctx,
+          empty, &response);
+    }
+    EXPECT_NE(s.error_code(), grpc::StatusCode::UNIMPLEMENTED) << path;
+  }
 }
 
 TEST_F(StreamErrorsTest, HealthIsNotServingAfterShutdown) {
