@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -353,10 +354,15 @@ void ShardEngine::PushOrUncoverLocked(HeapEntry entry) {
   // Compared by key, not only by due time: an entry after the cursor at the cursor's own due
   // time is read by the next load, and pushing it too would put it in the heap twice.
   const bool covered =
-      (cursor_.has_value() && std::tie(entry.due_us, entry.ns, entry.timer_id) <=
-                                  std::tie(cursor_->due_us, cursor_->ns, cursor_->timer_id)) ||
-      (loading_ && entry.due_us <= loading_until_us_);
-  if (!covered) return;  // a later load reads it from the time index
+      cursor_.has_value() && std::tie(entry.due_us, entry.ns, entry.timer_id) <=
+                                 std::tie(cursor_->due_us, cursor_->ns, cursor_->timer_id);
+  if (!covered) {
+    // Whether the running load covers it is known once it is merged (LoadLocked).
+    if (loading_ && entry.due_us <= loading_until_us_) {
+      committed_while_loading_.push_back(std::move(entry));
+    }
+    return;  // a later load reads it from the time index
+  }
   if (heap_.size() < MaxHeap(options_)) {
     const bool earliest = heap_.empty() || EarlierThan(entry, heap_.Top());
     heap_.Push(std::move(entry));
@@ -404,6 +410,13 @@ void ShardEngine::LoadLocked(absl::Time now) {
   const absl::Status status = store_->ScanDue(after, until_us, room, &loaded, &more);
   mu_.Lock();
   loading_ = false;
+  std::vector<HeapEntry> committed = std::move(committed_while_loading_);
+  committed_while_loading_.clear();
+  // Those of them the scan read too, which must not be pushed twice.
+  std::set<std::tuple<int64_t, std::string, std::string>> scanned;
+  if (!committed.empty()) {
+    for (const DueEntry& e : loaded) scanned.emplace(e.due_us, e.ns, e.timer_id);
+  }
 
   std::optional<DueEntry> next = after;
   if (!status.ok()) {
@@ -434,9 +447,14 @@ void ShardEngine::LoadLocked(absl::Time now) {
       load_retry_at_ = now + kRetryBackoff;  // no progress: do not spin
     }
   }
-  if (retract_.has_value() && (!next.has_value() || KeyLess(*retract_, *next))) next = retract_;
+  // (A retraction comes from a timer the old cursor covered, so there is a cursor here.)
+  if (retract_.has_value() && next.has_value() && KeyLess(*retract_, *next)) next = retract_;
   retract_.reset();
   cursor_ = std::move(next);
+  for (HeapEntry& entry : committed) {
+    if (scanned.contains(std::make_tuple(entry.due_us, entry.ns, entry.timer_id))) continue;
+    PushOrUncoverLocked(std::move(entry));
+  }
 }
 
 int64_t ShardEngine::FireHorizonUs(int64_t now_us) const {

@@ -135,12 +135,17 @@ class ShardEngine {
   TimerHeap heap_ ABSL_GUARDED_BY(mu_);
   // Last index position loaded; nullopt before the first load.
   std::optional<storage::DueEntry> cursor_ ABSL_GUARDED_BY(mu_);
-  // While a scan runs without mu_: it may or may not see timers committed meanwhile up to
-  // loading_until_us_, so OnScheduled pushes those too, and records in retract_ where the
-  // cursor must stop if it had no room for one.
+  // While a scan runs without mu_: it may or may not see timers committed meanwhile. Those
+  // after the cursor, up to loading_until_us_, wait in committed_while_loading_ until the scan
+  // is merged; then those the new cursor covers and the scan did not load are pushed, and the
+  // rest are left to later loads. (Pushed at once, they could sit past a cursor the scan had
+  // to stop short of, which then skipped the unloaded timers before them, or read them twice.)
+  // Those the old cursor covers are pushed at once, and retract_ records where the cursor must
+  // stop if one found no room.
   bool loading_ ABSL_GUARDED_BY(mu_) = false;
   int64_t loading_until_us_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<storage::DueEntry> retract_ ABSL_GUARDED_BY(mu_);
+  std::vector<HeapEntry> committed_while_loading_ ABSL_GUARDED_BY(mu_);
   absl::Time load_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time fire_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int fires_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
