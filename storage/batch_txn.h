@@ -59,6 +59,8 @@ class BatchTxn final : public ShardTxn {
   absl::StatusOr<std::optional<DeliveryRecord>> GetDeadLetter(absl::string_view ns,
                                                               absl::string_view fire_id) override;
 
+  uint64_t WrittenAfterSequence() const override { return db_->GetLatestSequenceNumber(); }
+
   void PrefetchTimers(
       absl::Span<const std::pair<absl::string_view, absl::string_view>> timers) override;
   void WarmTimers(absl::Span<const DueEntry> timers) override;

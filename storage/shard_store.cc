@@ -524,15 +524,20 @@ absl::StatusOr<std::optional<DeliveryRecord>> ShardStore::GetDelivery(
 }
 
 absl::Status ShardStore::ScanDue(const std::optional<DueEntry>& after, int64_t until_us,
-                                 size_t limit, std::vector<DueEntry>* out, bool* more) const {
+                                 size_t limit, std::vector<DueEntry>* out, bool* more,
+                                 uint64_t* read_at_sequence) const {
   out->clear();
   *more = false;
+  rocksdb::ManagedSnapshot snapshot(db_);
+  if (read_at_sequence != nullptr) *read_at_sequence = snapshot.snapshot()->GetSequenceNumber();
   if (after && after->due_us > until_us) return absl::OkStatus();
   std::string lower = after ? KeySuccessor(DueKey(after->due_us, after->ns, after->timer_id)) : "";
   std::string upper;
   if (until_us != INT64_MAX) AppendTime(&upper, until_us + 1);
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
   return ForEachInRange(
-      db_, rocksdb::ReadOptions(), impl_->cf(kCfDue), lower, upper,
+      db_, read_options, impl_->cf(kCfDue), lower, upper,
       [&](const rocksdb::Slice& key, const rocksdb::Slice&) -> absl::StatusOr<bool> {
         if (out->size() >= limit) {
           *more = true;

@@ -98,6 +98,12 @@ class ShardTxn {
   virtual absl::StatusOr<std::optional<DeliveryRecord>> GetDeadLetter(
       absl::string_view ns, absl::string_view fire_id) = 0;
 
+  // The shard's RocksDB sequence number before this transaction's group is written. The
+  // group is one atomic write by the shard's only writer, so a read at a later sequence
+  // (ShardStore::ScanDue's *read_at_sequence) sees all it writes, and one at or before it
+  // sees none of that.
+  virtual uint64_t WrittenAfterSequence() const = 0;
+
   // A hint that the transaction reads these timers (namespace, timer id) next, in this order,
   // with ReadTimer or GetTimerBytes: each is looked up now, and those neither in the group
   // nor kept in memory are read from the DB together, in one RocksDB MultiGet, which costs
@@ -214,8 +220,11 @@ class ShardStore {
   // Time-index entries with due_us in (after, until_us], in (due, ns, id) order, at most
   // `limit`. `after` is the last entry a previous scan returned (or nullopt to start at the
   // beginning of time). Sets *more if entries remain at or before until_us. Replaces *out.
+  // Reads one snapshot; `read_at_sequence`, if not null, gets its sequence number (see
+  // ShardTxn::WrittenAfterSequence).
   absl::Status ScanDue(const std::optional<DueEntry>& after, int64_t until_us, size_t limit,
-                       std::vector<DueEntry>* out, bool* more) const;
+                       std::vector<DueEntry>* out, bool* more,
+                       uint64_t* read_at_sequence = nullptr) const;
 
   // Timer records of namespace `ns` with timer_id > after_id, in id order; `visit` returns
   // false to stop.

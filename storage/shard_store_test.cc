@@ -711,6 +711,60 @@ TEST_F(ShardStoreTest, ScanDuePagesWithCursorsAndReportsMore) {
   EXPECT_EQ(page, (std::vector<DueEntry>{entries[4]}));
 }
 
+TEST_F(ShardStoreTest, AScansSequenceTellsWhichTransactionsWritesItSaw) {
+  uint64_t scanned_at = 0;
+  std::vector<DueEntry> page;
+  bool more = false;
+  ASSERT_OK(shard_->ScanDue(std::nullopt, INT64_MAX, 10, &page, &more, &scanned_at));
+  EXPECT_TRUE(page.empty());
+
+  uint64_t first_after = 0;
+  ASSERT_OK(shard_->SubmitAndWait([&](ShardTxn& txn) {
+    first_after = txn.WrittenAfterSequence();
+    txn.PutDue(10, "ns", "a");
+    return absl::OkStatus();
+  }));
+  // The scan before the write did not see it, and says so.
+  EXPECT_LE(scanned_at, first_after);
+  ASSERT_OK(shard_->ScanDue(std::nullopt, INT64_MAX, 10, &page, &more, &scanned_at));
+  EXPECT_EQ(page, (std::vector<DueEntry>{{10, "ns", "a"}}));
+  EXPECT_GT(scanned_at, first_after);
+
+  // Transactions of one group follow the same sequence, and a scan while the group runs,
+  // which does not see its writes, reads at or before it.
+  uint64_t second_after = 0;
+  uint64_t third_after = 0;
+  uint64_t scanned_during_group = 0;
+  std::vector<DueEntry> page_during_group;
+  Outcomes outcomes(2);
+  InOneGroup([&] {
+    shard_->Submit(
+        [&](ShardTxn& txn) {
+          second_after = txn.WrittenAfterSequence();
+          txn.PutDue(20, "ns", "b");
+          return absl::OkStatus();
+        },
+        outcomes.For(0));
+    shard_->Submit(
+        [&](ShardTxn& txn) {
+          third_after = txn.WrittenAfterSequence();
+          txn.PutDue(30, "ns", "c");
+          bool more_during_group = false;
+          return shard_->ScanDue(std::nullopt, INT64_MAX, 10, &page_during_group,
+                                 &more_during_group, &scanned_during_group);
+        },
+        outcomes.For(1));
+  });
+  ASSERT_TRUE(outcomes.WaitAll());
+  ASSERT_OK(outcomes.status(1));
+  EXPECT_EQ(second_after, third_after);
+  EXPECT_EQ(page_during_group.size(), 1u);
+  EXPECT_LE(scanned_during_group, second_after);
+  ASSERT_OK(shard_->ScanDue(std::nullopt, INT64_MAX, 10, &page, &more, &scanned_at));
+  EXPECT_EQ(page.size(), 3u);
+  EXPECT_GT(scanned_at, second_after);
+}
+
 TEST_F(ShardStoreTest, PutDeliveryWithNewVisibilityMovesTheQueueEntry) {
   ASSERT_OK(shard_->SubmitAndWait(
       [](ShardTxn& txn) { return txn.PutDelivery(MakeDelivery("ns", "f1", "topic", 100)); }));

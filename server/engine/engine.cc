@@ -83,6 +83,7 @@ struct CreateOp : CreatePlan {
   // Set by the timer step.
   bool timer_step_ran = false;
   bool inserted = false;
+  uint64_t written_after = 0;  // ShardTxn::WrittenAfterSequence of the timer step
   CreateResult result;
 };
 
@@ -106,6 +107,7 @@ struct FreshCreate : CreatePlan {
 // The generated-id timers of a CreateMany that go to one shard.
 struct CreateChunk {
   std::vector<FreshCreate> creates;
+  uint64_t written_after = 0;  // ShardTxn::WrittenAfterSequence of its transaction
 };
 
 // A timer of a CreateMany that reads before it writes: it has an idempotency key to claim, or
@@ -120,6 +122,7 @@ struct CheckedCreate : CreatePlan {
 // CheckedCreates that take their next step in one transaction on one shard.
 struct CheckedChunk {
   std::vector<CheckedCreate> creates;
+  uint64_t written_after = 0;  // ShardTxn::WrittenAfterSequence of its transaction
 };
 
 // The record of a new timer: the spec's timer (moved out of it) with its id, state and times.
@@ -213,6 +216,7 @@ absl::Status InsertTimer(ShardTxn& txn, const CreatePlan& plan, CreateSpec& spec
 
 absl::Status InsertTimer(ShardTxn& txn, CreateOp& op) {
   op.timer_step_ran = true;
+  op.written_after = txn.WrittenAfterSequence();
   CHIME_RETURN_IF_ERROR(InsertTimer(txn, op, op.spec, op.now, op.result));
   op.inserted = op.result.created;
   return absl::OkStatus();
@@ -399,6 +403,7 @@ class Engine::Impl {
       std::string id;
       absl::Time now;
       internal::TimerRecord result;
+      uint64_t written_after = 0;  // ShardTxn::WrittenAfterSequence
     };
     auto op = std::make_shared<ModifyOp>();
     op->ns = NamespaceOrDefault(ns_in);
@@ -413,6 +418,7 @@ class Engine::Impl {
           CHIME_RETURN_IF_ERROR(ResolveCompletion(txn, *record));
           CHIME_RETURN_IF_ERROR(change(txn, *record, op->now));
           op->result = std::move(*record);
+          op->written_after = txn.WrittenAfterSequence();
           return absl::OkStatus();
         },
         [this, op, shard, done = std::move(done)](absl::Status status) {
@@ -420,7 +426,7 @@ class Engine::Impl {
             const internal::TimerRecord& r = op->result;
             if (r.timer().state() == v1::TIMER_STATE_SCHEDULED && r.due_us() != 0) {
               shards_[shard]->OnScheduled(
-                  HeapEntry{r.due_us(), r.timer().version(), op->ns, op->id});
+                  HeapEntry{r.due_us(), r.timer().version(), op->ns, op->id}, op->written_after);
             }
             done(op->result.timer());
           } else {
@@ -600,6 +606,7 @@ class Engine::Impl {
         [chunk, batch](ShardTxn& txn) -> absl::Status {
           // Runs once: each spec's timer moves into its record, then into its result (which
           // the done below replaces with the error if the write fails).
+          chunk->written_after = txn.WrittenAfterSequence();
           for (const FreshCreate& create : chunk->creates) {
             internal::TimerRecord record =
                 NewTimerRecord(batch->specs[create.index], create, batch->now);
@@ -621,7 +628,7 @@ class Engine::Impl {
                                           batch->results[create.index]->timer.version(),
                                           std::move(create.ns), std::move(create.id)});
             }
-            shards_[shard]->OnScheduledMany(std::move(entries));
+            shards_[shard]->OnScheduledMany(std::move(entries), chunk->written_after);
           } else {
             for (const FreshCreate& create : chunk->creates) batch->results[create.index] = status;
           }
@@ -639,6 +646,7 @@ class Engine::Impl {
                      std::shared_ptr<CreateBatch> batch, bool claim_keys) {
     store_->shard(shard)->Submit(
         [this, shard, chunk, batch, claim_keys](ShardTxn& txn) -> absl::Status {
+          chunk->written_after = txn.WrittenAfterSequence();
           for (CheckedCreate& create : chunk->creates) {
             CreateSpec& spec = batch->specs[create.index];
             absl::StatusOr<CreateResult>& result = batch->results[create.index];
@@ -682,7 +690,9 @@ class Engine::Impl {
               inserts->creates.push_back(std::move(create));
             }
           }
-          if (!scheduled.empty()) shards_[shard]->OnScheduledMany(std::move(scheduled));
+          if (!scheduled.empty()) {
+            shards_[shard]->OnScheduledMany(std::move(scheduled), chunk->written_after);
+          }
           for (size_t s = 0; s < next.size(); ++s) {
             if (next[s] == nullptr) continue;
             batch->remaining.fetch_add(1, std::memory_order_relaxed);  // this part still holds one
@@ -712,7 +722,7 @@ class Engine::Impl {
   void InsertCommitted(CreateOp& op) {
     if (op.inserted) {
       shards_[store_->ShardFor(op.ns, op.id)]->OnScheduled(
-          HeapEntry{op.due_us, op.result.timer.version(), op.ns, op.id});
+          HeapEntry{op.due_us, op.result.timer.version(), op.ns, op.id}, op.written_after);
     }
     FinishCreate(op, std::move(op.result));
   }

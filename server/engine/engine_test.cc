@@ -800,6 +800,40 @@ TEST_F(EngineTest, AHerdOverflowingTheHeapFiresEachTimerOnceWhileItsFiresAreOutU
   EXPECT_EQ(engine_->Stats()[0].fired_total, 100u);
 }
 
+// A durable create's write is visible before its sync: a window load in between reads the
+// timer, and its commit callback, after the sync, must not push it again. (A second entry
+// fired it twice when its first fire was out unwritten, the record still SCHEDULED.)
+TEST_F(EngineTest, ATimerALoadReadsBeforeItsCreateIsSyncedIsInTheHeapOnce) {
+  Open(1, {}, /*sync_gate=*/true);
+  listener_.SetMemoryRoom("demo", 1000);
+  auto window_end_us = [&] { return engine_->Stats()[0].window_end_us; };
+  ASSERT_TRUE(Eventually([&] { return window_end_us() > 0; }));  // the first load, at start
+  const absl::Time due = kStart + absl::Seconds(80);
+  ASSERT_LT(window_end_us(), absl::ToUnixMicros(due));
+
+  gated_fs_->Hold();
+  absl::Notification created;
+  engine_->Create(OneShot("raced", due), [&](absl::StatusOr<CreateResult> r) {
+    EXPECT_OK(r.status());
+    created.Notify();
+  });
+  ASSERT_TRUE(gated_fs_->AwaitSyncWaiting(kWaitBound));  // written, its sync held
+  clock_.Advance(absl::Seconds(40));                     // the next load reads up to 100 s
+  ASSERT_TRUE(Eventually([&] { return window_end_us() > absl::ToUnixMicros(due); }));
+  EXPECT_EQ(HeapEntries(), 1u);
+  EXPECT_FALSE(created.HasBeenNotified());
+
+  gated_fs_->Release();
+  ASSERT_TRUE(created.WaitForNotificationWithTimeout(kWaitBound));
+  EXPECT_EQ(HeapEntries(), 1u);
+
+  clock_.Set(due);
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  EXPECT_FALSE(listener_.WaitForCountWithin(2, absl::Milliseconds(200)));
+  ASSERT_TRUE(Eventually([&] { return HeapEntries() == 0; }));
+  EXPECT_TRUE(listener_.records()[0].has_unwritten());
+}
+
 // A timer created at the very end of the loaded window (the cursor's due time) is left to the
 // next load, not pushed as well: it must be in the heap once.
 TEST_F(EngineTest, ATimerDueAtTheWindowsEndIsLoadedOnce) {

@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -35,6 +34,7 @@ struct ShardEngine::FireBatch {
   size_t hold_budget = 0;  // how many fires the transaction may hold back
   std::vector<internal::DeliveryRecord> fires;
   std::vector<HeapEntry> rescheduled;
+  uint64_t written_after = 0;  // ShardTxn::WrittenAfterSequence of the transaction
   // Entries held back, by index in `entries` (moved out once the transaction is done), with
   // their topics.
   std::vector<std::pair<size_t, std::string>> held;
@@ -47,6 +47,10 @@ size_t MaxHeap(const EngineOptions& options) {
 }
 
 bool KeyLess(const DueEntry& a, const DueEntry& b) {
+  return std::tie(a.due_us, a.ns, a.timer_id) < std::tie(b.due_us, b.ns, b.timer_id);
+}
+
+bool KeyLess(const DueEntry& a, const HeapEntry& b) {
   return std::tie(a.due_us, a.ns, a.timer_id) < std::tie(b.due_us, b.ns, b.timer_id);
 }
 
@@ -312,14 +316,43 @@ void ShardEngine::Stop() {
   mu_.Await(absl::Condition(this, &ShardEngine::NothingInFlight));
 }
 
-void ShardEngine::OnScheduled(HeapEntry entry) {
+void ShardEngine::OnScheduled(HeapEntry entry, uint64_t written_after) {
   absl::MutexLock lock(&mu_);
-  PushOrUncoverLocked(std::move(entry));
+  ForgetLoadsReadByLocked(written_after);
+  ScheduleCommittedLocked(std::move(entry), written_after);
 }
 
-void ShardEngine::OnScheduledMany(std::vector<HeapEntry> entries) {
+void ShardEngine::OnScheduledMany(std::vector<HeapEntry> entries, uint64_t written_after) {
   absl::MutexLock lock(&mu_);
-  for (HeapEntry& entry : entries) PushOrUncoverLocked(std::move(entry));
+  ForgetLoadsReadByLocked(written_after);
+  for (HeapEntry& entry : entries) ScheduleCommittedLocked(std::move(entry), written_after);
+}
+
+void ShardEngine::ForgetLoadsReadByLocked(uint64_t sequence) {
+  while (!merged_loads_.empty() && merged_loads_.front().read_at <= sequence) {
+    merged_loads_.pop_front();
+  }
+}
+
+bool ShardEngine::LoadReadLocked(const HeapEntry& entry, uint64_t written_after) const {
+  // Newest first: only loads that read after the write saw it.
+  for (auto load = merged_loads_.rbegin();
+       load != merged_loads_.rend() && load->read_at > written_after; ++load) {
+    const bool after_start = !load->after.has_value() || KeyLess(*load->after, entry);
+    if (after_start && !KeyLess(load->to, entry)) return true;
+  }
+  return false;
+}
+
+void ShardEngine::ScheduleCommittedLocked(HeapEntry entry, uint64_t written_after) {
+  if (LoadReadLocked(entry, written_after)) return;  // in the heap already, or on its way
+  const bool covered = cursor_.has_value() && !KeyLess(*cursor_, entry);
+  if (!covered && loading_ && entry.due_us <= loading_until_us_) {
+    // Whether the running load read it is known once it is merged (LoadLocked).
+    committed_while_loading_.push_back(Committed{std::move(entry), written_after});
+    return;
+  }
+  PushOrUncoverLocked(std::move(entry));
 }
 
 ShardStats ShardEngine::Stats() const {
@@ -353,16 +386,8 @@ int64_t ShardEngine::WindowEndUsLocked() const {
 void ShardEngine::PushOrUncoverLocked(HeapEntry entry) {
   // Compared by key, not only by due time: an entry after the cursor at the cursor's own due
   // time is read by the next load, and pushing it too would put it in the heap twice.
-  const bool covered =
-      cursor_.has_value() && std::tie(entry.due_us, entry.ns, entry.timer_id) <=
-                                 std::tie(cursor_->due_us, cursor_->ns, cursor_->timer_id);
-  if (!covered) {
-    // Whether the running load covers it is known once it is merged (LoadLocked).
-    if (loading_ && entry.due_us <= loading_until_us_) {
-      committed_while_loading_.push_back(std::move(entry));
-    }
-    return;  // a later load reads it from the time index
-  }
+  const bool covered = cursor_.has_value() && !KeyLess(*cursor_, entry);
+  if (!covered) return;  // a later load reads it from the time index
   if (heap_.size() < MaxHeap(options_)) {
     const bool earliest = heap_.empty() || EarlierThan(entry, heap_.Top());
     heap_.Push(std::move(entry));
@@ -406,17 +431,13 @@ void ShardEngine::LoadLocked(absl::Time now) {
   // The scan runs without mu_ so commit callbacks (OnScheduled) never wait for disk reads.
   std::vector<DueEntry> loaded;
   bool more = false;
+  uint64_t read_at = 0;
   mu_.Unlock();
-  const absl::Status status = store_->ScanDue(after, until_us, room, &loaded, &more);
+  const absl::Status status = store_->ScanDue(after, until_us, room, &loaded, &more, &read_at);
   mu_.Lock();
   loading_ = false;
-  std::vector<HeapEntry> committed = std::move(committed_while_loading_);
+  std::vector<Committed> committed = std::move(committed_while_loading_);
   committed_while_loading_.clear();
-  // Those of them the scan read too, which must not be pushed twice.
-  std::set<std::tuple<int64_t, std::string, std::string>> scanned;
-  if (!committed.empty()) {
-    for (const DueEntry& e : loaded) scanned.emplace(e.due_us, e.ns, e.timer_id);
-  }
 
   std::optional<DueEntry> next = after;
   if (!status.ok()) {
@@ -451,9 +472,15 @@ void ShardEngine::LoadLocked(absl::Time now) {
   if (retract_.has_value() && next.has_value() && KeyLess(*retract_, *next)) next = retract_;
   retract_.reset();
   cursor_ = std::move(next);
-  for (HeapEntry& entry : committed) {
-    if (scanned.contains(std::make_tuple(entry.due_us, entry.ns, entry.timer_id))) continue;
-    PushOrUncoverLocked(std::move(entry));
+  if (status.ok() && cursor_.has_value()) {
+    if (merged_loads_.size() >= kMaxMergedLoads) merged_loads_.pop_front();
+    merged_loads_.push_back(MergedLoad{read_at, after, *cursor_});
+  }
+  for (Committed& c : committed) {
+    // Seen by the scan: pushed with what it loaded, or past the new cursor for a later load.
+    // (A failed scan pushed nothing, and these are past its unchanged cursor.)
+    if (read_at > c.written_after) continue;
+    PushOrUncoverLocked(std::move(c.entry));
   }
 }
 
@@ -571,6 +598,7 @@ void ShardEngine::SubmitFiresLocked(std::shared_ptr<FireBatch> batch) {
     batch->fires.clear();
     batch->rescheduled.clear();
     batch->held.clear();
+    batch->written_after = txn.WrittenAfterSequence();
     QueueCopies copies(listener, batch->hold_budget, room_divisor);
     // A timer can be in the batch twice (duplicate heap entries): fire it once. Only an entry
     // that is still due counts, so a stale entry (e.g. from before an update) does not hide
@@ -669,7 +697,9 @@ void ShardEngine::FireDone(FireBatch* batch, absl::Status status) {
     {
       absl::MutexLock lock(&mu_);
       fired_total_ += fires.size();
-      for (HeapEntry& entry : batch->rescheduled) PushOrUncoverLocked(std::move(entry));
+      for (HeapEntry& entry : batch->rescheduled) {
+        ScheduleCommittedLocked(std::move(entry), batch->written_after);
+      }
       // A batch's held fires mostly share a topic: one lookup per run of it.
       std::deque<HeapEntry>* queue = nullptr;
       const std::pair<std::string, std::string>* queue_key = nullptr;

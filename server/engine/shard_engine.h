@@ -9,8 +9,11 @@
 // timer committed at or before the cursor (by key) is pushed by OnScheduled; when the heap is
 // full, the later of it and the heap's latest entry is left on disk and the cursor moves back
 // to the heap's (new) latest entry, so a later load reads the one left out again, and only it.
-// Entries may be in the heap twice (a create racing a load, a cursor moved back): the fire
-// transaction re-reads the record, so a duplicate never fires twice.
+// A load can read a timer before its commit callback runs (a durable write is visible before
+// its sync): the callback then must not push it again, as a second entry would fire the timer
+// twice when its fire is handed over unwritten (the record reads SCHEDULED until the ack).
+// Each load's snapshot sequence and each write's (ShardTxn::WrittenAfterSequence) tell which
+// loads saw which writes. A timer twice in one fire batch (e.g. a retried batch) fires once.
 //
 // Dispatch. The thread waits on the injected clock for the earliest due time less half of
 // EngineOptions::fire_ahead (or the next load), re-reads the wall clock on every wake, pops
@@ -80,11 +83,13 @@ class ShardEngine {
   // shard's writer completes them). Idempotent.
   void Stop();
 
-  // A timer's time-index entry was committed: keeps it in the heap if the window covers it.
-  // Called from commit callbacks (writer thread); does not block on I/O.
-  void OnScheduled(HeapEntry entry);
-  // The same for several entries, under one lock.
-  void OnScheduledMany(std::vector<HeapEntry> entries);
+  // A timer's time-index entry was committed, by a transaction whose
+  // ShardTxn::WrittenAfterSequence was `written_after`: keeps it in the heap if the window
+  // covers it and no load read it. Called from the dones of durable transactions (creates,
+  // changes), in submission order; does not block on I/O.
+  void OnScheduled(HeapEntry entry, uint64_t written_after);
+  // The same for several entries of one transaction, under one lock.
+  void OnScheduledMany(std::vector<HeapEntry> entries, uint64_t written_after);
 
   ShardStats Stats() const;
   int index() const { return index_; }
@@ -121,6 +126,15 @@ class ShardEngine {
   // Pushes `entry` if the window covers it; with the heap full, moves the cursor back
   // before it instead.
   void PushOrUncoverLocked(HeapEntry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same for an entry a transaction wrote after sequence `written_after`, unless a load
+  // read it; while a load runs, one it may read waits for the load to be merged.
+  void ScheduleCommittedLocked(HeapEntry entry, uint64_t written_after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool LoadReadLocked(const HeapEntry& entry, uint64_t written_after) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Transactions written after `sequence` are all that is left to call back: loads that read
+  // at or before it matter no more.
+  void ForgetLoadsReadByLocked(uint64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t WindowEndUsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FireDone(FireBatch* batch, absl::Status status);
 
@@ -137,15 +151,29 @@ class ShardEngine {
   std::optional<storage::DueEntry> cursor_ ABSL_GUARDED_BY(mu_);
   // While a scan runs without mu_: it may or may not see timers committed meanwhile. Those
   // after the cursor, up to loading_until_us_, wait in committed_while_loading_ until the scan
-  // is merged; then those the new cursor covers and the scan did not load are pushed, and the
+  // is merged; then those the new cursor covers and the scan did not see are pushed, and the
   // rest are left to later loads. (Pushed at once, they could sit past a cursor the scan had
   // to stop short of, which then skipped the unloaded timers before them, or read them twice.)
   // Those the old cursor covers are pushed at once, and retract_ records where the cursor must
   // stop if one found no room.
+  struct Committed {
+    HeapEntry entry;
+    uint64_t written_after = 0;
+  };
   bool loading_ ABSL_GUARDED_BY(mu_) = false;
   int64_t loading_until_us_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<storage::DueEntry> retract_ ABSL_GUARDED_BY(mu_);
-  std::vector<HeapEntry> committed_while_loading_ ABSL_GUARDED_BY(mu_);
+  std::vector<Committed> committed_while_loading_ ABSL_GUARDED_BY(mu_);
+  // Loads merged since the oldest transaction still to call back was written, in order: each
+  // read at snapshot `read_at` and pushed every entry in (after, to] it saw (or left it past
+  // the cursor for a later load). Bounded: forgetting one risks a duplicate entry, not a loss.
+  struct MergedLoad {
+    uint64_t read_at = 0;
+    std::optional<storage::DueEntry> after;
+    storage::DueEntry to;
+  };
+  static constexpr size_t kMaxMergedLoads = 256;
+  std::deque<MergedLoad> merged_loads_ ABSL_GUARDED_BY(mu_);
   absl::Time load_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time fire_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int fires_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
