@@ -99,6 +99,7 @@ absl::StatusOr<std::unique_ptr<ChimeServer>> ChimeServer::Start(ServerOptions op
   server->node_id_ = *std::move(node_id);
 
   options.engine.clock = options.clock;
+  options.engine.warm_loaded_timers = options.hot_record_bytes > 0;
   options.engine.retention = options.retention;
   options.delivery.clock = options.clock;
   options.delivery.default_ack_deadline = options.engine.default_ack_deadline;

@@ -79,6 +79,11 @@ struct EngineOptions {
   // herd over the default 4 shards whole: all its records are read ahead of its due time
   // (warming), where 200k left the last fifth to be loaded, and read, during the drain.
   size_t max_heap_entries_per_shard = 300'000;
+  // Hand the timers a window load reads to warming transactions, which read their records
+  // into the shard writer's memory ahead of their fires (ShardTxn::WarmTimers). Off when the
+  // store keeps no records in memory (StoreOptions::hot_record_bytes 0): they would read
+  // nothing, and cost a transaction per batch all the same.
+  bool warm_loaded_timers = true;
   // Most timers fired in one transaction.
   size_t max_fire_batch = 2'000;
   // Fire transactions may run this much before the due time: the fire is written early
@@ -148,6 +153,9 @@ struct ShardStats {
   std::optional<storage::DueEntry> load_cursor;
   uint64_t fired_total = 0;
   size_t held_fires = 0;  // due, waiting for their subscribers' room
+  // Loaded timers queued for warming, and warming transactions submitted since start.
+  size_t timers_to_warm = 0;
+  uint64_t warm_transactions = 0;
   // Lateness of the last fire batch: dispatch time - due time.
   absl::Duration last_dispatch_lateness;
 };

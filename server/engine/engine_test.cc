@@ -618,6 +618,7 @@ TEST_F(EngineTest, TimersLoadedIntoTheWindowHaveTheirRecordsReadBeforeTheirFires
       [&] { return shard->GetWriteStats().timer_reads.db >= created.timer_reads.db + kTimers; }));
   const storage::ShardStore::WriteStats warmed = shard->GetWriteStats();
   EXPECT_EQ(warmed.timer_reads.db, created.timer_reads.db + kTimers) << "each read once";
+  EXPECT_EQ(engine_->Stats()[0].warm_transactions, 3u);  // 256 timers a transaction
   EXPECT_EQ(listener_.count(), 0u);
 
   clock_.Set(kStart + absl::Minutes(10));
@@ -625,6 +626,33 @@ TEST_F(EngineTest, TimersLoadedIntoTheWindowHaveTheirRecordsReadBeforeTheirFires
   const storage::ShardStore::WriteStats fired = shard->GetWriteStats();
   EXPECT_EQ(fired.timer_reads.db, warmed.timer_reads.db) << "the fires read none from RocksDB";
   EXPECT_GE(fired.timer_reads.hot, warmed.timer_reads.hot + kTimers);
+}
+
+// With warming off (a store that keeps no records, where it would read nothing), a load
+// queues nothing to warm and submits no warming transaction.
+TEST_F(EngineTest, WithWarmingOffALoadSubmitsNoWarmingTransactions) {
+  EngineOptions options;
+  options.window = absl::Seconds(60);
+  options.warm_loaded_timers = false;
+  Open(1, options);
+  constexpr int kTimers = 300;
+  const absl::Time due = kStart + absl::Minutes(10);
+  std::vector<CreateSpec> specs;
+  for (int i = 0; i < kTimers; ++i) specs.push_back(OneShot(absl::StrFormat("t%04d", i), due));
+  CreateAll(std::move(specs));
+
+  clock_.Set(kStart + absl::Seconds(570));
+  // The load queues what it read to warm under the lock that moves the window: seen together.
+  ASSERT_TRUE(
+      Eventually([&] { return engine_->Stats()[0].window_end_us > absl::ToUnixMicros(due); }));
+  const ShardStats loaded = engine_->Stats()[0];
+  EXPECT_EQ(loaded.heap_entries, static_cast<size_t>(kTimers));
+  EXPECT_EQ(loaded.timers_to_warm, 0u);
+  EXPECT_EQ(loaded.warm_transactions, 0u);
+
+  clock_.Set(due);
+  ASSERT_TRUE(listener_.WaitForCount(kTimers));
+  EXPECT_EQ(engine_->Stats()[0].warm_transactions, 0u);
 }
 
 TEST_F(EngineTest, HeapStaysWithinItsBoundWhenManyAreDueTogether) {

@@ -373,6 +373,8 @@ ShardStats ShardEngine::Stats() const {
     }
   }
   stats.held_fires = held_count_;
+  stats.timers_to_warm = to_warm_.size();
+  stats.warm_transactions = warm_transactions_;
   stats.load_cursor = cursor_;
   stats.fired_total = fired_total_;
   stats.last_dispatch_lateness = last_lateness_;
@@ -454,7 +456,7 @@ void ShardEngine::LoadLocked(absl::Time now) {
         break;
       }
       next = e;
-      to_warm_.push_back(e);
+      if (options_.warm_loaded_timers) to_warm_.push_back(e);
       heap_.Push(HeapEntry{e.due_us, 0, std::move(e.ns), std::move(e.timer_id)});
       ++pushed;
     }
@@ -675,6 +677,7 @@ void ShardEngine::WarmLocked(int64_t now_us) {
     to_warm_.pop_front();
   }
   warming_ = true;
+  ++warm_transactions_;
   auto fn = [entries](ShardTxn& txn) -> absl::Status {
     txn.WarmTimers(*entries);
     return absl::OkStatus();

@@ -27,7 +27,8 @@
 // Warming. A load reads only the time index; the timers' records stay in RocksDB, where a herd
 // of fires would read them all at its due time. So the thread also hands the loaded entries,
 // a batch at a time, to warming transactions that read their records into the writer's
-// memory ahead of time (ShardTxn::WarmTimers), after fires and loads, and one at a time.
+// memory ahead of time (ShardTxn::WarmTimers), after fires and loads, and one at a time
+// (unless EngineOptions::warm_loaded_timers is off: the store keeps no records).
 //
 // Held fires. A due one-shot fire whose topic's subscribers have no room for it is not fired
 // but held, by topic, in memory (EngineOptions::max_held_fires_per_shard): the transaction
@@ -181,6 +182,7 @@ class ShardEngine {
   // One warming transaction at a time: fires and creates queue behind one at most.
   std::deque<storage::DueEntry> to_warm_ ABSL_GUARDED_BY(mu_);
   bool warming_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t warm_transactions_ ABSL_GUARDED_BY(mu_) = 0;
   bool wakeup_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t fired_total_ ABSL_GUARDED_BY(mu_) = 0;
