@@ -62,6 +62,8 @@ void FireCollector::ReadLoop(int i) {
     const absl::Time received = absl::Now();
     // Computed before taking the lock the streams share.
     timings.clear();
+    int64_t acked = 0;
+    for (const auto& r : resp->ack_results()) acked += r.outcome() == v1::ACK_OUTCOME_ACKED;
     for (const auto& f : resp->fires()) {
       timings.emplace_back(
           absl::ToDoubleMilliseconds(received - FromProto(f.scheduled_time())),
@@ -78,6 +80,10 @@ void FireCollector::ReadLoop(int i) {
         lateness_ms_.push_back(late);
         dispatch_ms_.push_back(dispatch);
         if (receipts_.size() < 100000) receipts_.push_back(Receipt{received, late, dispatch});
+      }
+      if (acked > 0) {
+        acked_ += acked;
+        last_acked_ = received;
       }
       if (resp->fires_size() > 0) {
         first_ = std::min(first_, received);
@@ -99,6 +105,12 @@ bool FireCollector::WaitAll(absl::Time deadline) {
   auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return static_cast<int64_t>(seen_.size()) >= expected_;
   };
+  return mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
+}
+
+bool FireCollector::WaitAllAcked(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return acked_ >= expected_; };
   return mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
 }
 
@@ -124,6 +136,10 @@ absl::Time FireCollector::first_receipt() const {
 absl::Time FireCollector::last_receipt() const {
   absl::MutexLock lock(&mu_);
   return last_;
+}
+absl::Time FireCollector::last_ack_result() const {
+  absl::MutexLock lock(&mu_);
+  return last_acked_;
 }
 absl::Time FireCollector::first_on_time(absl::Duration on_time) const {
   absl::MutexLock lock(&mu_);

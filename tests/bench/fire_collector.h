@@ -31,6 +31,8 @@ class FireCollector {
   void Start();
   // Waits until `expected` distinct fires arrived or `deadline`; true if all arrived.
   bool WaitAll(absl::Time deadline);
+  // Waits until `expected` acks are answered ACKED (durable) or `deadline`; true if all were.
+  bool WaitAllAcked(absl::Time deadline);
   void Stop();
 
   // Valid after Stop().
@@ -40,6 +42,8 @@ class FireCollector {
   int64_t duplicates() const;
   absl::Time first_receipt() const;
   absl::Time last_receipt() const;
+  // When the last ACKED ack result arrived.
+  absl::Time last_ack_result() const;
   // Receipt time of the first fire with lateness <= on_time (InfiniteFuture if none).
   absl::Time first_on_time(absl::Duration on_time) const;
 
@@ -70,6 +74,8 @@ class FireCollector {
   int64_t duplicates_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time first_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   absl::Time last_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_acked_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stopped_ = false;
 };
 
