@@ -184,7 +184,9 @@ const std::vector<SettingSpec>& ChimedSettings() {
        "a subscriber's acks are written with the shard's next other write and synced to "
        "disk at most this late, many in one sync (their results are sent after it; a create "
        "or cancel syncs at once and takes them along): back-to-back syncs slow the fires of "
-       "the same shard; 0 writes and syncs each ack at once"},
+       "the same shard; 0 writes and syncs each ack at once; a stream reads no more acks "
+       "while 10,000 await results, so a long delay caps a subscriber at ~10,000 acks per "
+       "delay"},
       {"create-shard-turn", "10ms", "D",
        "single creates with a generated id (and no idempotency key) all get ids on one shard "
        "for this long, then on the next, so their commits share one WAL sync; the timers "
