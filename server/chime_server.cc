@@ -100,6 +100,8 @@ absl::StatusOr<std::unique_ptr<ChimeServer>> ChimeServer::Start(ServerOptions op
 
   options.engine.clock = options.clock;
   options.engine.warm_loaded_timers = options.hot_record_bytes > 0;
+  // Cheap (once per idle spell) and the first fires after a pause are the ones users watch.
+  options.engine.touch_after_idle = absl::Seconds(1);
   options.engine.retention = options.retention;
   options.delivery.clock = options.clock;
   options.delivery.default_ack_deadline = options.engine.default_ack_deadline;

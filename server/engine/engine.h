@@ -84,6 +84,12 @@ struct EngineOptions {
   // store keeps no records in memory (StoreOptions::hot_record_bytes 0): they would read
   // nothing, and cost a transaction per batch all the same.
   bool warm_loaded_timers = true;
+  // After the dispatcher has had nothing to do for this long, it reads its heap and has the
+  // writer look up the kept records of the first fires shortly before they are due
+  // (ShardEngine::kTouchLead). On a VM whose host lets an idle process's memory go cold, the
+  // first fires after a pause otherwise pay for bringing it back (30-45 ms here after 20 s).
+  // Zero: never.
+  absl::Duration touch_after_idle = absl::ZeroDuration();
   // Most timers fired in one transaction.
   size_t max_fire_batch = 2'000;
   // Fire transactions may run this much before the due time: the fire is written early
@@ -156,6 +162,8 @@ struct ShardStats {
   // Loaded timers queued for warming, and warming transactions submitted since start.
   size_t timers_to_warm = 0;
   uint64_t warm_transactions = 0;
+  // Times the dispatcher read its memory back after an idle spell (touch_after_idle).
+  uint64_t touches = 0;
   // Lateness of the last fire batch: dispatch time - due time.
   absl::Duration last_dispatch_lateness;
 };

@@ -20,6 +20,7 @@
 #include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/engine/shard_engine.h"
 #include "storage/key_codec.h"
 #include "storage/store.h"
 #include "tests/testing/gated_wal_sync_fs.h"
@@ -653,6 +654,38 @@ TEST_F(EngineTest, WithWarmingOffALoadSubmitsNoWarmingTransactions) {
   clock_.Set(due);
   ASSERT_TRUE(listener_.WaitForCount(kTimers));
   EXPECT_EQ(engine_->Stats()[0].warm_transactions, 0u);
+}
+
+// After an idle spell the dispatcher reads its memory back shortly before the next fire, once,
+// with a warming transaction for the first fires (their records' lookups); a shorter pause
+// between fires does not.
+TEST_F(EngineTest, AfterAnIdleSpellTheDispatcherTouchesItsMemoryOnceBeforeItsNextFire) {
+  EngineOptions options;
+  options.window = absl::Seconds(60);
+  options.touch_after_idle = absl::Seconds(1);
+  Open(1, options);
+  const absl::Time due = kStart + absl::Seconds(30);
+  const absl::Time soon_after = due + absl::Milliseconds(500);  // a pause under a second
+  CreateAll({OneShot("a", due), OneShot("b", due), OneShot("c", due), OneShot("d", soon_after)});
+  ASSERT_TRUE(Eventually([&] { return engine_->Stats()[0].heap_entries == 4; }));
+  // The load's own warming is done (the writer ran it) before the touch is looked for.
+  ASSERT_TRUE(Eventually([&] { return engine_->Stats()[0].timers_to_warm == 0; }));
+  const ShardStats loaded = engine_->Stats()[0];
+  EXPECT_EQ(loaded.touches, 0u);
+
+  clock_.Set(due - ShardEngine::kTouchLead);
+  ASSERT_TRUE(Eventually([&] {
+    const ShardStats s = engine_->Stats()[0];
+    return s.touches == 1 && s.warm_transactions == loaded.warm_transactions + 1;
+  }));
+  EXPECT_EQ(listener_.CountByTimer().size(), 0u);  // a touch fires nothing
+
+  clock_.Set(due);
+  ASSERT_TRUE(listener_.WaitForCount(3));
+  clock_.Set(soon_after);
+  ASSERT_TRUE(listener_.WaitForCount(4));
+  EXPECT_EQ(engine_->Stats()[0].touches, 1u);
+  EXPECT_EQ(engine_->Stats()[0].fired_total, 4u);
 }
 
 TEST_F(EngineTest, HeapStaysWithinItsBoundWhenManyAreDueTogether) {

@@ -375,6 +375,7 @@ ShardStats ShardEngine::Stats() const {
   stats.held_fires = held_count_;
   stats.timers_to_warm = to_warm_.size();
   stats.warm_transactions = warm_transactions_;
+  stats.touches = touches_;
   stats.load_cursor = cursor_;
   stats.fired_total = fired_total_;
   stats.last_dispatch_lateness = last_lateness_;
@@ -422,6 +423,8 @@ bool ShardEngine::NeedsLoadLocked(absl::Time now) const {
 }
 
 void ShardEngine::LoadLocked(absl::Time now) {
+  active_at_ = now;
+  touched_ = false;
   const size_t max = MaxHeap(options_);
   const size_t room = max - heap_.size();
   const int64_t until_us = absl::ToUnixMicros(now + options_.window);
@@ -537,12 +540,43 @@ void ShardEngine::Run() {
       WarmLocked(now_us);
       continue;
     }
+    // One warming transaction at a time: a touch waits for the one in flight (its done wakes
+    // this thread).
+    const absl::Time touch_at = warming_ ? absl::InfiniteFuture() : TouchAtLocked();
+    if (now >= touch_at) {
+      TouchLocked();
+      continue;
+    }
     clock_->AwaitWithDeadline(&mu_, absl::Condition(this, &ShardEngine::WakeupOrStop),
-                              NextWakeLocked());
+                              std::min(NextWakeLocked(), touch_at));
   }
 }
 
+absl::Time ShardEngine::TouchAtLocked() const {
+  if (touched_ || heap_.empty() || options_.touch_after_idle <= absl::ZeroDuration()) {
+    return absl::InfiniteFuture();
+  }
+  const absl::Time at = absl::FromUnixMicros(heap_.Top().due_us) - WakeLead() - kTouchLead;
+  // A short pause leaves memory warm: reading it would only cost.
+  return at - active_at_ >= options_.touch_after_idle ? at : absl::InfiniteFuture();
+}
+
+void ShardEngine::TouchLocked() {
+  touched_ = true;
+  ++touches_;
+  touch_sum_ += heap_.Touch();
+  if (!options_.warm_loaded_timers) return;
+  // Their fires come first: the writer's lookups bring their kept records back in.
+  auto entries = std::make_shared<std::vector<storage::DueEntry>>();
+  for (HeapEntry& e : heap_.Earliest(kTouchFires)) {
+    entries->push_back({e.due_us, std::move(e.ns), std::move(e.timer_id)});
+  }
+  SubmitWarmLocked(std::move(entries));
+}
+
 void ShardEngine::FireDueLocked(absl::Time now, int64_t now_us) {
+  active_at_ = now;
+  touched_ = false;
   auto batch = std::make_shared<FireBatch>();
   batch->now = now;
   heap_.PopDue(FireHorizonUs(now_us), std::max<size_t>(1, options_.max_fire_batch),
@@ -554,6 +588,8 @@ void ShardEngine::FireDueLocked(absl::Time now, int64_t now_us) {
 }
 
 bool ShardEngine::FireHeldLocked(absl::Time now) {
+  active_at_ = now;
+  touched_ = false;
   held_poll_at_ = now + kHeldFirePoll;
   std::vector<std::pair<std::string, std::string>> topics;
   topics.reserve(held_.size());
@@ -676,6 +712,10 @@ void ShardEngine::WarmLocked(int64_t now_us) {
     entries->push_back(std::move(to_warm_.front()));
     to_warm_.pop_front();
   }
+  SubmitWarmLocked(std::move(entries));
+}
+
+void ShardEngine::SubmitWarmLocked(std::shared_ptr<std::vector<storage::DueEntry>> entries) {
   warming_ = true;
   ++warm_transactions_;
   auto fn = [entries](ShardTxn& txn) -> absl::Status {

@@ -30,6 +30,13 @@
 // memory ahead of time (ShardTxn::WarmTimers), after fires and loads, and one at a time
 // (unless EngineOptions::warm_loaded_timers is off: the store keeps no records).
 //
+// Touch after idle. On a VM whose host lets an idle process's memory go cold, the first pops
+// and record lookups after a pause of seconds were slow: the first fires of a burst came
+// 30-45 ms late. So after EngineOptions::touch_after_idle without a fire or load, the thread
+// wakes kTouchLead before the next fire, reads its heap's arrays and submits a warming
+// transaction for the first kTouchFires timers (the writer's lookups bring their kept records
+// back). Once per idle spell; a busy shard never does it.
+//
 // Held fires. A due one-shot fire whose topic's subscribers have no room for it is not fired
 // but held, by topic, in memory (EngineOptions::max_held_fires_per_shard): the transaction
 // that read it writes nothing for it and keeps its record hot. Every kHeldFirePoll the thread asks
@@ -70,6 +77,10 @@ class ShardEngine {
   static constexpr size_t kWarmBatch = 256;
   // Not warmed if due sooner than this past the fire horizon: their fires read them first.
   static constexpr absl::Duration kWarmLead = absl::Milliseconds(100);
+  // After an idle spell (EngineOptions::touch_after_idle), this long before the next fire the
+  // thread reads its heap and has the writer look up the first kTouchFires timers' records.
+  static constexpr absl::Duration kTouchLead = absl::Milliseconds(100);
+  static constexpr size_t kTouchFires = 512;
 
   // `shard_count`: how many shards share the listener's room for a topic.
   ShardEngine(int index, int shard_count, storage::ShardStore* store, const EngineOptions& options,
@@ -116,6 +127,13 @@ class ShardEngine {
   // Fires the held entries their topics have room for now (all of a topic with no subscriber
   // left); false if none. Releases mu_ while asking the listener and submitting.
   bool FireHeldLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When the thread, idle since active_at_, reads its memory back ahead of the next fire
+  // (InfiniteFuture: not now).
+  absl::Time TouchAtLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TouchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Submits a warming transaction for `entries`; releases mu_ while submitting.
+  void SubmitWarmLocked(std::shared_ptr<std::vector<storage::DueEntry>> entries)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // How many fire transactions may ask for a topic's room at once: each takes this share.
   size_t RoomDivisor() const { return static_cast<size_t>(shard_count_) * kMaxFiresInFlight; }
   // Submits `batch`'s fire transaction; releases mu_ while submitting.
@@ -183,6 +201,11 @@ class ShardEngine {
   std::deque<storage::DueEntry> to_warm_ ABSL_GUARDED_BY(mu_);
   bool warming_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t warm_transactions_ ABSL_GUARDED_BY(mu_) = 0;
+  // Last fire or load, and whether the memory was read back since (TouchAtLocked).
+  absl::Time active_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool touched_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t touches_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t touch_sum_ ABSL_GUARDED_BY(mu_) = 0;  // keeps the reads from being optimized away
   bool wakeup_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t fired_total_ ABSL_GUARDED_BY(mu_) = 0;

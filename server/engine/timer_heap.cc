@@ -177,6 +177,39 @@ void TimerHeap::Push(HeapEntry entry) {
 
 HeapEntry TimerHeap::Pop() { return TakeAt(0); }
 
+namespace {
+
+uint64_t SumCacheLines(const void* data, size_t bytes) {
+  constexpr size_t kCacheLine = 64;
+  const auto* p = static_cast<const unsigned char*>(data);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < bytes; i += kCacheLine) sum += p[i];
+  return sum;
+}
+
+}  // namespace
+
+uint64_t TimerHeap::Touch() const {
+  return SumCacheLines(slots_.data(), slots_.size() * sizeof(Slot)) +
+         SumCacheLines(entries_.data(), entries_.size() * sizeof(HeapEntry));
+}
+
+std::vector<HeapEntry> TimerHeap::Earliest(size_t n) const {
+  std::vector<const Slot*> order;
+  order.reserve(slots_.size());
+  for (const Slot& slot : slots_) order.push_back(&slot);
+  n = std::min(n, order.size());
+  auto earlier = [this](const Slot* a, const Slot* b) {
+    return EarlierThan(entries_[a->entry], entries_[b->entry]);
+  };
+  std::nth_element(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                   earlier);
+  std::vector<HeapEntry> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) out.push_back(entries_[order[i]->entry]);
+  return out;
+}
+
 size_t TimerHeap::PopDue(int64_t now_us, size_t max, std::vector<HeapEntry>* out) {
   size_t n = 0;
   while (n < max && !slots_.empty() && slots_.front().due_us <= now_us) {

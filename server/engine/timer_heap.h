@@ -53,6 +53,13 @@ class TimerHeap {
   // REQUIRES: !empty().
   HeapEntry ExchangeLatest(HeapEntry entry);
 
+  // Reads every cache line of the heap's arrays and returns a value made from them (so the
+  // reads are not optimized away). On a VM whose host lets a sleeping process's memory go
+  // cold, the first pops after a long sleep otherwise pay for it, at the due time.
+  uint64_t Touch() const;
+  // Copies of up to `n` of the earliest entries, in no particular order. O(size).
+  std::vector<HeapEntry> Earliest(size_t n) const;
+
  private:
   // REQUIRES: !empty().
   size_t LatestIndex() const;
