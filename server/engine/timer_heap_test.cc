@@ -75,6 +75,20 @@ TEST(TimerHeapTest, PopDueStopsAtNowAndAtMax) {
   EXPECT_EQ(heap.size(), 3u);
 }
 
+TEST(TimerHeapTest, EarliestCopiesTheFirstEntriesAndLeavesTheHeapAsItWas) {
+  TimerHeap heap;
+  EXPECT_TRUE(heap.Earliest(3).empty());
+  for (int64_t due : {50, 10, 40, 20, 30}) heap.Push(E(due, "t" + std::to_string(due)));
+  heap.Touch();  // reads, changes nothing
+  std::vector<std::string> first = Ids(heap.Earliest(3));
+  std::sort(first.begin(), first.end());
+  EXPECT_EQ(first, (std::vector<std::string>{"t10", "t20", "t30"}));
+  EXPECT_EQ(heap.Earliest(9).size(), 5u);  // all there are
+  std::vector<HeapEntry> popped;
+  EXPECT_EQ(heap.PopDue(100, 10, &popped), 5u);
+  EXPECT_EQ(Ids(popped), (std::vector<std::string>{"t10", "t20", "t30", "t40", "t50"}));
+}
+
 TEST(TimerHeapTest, KeepsDuplicatesAndVersions) {
   TimerHeap heap;
   heap.Push(HeapEntry{5, 2, "ns", "a"});
