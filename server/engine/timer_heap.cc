@@ -195,18 +195,16 @@ uint64_t TimerHeap::Touch() const {
 }
 
 std::vector<HeapEntry> TimerHeap::Earliest(size_t n) const {
-  std::vector<const Slot*> order;
-  order.reserve(slots_.size());
-  for (const Slot& slot : slots_) order.push_back(&slot);
+  // On copies of the slots: their packed words order them without reading the entries.
+  std::vector<Slot> order(slots_);
   n = std::min(n, order.size());
-  auto earlier = [this](const Slot* a, const Slot* b) {
-    return EarlierThan(entries_[a->entry], entries_[b->entry]);
-  };
-  std::nth_element(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
-                   earlier);
+  const SlotOrder slot_order(entries_);
+  std::nth_element(
+      order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+      [&slot_order](const Slot& a, const Slot& b) { return slot_order.Earlier(a, b); });
   std::vector<HeapEntry> out;
   out.reserve(n);
-  for (size_t i = 0; i < n; ++i) out.push_back(entries_[order[i]->entry]);
+  for (size_t i = 0; i < n; ++i) out.push_back(entries_[order[i].entry]);
   return out;
 }
 
