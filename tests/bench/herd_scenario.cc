@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
@@ -58,8 +59,8 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& na
   // Where that CPU went, by thread: the first place to look when the herd gets slower.
   const std::string cpu_by_thread = ThreadGroupCpuJson(
       threads_at_due, ProcThreadGroupCpuSeconds(chimed_pid), static_cast<double>(count));
-  // Acks may be written after the last fire goes out (--busy-ack-delay): until their results
-  // arrive, the work of the herd is not done and a crash would fire them again.
+  // Acks are written after their fires went out: until their results arrive, the herd's work
+  // is not done, and a crash would fire them again.
   const bool all_acked =
       all && collector.WaitAllAcked(std::max(subscribed, created_at) + absl::Seconds(180));
   const double cpu_at_acked_s = ProcCpuSeconds(chimed_pid);
@@ -70,8 +71,10 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& na
   const absl::Time last = collector.last_receipt();
   const double after_due = absl::ToDoubleSeconds(last - due);
   const double after_all = absl::ToDoubleSeconds(last - std::max(subscribed, created_at));
-  const double acked_after_due =
-      all_acked ? absl::ToDoubleSeconds(collector.last_ack_result() - due) : -1;
+  // Empty when some acks never came back: printed as "not all acked", and null in the JSON.
+  const std::string acked_after_due =
+      all_acked ? absl::StrFormat("%.3f", absl::ToDoubleSeconds(collector.last_ack_result() - due))
+                : std::string();
   const double cpu_us_per_fire_to_acked =
       (cpu_at_acked_s - cpu_at_due_s) * 1e6 / static_cast<double>(count);
   const int64_t hwm = ProcStatusBytes(chimed_pid, "VmHWM");
@@ -86,9 +89,9 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& na
   if (chimed_pid > 0) printf("chimed cpu_us per fire by thread: %s\n", cpu_by_thread.c_str());
   printf("chime-bench (its subscribers) cpu_us per fire: %.2f\n", bench_cpu_us_per_fire);
   printf(
-      "every ack durable (ACKED) %.3f s after the due time; chimed cpu_us per fire by then: "
+      "every ack durable (ACKED) %s s after the due time; chimed cpu_us per fire by then: "
       "%.1f\n",
-      acked_after_due, cpu_us_per_fire_to_acked);
+      all_acked ? acked_after_due.c_str() : "not all acked", cpu_us_per_fire_to_acked);
   AppendJson(absl::GetFlag(FLAGS_json), name,
              absl::StrFormat(
                  R"("timers":%d,"creates_per_s":%.0f,"created_after_due":%s,)"
@@ -97,12 +100,12 @@ int RunHerd(const std::shared_ptr<grpc::Channel>& channel, const std::string& na
                  R"("lateness_ms":%s,"missing":%d,"duplicates":%d,"peak_rss_bytes":%d,)"
                  R"("chimed_cpu_us_per_fire":%.1f,"chimed_cpu_us_per_fire_from_subscribe":%.1f,)"
                  R"("chimed_cpu_us_per_fire_by_thread":%s,"bench_cpu_us_per_fire":%.2f,)"
-                 R"("last_acked_after_due_s":%.3f,"chimed_cpu_us_per_fire_to_acked":%.1f)",
+                 R"("last_acked_after_due_s":%s,"chimed_cpu_us_per_fire_to_acked":%.1f)",
                  count, created.PerSecond() * kFillBatch, created_at > due ? "true" : "false",
                  after_due, after_all, absl::ToDoubleSeconds(subscribe_after), PercentilesJson(p),
                  count - collector.distinct(), collector.duplicates(), hwm, cpu_us_per_fire,
-                 drain_cpu_us_per_fire, cpu_by_thread, bench_cpu_us_per_fire, acked_after_due,
-                 cpu_us_per_fire_to_acked));
+                 drain_cpu_us_per_fire, cpu_by_thread, bench_cpu_us_per_fire,
+                 all_acked ? acked_after_due : std::string("null"), cpu_us_per_fire_to_acked));
   return all && all_acked ? 0 : 1;
 }
 
