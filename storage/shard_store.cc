@@ -160,8 +160,12 @@ class ShardStore::Impl {
   void SyncerLoop();
   void RunGroup(std::vector<Pending>& group, GroupBatch& batch, SortedBatch& sorted,
                 std::vector<absl::Status>& results);
-  // After the group's write at `now`: hot_ takes its hot writes and forgets the keys of the
-  // others.
+  // Before the group's write: hot_ forgets the keys the group writes and does not keep. Their
+  // records were just read by the group's transactions, so they are still in the cache; after
+  // the write's memtable inserts they were not, and their erases waited on one miss after
+  // another. Forgetting early is safe: a miss only means reading the DB.
+  void ForgetWrittenHotRecords(const GroupBatch& batch);
+  // After the group's write at `now`: hot_ takes the group's hot writes and kept reads.
   void ApplyToHotRecords(const GroupBatch& batch, absl::Time now);
 
   const int index_;
@@ -271,6 +275,7 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, 
     // Never synced here: the syncer does that (see awaiting_sync_).
     rocksdb::WriteOptions options = write_options_;
     options.sync = false;
+    if (hot_enabled_) ForgetWrittenHotRecords(batch);
     // In key order: memtable inserts were most of a shard writer's time in batched creates,
     // and an insert next to the previous one is cheap (see SortedBatch).
     rocksdb::WriteBatch* to_write = sorted.SortedCopyOf(*batch.batch());
@@ -317,7 +322,16 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, 
   }
 }
 
+void ShardStore::Impl::ForgetWrittenHotRecords(const GroupBatch& batch) {
+  batch.ForEachIndexed(
+      [this](absl::string_view index_key, absl::string_view, std::optional<int64_t> hot_rank) {
+        HotRecords* hot = hot_.For(static_cast<Cf>(index_key[0]));
+        if (hot != nullptr && !hot_rank.has_value()) hot->Erase(index_key);
+      });
+}
+
 void ShardStore::Impl::ApplyToHotRecords(const GroupBatch& batch, absl::Time now) {
+  // Reads of keys the group also wrote are not kept: the write decides (ForEachKeptHot).
   batch.ForEachKeptHot([this](absl::string_view index_key, absl::string_view value, int64_t rank) {
     if (HotRecords* hot = hot_.For(static_cast<Cf>(index_key[0])); hot != nullptr) {
       hot->Put(index_key, value, rank);
@@ -326,12 +340,7 @@ void ShardStore::Impl::ApplyToHotRecords(const GroupBatch& batch, absl::Time now
   batch.ForEachIndexed([this](absl::string_view index_key, absl::string_view value,
                               std::optional<int64_t> hot_rank) {
     HotRecords* hot = hot_.For(static_cast<Cf>(index_key[0]));
-    if (hot == nullptr) return;
-    if (hot_rank.has_value()) {
-      hot->Put(index_key, value, *hot_rank);
-    } else {
-      hot->Erase(index_key);
-    }
+    if (hot != nullptr && hot_rank.has_value()) hot->Put(index_key, value, *hot_rank);
   });
   // Expected to be read that long ago and still here: most likely nobody reads it soon (a
   // delivery of a topic without subscribers, say); it should not hold the room for good.
