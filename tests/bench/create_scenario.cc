@@ -10,6 +10,7 @@
 #include "chime/v1/timer.grpc.pb.h"
 #include "chime/v1/timer.pb.h"
 #include "common/proto_time.h"
+#include "tests/bench/bench_channel.h"
 #include "tests/bench/bench_util.h"
 #include "tests/bench/flags.h"
 #include "tests/bench/scenarios.h"
@@ -149,6 +150,10 @@ int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& 
   const std::string header = absl::StrFormat(
       "%-9s %8s %11s %9s %9s %9s %11s %9s %7s %6s", "scenario", "inflight", "creates/s", "p50_ms",
       "p99_ms", "p999_ms", "health/s", "h_p50_ms", "ratio", "load");
+  std::vector<std::shared_ptr<grpc::Channel>> channels = {channel};
+  while (static_cast<int>(channels.size()) < absl::GetFlag(FLAGS_connections)) {
+    channels.push_back(NewBenchChannel(absl::GetFlag(FLAGS_server)));
+  }
   int rc = 0;
   for (int inflight : ParseIntList(absl::GetFlag(FLAGS_inflight))) {
     UnaryLoadOptions health;
@@ -156,13 +161,13 @@ int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& 
     health.requests = {std::string()};  // HealthCheckRequest{service: ""}
     health.inflight = inflight;
     health.duration = absl::GetFlag(FLAGS_duration);
-    UnaryLoadResult h = RunUnaryLoad(channel, health);
+    UnaryLoadResult h = RunUnaryLoad(channels, health);
     UnaryLoadOptions create = health;
     create.method = "/chime.v1.TimerService/CreateTimer";
     create.requests = creates;
     const bool keyed = absl::GetFlag(FLAGS_idempotency_keys);
     if (keyed) GiveEachCreateItsOwnKey(FreshTopic("keys"), /*batched=*/false, create);
-    UnaryLoadResult c = RunUnaryLoad(channel, create);
+    UnaryLoadResult c = RunUnaryLoad(channels, create);
     if (c.failed > 0 || h.failed > 0) {
       fprintf(stderr, "create: %lld create / %lld health calls failed: %s %s\n",
               static_cast<long long>(c.failed), static_cast<long long>(h.failed),
@@ -176,11 +181,13 @@ int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& 
                              keyed ? name + "-keys" : name, inflight, c.PerSecond(), cp.p50, cp.p99,
                              cp.p999, h.PerSecond(), hp.p50, ratio, LoadAverage1()));
     AppendJson(absl::GetFlag(FLAGS_json), name,
-               absl::StrFormat(R"("inflight":%d,"idempotency_keys":%s,"creates_per_s":%.0f,)"
+               absl::StrFormat(R"("inflight":%d,"connections":%d,"idempotency_keys":%s,)"
+                               R"("creates_per_s":%.0f,)"
                                R"("create_failed":%d,)"
                                R"("create_latency_ms":%s,"health_per_s":%.0f,)"
                                R"("health_latency_ms":%s,"ratio_to_health":%.3f)",
-                               inflight, keyed ? "true" : "false", c.PerSecond(), c.failed,
+                               inflight, static_cast<int>(channels.size()),
+                               keyed ? "true" : "false", c.PerSecond(), c.failed,
                                PercentilesJson(cp), h.PerSecond(), PercentilesJson(hp), ratio));
   }
   if (!absl::GetFlag(FLAGS_batch).empty() && RunBatchedCreate(channel, name, topic, due) != 0)

@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "tests/bench/bench_channel.h"
 #include "tests/bench/flags.h"
 #include "tests/bench/scenarios.h"
 
@@ -19,6 +20,8 @@ ABSL_FLAG(std::string, scenario, "create",
 ABSL_FLAG(std::string, json, "", "append one JSON object per scenario (line) to this file");
 ABSL_FLAG(std::string, label, "", "free text copied into the JSON (e.g. the run number)");
 ABSL_FLAG(std::string, inflight, "1,16,64,256", "create: calls in flight, comma separated");
+ABSL_FLAG(int, connections, 1,
+          "create: unary calls in flight go round robin over this many connections");
 ABSL_FLAG(std::string, batch, "100,1000",
           "create: CreateTimers batch sizes, comma separated (empty: no batched runs)");
 ABSL_FLAG(std::string, batch_inflight, "2,8", "create: CreateTimers calls in flight");
@@ -54,17 +57,7 @@ ABSL_FLAG(std::string, receipts_csv, "",
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("load scenarios against chimed; see --help");
   absl::ParseCommandLine(argc, argv);
-  grpc::ChannelArguments args;
-  // Separate channels per scenario piece would share one TCP connection anyway; a local
-  // subchannel pool keeps this process's channels on their own connections.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  // restart polls a server that is coming up: the default reconnect backoff (1 s, then
-  // growing) would be measured instead of chimed's start-up time.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 5);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 50);
-  auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_server),
-                                           grpc::InsecureChannelCredentials(), args);
+  auto channel = chime::bench::NewBenchChannel(absl::GetFlag(FLAGS_server));
   const std::string s = absl::GetFlag(FLAGS_scenario);
   if (s == "create" || s == "create-floor") return chime::bench::RunCreate(channel, s);
   if (s == "fire" || s == "mixed" || s == "fire-floor") return chime::bench::RunFire(channel, s);

@@ -23,8 +23,15 @@ struct Call {
 
 UnaryLoadResult RunUnaryLoad(const std::shared_ptr<grpc::Channel>& channel,
                              const UnaryLoadOptions& options) {
+  return RunUnaryLoad(std::vector<std::shared_ptr<grpc::Channel>>{channel}, options);
+}
+
+UnaryLoadResult RunUnaryLoad(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+                             const UnaryLoadOptions& options) {
   UnaryLoadResult result;
-  grpc::GenericStub stub(channel);
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
+  for (const auto& channel : channels)
+    stubs.push_back(std::make_unique<grpc::GenericStub>(channel));
   grpc::CompletionQueue cq;
   std::vector<grpc::ByteBuffer> buffers;
   for (const std::string& r : options.requests) {
@@ -49,7 +56,8 @@ UnaryLoadResult RunUnaryLoad(const std::shared_ptr<grpc::Channel>& channel,
     } else {
       c->request = buffers[issued % buffers.size()];
     }
-    c->reader = stub.PrepareUnaryCall(&c->ctx, options.method, c->request, &cq);
+    c->reader =
+        stubs[issued % stubs.size()]->PrepareUnaryCall(&c->ctx, options.method, c->request, &cq);
     c->reader->StartCall();
     c->reader->Finish(&c->response, &c->status, c);
     ++issued;

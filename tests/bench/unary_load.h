@@ -40,6 +40,9 @@ struct UnaryLoadResult {
 
 UnaryLoadResult RunUnaryLoad(const std::shared_ptr<grpc::Channel>& channel,
                              const UnaryLoadOptions& options);
+// The same, with call n on channels[n % channels.size()].
+UnaryLoadResult RunUnaryLoad(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+                             const UnaryLoadOptions& options);
 
 }  // namespace chime::bench
 
