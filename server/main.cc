@@ -27,6 +27,7 @@
 #include "server/admin/config.h"
 #include "server/chime_server.h"
 #include "server/shutdown_signals.h"
+#include "storage/crc32c_override.h"
 
 namespace {
 
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
                {"config", e.at("config").value},
                {"webhook_allow", e.at("webhook-allow").value},
                {"webhook_secrets", config->webhook_secrets.size()},
+               {"crc32c", chime::storage::Crc32cImplementation()},
                {"set_by", sources}});
   }
 
