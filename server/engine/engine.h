@@ -164,6 +164,8 @@ struct ShardStats {
   uint64_t warm_transactions = 0;
   // Times the dispatcher read its memory back after an idle spell (touch_after_idle).
   uint64_t touches = 0;
+  // Times the heap, all due by its next fire, was sorted into a run (TimerHeap).
+  uint64_t heap_sorted_runs = 0;
   // Lateness of the last fire batch: dispatch time - due time.
   absl::Duration last_dispatch_lateness;
 };

@@ -21,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/engine/shard_engine.h"
+#include "server/engine/timer_heap.h"
 #include "storage/key_codec.h"
 #include "storage/store.h"
 #include "tests/testing/gated_wal_sync_fs.h"
@@ -686,6 +687,44 @@ TEST_F(EngineTest, AfterAnIdleSpellTheDispatcherTouchesItsMemoryOnceBeforeItsNex
   ASSERT_TRUE(listener_.WaitForCount(4));
   EXPECT_EQ(engine_->Stats()[0].touches, 1u);
   EXPECT_EQ(engine_->Stats()[0].fired_total, 4u);
+}
+
+// A herd's heap is sorted into a run at the touch ahead of its due time; a timer created after
+// the sort still fires in its place, and every timer fires once, in heap order.
+TEST_F(EngineTest, AHerdsHeapSortedAtTheTouchFiresEachTimerOnceInOrder) {
+  EngineOptions options;
+  options.window = absl::Seconds(60);
+  options.touch_after_idle = absl::Seconds(1);
+  Open(1, options);
+  const absl::Time due = kStart + absl::Seconds(30);
+  const int herd = static_cast<int>(TimerHeap::kDefaultMinSortedRun) + 50;
+  std::vector<CreateSpec> specs;
+  for (int i = 0; i < herd; ++i) {
+    specs.push_back(OneShot(absl::StrFormat("h%05d", (i * 7919) % herd), due));  // shuffled
+  }
+  CreateAll(std::move(specs));
+  ASSERT_TRUE(Eventually([&] {
+    const ShardStats s = engine_->Stats()[0];
+    return s.heap_entries == static_cast<size_t>(herd) && s.timers_to_warm == 0;
+  }));
+  EXPECT_EQ(engine_->Stats()[0].heap_sorted_runs, 0u);
+
+  clock_.Set(due - ShardEngine::kTouchLead);
+  ASSERT_TRUE(Eventually([&] { return engine_->Stats()[0].touches == 1; }));
+  EXPECT_EQ(engine_->Stats()[0].heap_sorted_runs, 1u);
+  EXPECT_EQ(listener_.count(), 0u);                  // sorted, not fired
+  ASSERT_OK(Create(OneShot("a-late-create", due)));  // sorts before every "h" id
+
+  clock_.Set(due);
+  ASSERT_TRUE(listener_.WaitForCount(static_cast<size_t>(herd) + 1));
+  std::vector<std::string> ids;
+  for (const v1::Fire& fire : listener_.fires()) ids.push_back(fire.timer_id());
+  ASSERT_EQ(ids.size(), static_cast<size_t>(herd) + 1);
+  EXPECT_EQ(ids.front(), "a-late-create");
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());  // none twice
+  EXPECT_EQ(engine_->Stats()[0].heap_sorted_runs, 1u);
+  EXPECT_EQ(engine_->Stats()[0].heap_entries, 0u);
 }
 
 TEST_F(EngineTest, HeapStaysWithinItsBoundWhenManyAreDueTogether) {

@@ -376,6 +376,7 @@ ShardStats ShardEngine::Stats() const {
   stats.timers_to_warm = to_warm_.size();
   stats.warm_transactions = warm_transactions_;
   stats.touches = touches_;
+  stats.heap_sorted_runs = heap_.sorted_runs();
   stats.load_cursor = cursor_;
   stats.fired_total = fired_total_;
   stats.last_dispatch_lateness = last_lateness_;
@@ -564,6 +565,10 @@ absl::Time ShardEngine::TouchAtLocked() const {
 void ShardEngine::TouchLocked() {
   touched_ = true;
   ++touches_;
+  // A herd's heap, all due at once, is sorted now rather than at its first fire (the first
+  // PopDue's horizon, kTouchLead from now). The sort reads the slots as the touch would.
+  heap_.SortIntoRunIfDueBy(FireHorizonUs(absl::ToUnixMicros(clock_->Now())) +
+                           absl::ToInt64Microseconds(kTouchLead));
   touch_sum_ += heap_.Touch();
   if (!options_.warm_loaded_timers) return;
   // Their fires come first: the writer's lookups bring their kept records back in.

@@ -159,7 +159,7 @@ uint32_t TimerHeap::Store(HeapEntry entry) {
 
 HeapEntry TimerHeap::Release(uint32_t index) {
   HeapEntry entry = std::move(entries_[index]);
-  if (slots_.empty()) {
+  if (empty()) {
     entries_.clear();
     free_.clear();
   } else {
@@ -175,7 +175,50 @@ void TimerHeap::Push(HeapEntry entry) {
   SiftUp(slots_, slots_.size() - 1, SlotOrder(entries_));
 }
 
-HeapEntry TimerHeap::Pop() { return TakeAt(0); }
+bool TimerHeap::TopInRun() const {
+  if (RunEmpty()) return false;
+  if (slots_.empty()) return true;
+  return !SlotOrder(entries_).Earlier(slots_.front(), run_[run_head_]);
+}
+
+const TimerHeap::Slot& TimerHeap::TopSlot() const {
+  return TopInRun() ? run_[run_head_] : slots_.front();
+}
+
+bool TimerHeap::LatestInRun() const {
+  if (RunEmpty()) return false;
+  if (slots_.empty()) return true;
+  return SlotOrder(entries_).Earlier(slots_[LatestIndex()], run_.back());
+}
+
+const HeapEntry& TimerHeap::Latest() const {
+  return entries_[LatestInRun() ? run_.back().entry : slots_[LatestIndex()].entry];
+}
+
+HeapEntry TimerHeap::Pop() { return TopInRun() ? PopRunFront() : TakeAt(0); }
+
+HeapEntry TimerHeap::PopRunFront() {
+  const uint32_t index = run_[run_head_++].entry;
+  if (RunEmpty()) {
+    run_.clear();
+    run_head_ = 0;
+  }
+  return Release(index);
+}
+
+void TimerHeap::SortIntoRunIfDueBy(int64_t by_us) {
+  if (!RunEmpty() || slots_.empty() || slots_.size() < min_sorted_run_ ||
+      slots_[LatestIndex()].due_us > by_us) {
+    return;
+  }
+  ++sorted_runs_;
+  run_.swap(slots_);
+  slots_.clear();
+  run_head_ = 0;
+  const SlotOrder order(entries_);
+  std::sort(run_.begin(), run_.end(),
+            [&order](const Slot& a, const Slot& b) { return order.Earlier(a, b); });
+}
 
 namespace {
 
@@ -191,12 +234,14 @@ uint64_t SumCacheLines(const void* data, size_t bytes) {
 
 uint64_t TimerHeap::Touch() const {
   return SumCacheLines(slots_.data(), slots_.size() * sizeof(Slot)) +
+         SumCacheLines(run_.data() + run_head_, (run_.size() - run_head_) * sizeof(Slot)) +
          SumCacheLines(entries_.data(), entries_.size() * sizeof(HeapEntry));
 }
 
 std::vector<HeapEntry> TimerHeap::Earliest(size_t n) const {
   // On copies of the slots: their packed words order them without reading the entries.
   std::vector<Slot> order(slots_);
+  order.insert(order.end(), run_.begin() + static_cast<std::ptrdiff_t>(run_head_), run_.end());
   n = std::min(n, order.size());
   const SlotOrder slot_order(entries_);
   std::nth_element(
@@ -209,9 +254,16 @@ std::vector<HeapEntry> TimerHeap::Earliest(size_t n) const {
 }
 
 size_t TimerHeap::PopDue(int64_t now_us, size_t max, std::vector<HeapEntry>* out) {
+  SortIntoRunIfDueBy(now_us);
   size_t n = 0;
+  while (n < max && !RunEmpty()) {
+    const bool in_run = TopInRun();
+    if ((in_run ? run_[run_head_] : slots_.front()).due_us > now_us) return n;
+    out->push_back(in_run ? PopRunFront() : TakeAt(0));
+    ++n;
+  }
   while (n < max && !slots_.empty() && slots_.front().due_us <= now_us) {
-    out->push_back(Pop());
+    out->push_back(TakeAt(0));
     ++n;
   }
   return n;
@@ -234,9 +286,19 @@ HeapEntry TimerHeap::TakeAt(size_t i) {
 }
 
 HeapEntry TimerHeap::ExchangeLatest(HeapEntry entry) {
-  const size_t latest = LatestIndex();
   if (!EarlierThan(entry, Latest())) return entry;
-  HeapEntry out = TakeAt(latest);
+  HeapEntry out;
+  if (LatestInRun()) {
+    const uint32_t index = run_.back().entry;
+    run_.pop_back();
+    if (RunEmpty()) {
+      run_.clear();
+      run_head_ = 0;
+    }
+    out = Release(index);
+  } else {
+    out = TakeAt(LatestIndex());
+  }
   Push(std::move(entry));
   return out;
 }

@@ -10,7 +10,9 @@
 // Entries stay put in a slab while the heap moves small slots that carry the order: the due
 // time and the leading bytes of the namespace and timer id. A herd shares one due time, so
 // nearly every comparison falls to the ids; read from the entries' strings, each was a cache
-// miss. Not thread-safe: the shard engine guards it with its mutex.
+// miss. A large heap found wholly due (a herd at its due time) is sorted once into a run that
+// pops in order, beside the heap that takes later pushes. Not thread-safe: the shard engine
+// guards it with its mutex.
 #ifndef CHIME_SERVER_ENGINE_TIMER_HEAP_H_
 #define CHIME_SERVER_ENGINE_TIMER_HEAP_H_
 
@@ -35,18 +37,30 @@ bool EarlierThan(const HeapEntry& a, const HeapEntry& b);
 
 class TimerHeap {
  public:
-  bool empty() const { return slots_.empty(); }
-  size_t size() const { return slots_.size(); }
+  // A wholly due heap of at least `min_sorted_run` entries is sorted into a run by PopDue.
+  static constexpr size_t kDefaultMinSortedRun = 4096;
+  explicit TimerHeap(size_t min_sorted_run = kDefaultMinSortedRun)
+      : min_sorted_run_(min_sorted_run) {}
+
+  bool empty() const { return slots_.empty() && RunEmpty(); }
+  size_t size() const { return slots_.size() + (run_.size() - run_head_); }
 
   void Push(HeapEntry entry);
   // REQUIRES: !empty().
-  const HeapEntry& Top() const { return entries_[slots_.front().entry]; }
+  const HeapEntry& Top() const { return entries_[TopSlot().entry]; }
   // The latest entry. REQUIRES: !empty().
-  const HeapEntry& Latest() const { return entries_[slots_[LatestIndex()].entry]; }
+  const HeapEntry& Latest() const;
   HeapEntry Pop();
   // Pops entries with due_us <= now_us, earliest first, at most `max`; appends them to *out
-  // and returns how many.
+  // and returns how many. A heap of min_sorted_run entries or more, all due by now_us, is
+  // first sorted into the run (SortIntoRunIfDueBy).
   size_t PopDue(int64_t now_us, size_t max, std::vector<HeapEntry>* out);
+  // Sorts the heap into the run if the run is empty and the heap has min_sorted_run entries
+  // or more, all due by `by_us`. Done ahead of a herd's due time, the sort does not delay its
+  // first fires.
+  void SortIntoRunIfDueBy(int64_t by_us);
+  // Times the heap was sorted into a run.
+  uint64_t sorted_runs() const { return sorted_runs_; }
   // For a full heap: if `entry` is earlier than the latest entry, replaces that entry with it
   // and returns the one taken out; otherwise returns `entry` itself. O(log n): every create
   // landing in a full window (say a herd created shortly before its due time) pays it.
@@ -61,7 +75,7 @@ class TimerHeap {
   std::vector<HeapEntry> Earliest(size_t n) const;
 
  private:
-  // REQUIRES: !empty().
+  // REQUIRES: !slots_.empty().
   size_t LatestIndex() const;
   // Removes and returns the entry at slot i, restoring the heap order.
   HeapEntry TakeAt(size_t i);
@@ -79,11 +93,28 @@ class TimerHeap {
   };
   class SlotOrder;
 
+  bool RunEmpty() const { return run_head_ == run_.size(); }
+  // Whether the earliest entry is the run's first rather than the heap's top.
+  // REQUIRES: !empty().
+  bool TopInRun() const;
+  const Slot& TopSlot() const;
+  // REQUIRES: TopInRun().
+  HeapEntry PopRunFront();
+  // Whether the latest entry is the run's last rather than the heap's latest.
+  // REQUIRES: !empty().
+  bool LatestInRun() const;
   Slot MakeSlot(const HeapEntry& entry, uint32_t index) const;
   uint32_t Store(HeapEntry entry);
   HeapEntry Release(uint32_t index);
 
   std::vector<Slot> slots_;
+  // Slots sorted earliest first, taken from a heap that was wholly due; [run_head_, end) are
+  // still in it. Each pop of a herd's heap walked a sift-down through cache misses; a sort
+  // reads the slots in runs and the pops then read them in order.
+  std::vector<Slot> run_;
+  size_t run_head_ = 0;
+  size_t min_sorted_run_;
+  uint64_t sorted_runs_ = 0;
   // The entries, by Slot::entry; free_ lists the unused indices.
   std::vector<HeapEntry> entries_;
   std::vector<uint32_t> free_;

@@ -131,22 +131,99 @@ TEST(TimerHeapTest, ExchangeLatestKeepsTheEarliestEntries) {
   }
 }
 
-// Random pushes, pops and exchanges of entries from make_entry, checked step by step against
-// an ordered multiset of the same keys.
+// A herd at its due time: the heap, wholly due, is sorted into a run once; the run pops in
+// order, and entries pushed after it (earlier or later than all of it) keep their places.
+TEST(TimerHeapTest, AWhollyDueHeapPopsInOrderThroughASortedRun) {
+  std::mt19937_64 rng(5);
+  TimerHeap heap;
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < TimerHeap::kDefaultMinSortedRun + 100; ++i) {
+    ids.push_back("h" + std::to_string(rng()));
+    heap.Push(E(1000, ids.back()));
+  }
+  std::sort(ids.begin(), ids.end());
+  std::vector<HeapEntry> out;
+  ASSERT_EQ(heap.PopDue(1000, 10, &out), 10u);
+  EXPECT_EQ(Ids(out), std::vector<std::string>(ids.begin(), ids.begin() + 10));
+  ASSERT_EQ(heap.size(), ids.size() - 10);
+
+  heap.Push(E(999, "early"));
+  heap.Push(E(2000, "late"));
+  EXPECT_EQ(heap.Top().timer_id, "early");
+  EXPECT_EQ(heap.Latest().timer_id, "late");
+  EXPECT_EQ(heap.ExchangeLatest(E(1000, "a0")).timer_id, "late");  // "a0" sorts first at 1000
+  EXPECT_EQ(heap.Latest().timer_id, ids.back());
+  EXPECT_EQ(heap.ExchangeLatest(E(1000, "zz")).timer_id, "zz");        // later than all: stays out
+  EXPECT_EQ(heap.ExchangeLatest(E(1000, "b0")).timer_id, ids.back());  // the run's last goes
+
+  std::vector<HeapEntry> earliest = heap.Earliest(3);
+  std::vector<std::string> earliest_ids = Ids(earliest);
+  std::sort(earliest_ids.begin(), earliest_ids.end());
+  EXPECT_EQ(earliest_ids, (std::vector<std::string>{"a0", "b0", "early"}));
+
+  out.clear();
+  ASSERT_EQ(heap.PopDue(1000, SIZE_MAX, &out), ids.size() - 10 + 2);
+  EXPECT_EQ(out[0].timer_id, "early");
+  EXPECT_EQ(out[1].timer_id, "a0");
+  EXPECT_EQ(out[2].timer_id, "b0");
+  std::vector<std::string> rest = Ids(out);
+  EXPECT_EQ(std::vector<std::string>(rest.begin() + 3, rest.end()),
+            std::vector<std::string>(ids.begin() + 10, ids.end() - 1));
+  EXPECT_TRUE(heap.empty());
+  EXPECT_EQ(heap.size(), 0u);
+
+  // Emptied, it is a plain heap again.
+  heap.Push(E(5, "x"));
+  heap.Push(E(3, "y"));
+  EXPECT_EQ(heap.Pop().timer_id, "y");
+  EXPECT_EQ(heap.Pop().timer_id, "x");
+  EXPECT_TRUE(heap.empty());
+}
+
+// A heap not wholly due is not sorted: only its due entries pop, in order.
+TEST(TimerHeapTest, AHeapWithEntriesNotYetDueStaysAHeap) {
+  TimerHeap heap(/*min_sorted_run=*/1);
+  for (int i = 0; i < 100; ++i) heap.Push(E(i, "t" + std::to_string(i)));
+  std::vector<HeapEntry> out;
+  EXPECT_EQ(heap.PopDue(49, SIZE_MAX, &out), 50u);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(out[i].due_us, i);
+  EXPECT_EQ(heap.Top().due_us, 50);
+  EXPECT_EQ(heap.Latest().due_us, 99);
+}
+
+// Random pushes, pops, due pops and exchanges of entries from make_entry, checked step by step
+// against an ordered multiset of the same keys. Heaps of `min_sorted_run` or more entries sort
+// into a run when a due pop finds them wholly due.
 template <typename MakeEntry>
-void CheckAgainstAnOrderedSet(std::mt19937_64& rng, MakeEntry make_entry) {
+void CheckAgainstAnOrderedSet(std::mt19937_64& rng, MakeEntry make_entry,
+                              size_t min_sorted_run = TimerHeap::kDefaultMinSortedRun) {
   using Key = std::tuple<int64_t, std::string, std::string>;
   auto key = [](const HeapEntry& e) { return Key{e.due_us, e.ns, e.timer_id}; };
   for (int round = 0; round < 40; ++round) {
-    TimerHeap heap;
+    TimerHeap heap(min_sorted_run);
     std::multiset<Key> model;
     const int ops = 50 + round * 50;
     for (int op = 0; op < ops; ++op) {
       HeapEntry e = make_entry();
-      const int kind = static_cast<int>(rng() % 4);
+      const int kind = static_cast<int>(rng() % 5);
       if (kind <= 1 || model.empty()) {
         model.insert(key(e));
         heap.Push(std::move(e));
+      } else if (kind == 4) {
+        // Up to a few past the model's latest due time, so some pops find the heap wholly due.
+        const int64_t first = std::get<0>(*model.begin());
+        const int64_t span = std::get<0>(*model.rbegin()) - first + 1;
+        const int64_t now = first + static_cast<int64_t>(rng() % 8) * span / 4;
+        const size_t max = 1 + rng() % 16;
+        std::vector<HeapEntry> due;
+        const size_t n = heap.PopDue(now, max, &due);
+        ASSERT_EQ(n, due.size());
+        for (const HeapEntry& d : due) {
+          ASSERT_EQ(key(d), *model.begin()) << "round " << round << " op " << op;
+          model.erase(model.begin());
+        }
+        ASSERT_TRUE(n == max || model.empty() || std::get<0>(*model.begin()) > now)
+            << "round " << round << " op " << op;
       } else if (kind == 2) {
         ASSERT_EQ(key(heap.Pop()), *model.begin()) << "round " << round << " op " << op;
         model.erase(model.begin());
@@ -183,6 +260,21 @@ TEST(TimerHeapTest, MatchesAnOrderedSetUnderRandomOperations) {
     return E(static_cast<int64_t>(rng() % 40), "t" + std::to_string(rng() % 8),
              rng() % 2 == 0 ? "a" : "b");
   });
+}
+
+// The same with sorted runs taken from heaps of any size, so pushes, exchanges and pops meet
+// a run in every state.
+TEST(TimerHeapTest, MatchesAnOrderedSetWithSortedRuns) {
+  for (size_t min_sorted_run : {1, 8}) {
+    std::mt19937_64 rng(13 + min_sorted_run);
+    CheckAgainstAnOrderedSet(
+        rng,
+        [&] {
+          return E(static_cast<int64_t>(rng() % 40), "t" + std::to_string(rng() % 8),
+                   rng() % 2 == 0 ? "a" : "b");
+        },
+        min_sorted_run);
+  }
 }
 
 // The heap compares the leading 8 bytes of a namespace and 16 of an id before the strings:
