@@ -3,6 +3,8 @@
 #include "server/engine/engine.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -11,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -117,6 +121,25 @@ class RecordingListener : public FireListener {
   std::map<std::string, size_t> room_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, bool> subscribed_ ABSL_GUARDED_BY(mu_);
 };
+
+// The flush and compaction lines of every RocksDB LOG under `dir`: what ran, and why, when a
+// test finds a record filtered earlier than it expected.
+std::string FlushAndCompactionLog(const std::string& dir) {
+  std::string out;
+  for (const auto& file : std::filesystem::recursive_directory_iterator(dir)) {
+    if (file.path().filename() != "LOG") continue;
+    absl::StrAppend(&out, "== ", file.path().string(), "\n");
+    std::ifstream in(file.path());
+    for (std::string line; std::getline(in, line);) {
+      // The settings, printed at each open, name flushes and compactions too.
+      if (absl::StrContains(line, "Options.") || absl::StrContains(line, "options:")) continue;
+      if (absl::StrContains(line, "ompact") || absl::StrContains(line, "lush")) {
+        absl::StrAppend(&out, line, "\n");
+      }
+    }
+  }
+  return out;
+}
 
 // Polls `pred` (for state with no event to wait on, e.g. the heap after a window load).
 template <typename Pred>
@@ -1503,7 +1526,9 @@ TEST_F(EngineTest, UnderADayOfRetentionOrMoreFlushesLeaveExpiredTimersToCompacti
 
   clock_.Set(kStart + absl::Hours(25));
   ASSERT_OK(shard->FlushMemtables(0));
-  EXPECT_EQ(shard->GetRetentionStats().timers_removed, 0u);
+  // Failed once in CI (ASan) and once in ~800 stressed runs, for a reason not found yet: the
+  // message then says what RocksDB flushed and compacted.
+  EXPECT_EQ(shard->GetRetentionStats().timers_removed, 0u) << FlushAndCompactionLog(dir_.path());
   EXPECT_OK(engine_->Get("default", "acked"));
   ASSERT_OK(shard->CompactRetained());
   EXPECT_EQ(shard->GetRetentionStats().timers_removed, 1u);
