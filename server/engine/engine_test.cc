@@ -680,14 +680,19 @@ TEST_F(EngineTest, WithWarmingOffALoadSubmitsNoWarmingTransactions) {
   EXPECT_EQ(engine_->Stats()[0].warm_transactions, 0u);
 }
 
+// An engine that touches its memory before a fire that follows a second or more of idling.
+EngineOptions TouchAfterASecondIdle() {
+  EngineOptions options;
+  options.window = absl::Seconds(60);
+  options.touch_after_idle = absl::Seconds(1);
+  return options;
+}
+
 // After an idle spell the dispatcher reads its memory back shortly before the next fire, once,
 // with a warming transaction for the first fires (their records' lookups); a shorter pause
 // between fires does not.
 TEST_F(EngineTest, AfterAnIdleSpellTheDispatcherTouchesItsMemoryOnceBeforeItsNextFire) {
-  EngineOptions options;
-  options.window = absl::Seconds(60);
-  options.touch_after_idle = absl::Seconds(1);
-  Open(1, options);
+  Open(1, TouchAfterASecondIdle());
   const absl::Time due = kStart + absl::Seconds(30);
   const absl::Time soon_after = due + absl::Milliseconds(500);  // a pause under a second
   CreateAll({OneShot("a", due), OneShot("b", due), OneShot("c", due), OneShot("d", soon_after)});
@@ -715,10 +720,7 @@ TEST_F(EngineTest, AfterAnIdleSpellTheDispatcherTouchesItsMemoryOnceBeforeItsNex
 // A herd's heap is sorted into a run at the touch ahead of its due time; a timer created after
 // the sort still fires in its place, and every timer fires once, in heap order.
 TEST_F(EngineTest, AHerdsHeapSortedAtTheTouchFiresEachTimerOnceInOrder) {
-  EngineOptions options;
-  options.window = absl::Seconds(60);
-  options.touch_after_idle = absl::Seconds(1);
-  Open(1, options);
+  Open(1, TouchAfterASecondIdle());
   const absl::Time due = kStart + absl::Seconds(30);
   const int herd = static_cast<int>(TimerHeap::kDefaultMinSortedRun) + 50;
   std::vector<CreateSpec> specs;
