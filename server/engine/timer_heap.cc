@@ -195,14 +195,17 @@ const HeapEntry& TimerHeap::Latest() const {
   return entries_[LatestInRun() ? run_.back().entry : slots_[LatestIndex()].entry];
 }
 
+void TimerHeap::ForgetRunIfEmpty() {
+  if (!RunEmpty()) return;
+  run_.clear();
+  run_head_ = 0;
+}
+
 HeapEntry TimerHeap::Pop() { return TopInRun() ? PopRunFront() : TakeAt(0); }
 
 HeapEntry TimerHeap::PopRunFront() {
   const uint32_t index = run_[run_head_++].entry;
-  if (RunEmpty()) {
-    run_.clear();
-    run_head_ = 0;
-  }
+  ForgetRunIfEmpty();
   return Release(index);
 }
 
@@ -291,10 +294,7 @@ HeapEntry TimerHeap::ExchangeLatest(HeapEntry entry) {
   if (LatestInRun()) {
     const uint32_t index = run_.back().entry;
     run_.pop_back();
-    if (RunEmpty()) {
-      run_.clear();
-      run_head_ = 0;
-    }
+    ForgetRunIfEmpty();
     out = Release(index);
   } else {
     out = TakeAt(LatestIndex());

@@ -100,6 +100,8 @@ class TimerHeap {
   const Slot& TopSlot() const;
   // REQUIRES: TopInRun().
   HeapEntry PopRunFront();
+  // After an entry left the run: an exhausted run starts over empty.
+  void ForgetRunIfEmpty();
   // Whether the latest entry is the run's last rather than the heap's latest.
   // REQUIRES: !empty().
   bool LatestInRun() const;
