@@ -163,10 +163,15 @@ std::optional<google::protobuf::Timestamp> DeliveryManager::UnwrittenFireTime(
     const std::string& ns, const std::string& topic_name, const std::string& fire_id) {
   absl::MutexLock lock(&mu_);
   const Topic* topic = FindTopicLocked({ns, topic_name});
-  if (topic == nullptr) return std::nullopt;
-  auto it = topic->entries.find(fire_id);
-  if (it == topic->entries.end() || !it->second.record.has_unwritten()) return std::nullopt;
-  return it->second.record.fire().fire_time();
+  if (topic != nullptr) {
+    auto it = topic->entries.find(fire_id);
+    if (it != topic->entries.end() && it->second.record.has_unwritten()) {
+      return it->second.record.fire().fire_time();
+    }
+  }
+  auto writing = fires_being_written_.find(NsFireId(ns, fire_id));
+  if (writing == fires_being_written_.end()) return std::nullopt;
+  return writing->second.fire_time;
 }
 
 void DeliveryManager::AddEntryLocked(Topic& topic, int shard, DeliveryRecord record,
@@ -1293,6 +1298,10 @@ void DeliveryManager::WriteUnwrittenEntryLocked(const TopicKey& key, Entry& entr
 
 void DeliveryManager::QueueFireWriteLocked(int shard, const TopicKey& key, DeliveryRecord record) {
   auto fire = std::make_shared<DeliveryRecord>(std::move(record));
+  FireBeingWritten& writing =
+      fires_being_written_[std::make_pair(fire->fire().namespace_(), fire->fire().fire_id())];
+  writing.fire_time = fire->fire().fire_time();
+  ++writing.writes;
   // Set by the transaction: the timer no longer waits for this fire and none is stored.
   auto gone = std::make_shared<bool>(false);
   storage::TxnFn fn = [fire, gone](storage::ShardTxn& txn) -> absl::Status {
@@ -1313,10 +1322,14 @@ void DeliveryManager::QueueFireWriteLocked(int shard, const TopicKey& key, Deliv
       // restart. While in memory, the next occasion tries the write again.
       CHIME_LOG(kError, "writing a fire delivered before its write failed",
                 {{"fire_id", fire_id}, {"error", status.ToString()}});
-    } else if (!*gone) {
-      return;
     }
     absl::MutexLock lock(&mu_);
+    // Written (or failed, and then read as stored: SCHEDULED, due again after a restart).
+    auto writing = fires_being_written_.find(NsFireId(fire->fire().namespace_(), fire_id));
+    if (writing != fires_being_written_.end() && --writing->second.writes == 0) {
+      fires_being_written_.erase(writing);
+    }
+    if (status.ok() && !*gone) return;
     Topic* topic = FindTopicLocked(key);
     if (topic == nullptr) return;
     auto it = topic->entries.find(fire_id);

@@ -125,7 +125,8 @@ class DeliveryManager : public engine::FireListener {
   size_t MemoryRoom(const std::string& ns, const std::string& topic) override;
   // Whether the topic has a subscriber now and no backlog on disk.
   bool RoomWillFree(const std::string& ns, const std::string& topic) override;
-  // Its fire time while the fire is in memory, handed over unwritten.
+  // Its fire time while the fire, handed over unwritten, is in memory or its write has not
+  // landed yet.
   std::optional<google::protobuf::Timestamp> UnwrittenFireTime(const std::string& ns,
                                                                const std::string& topic,
                                                                const std::string& fire_id) override;
@@ -477,6 +478,17 @@ class DeliveryManager : public engine::FireListener {
         updates;
   };
   std::map<int, HeldSends> held_sends_ ABSL_GUARDED_BY(mu_);
+  // Fires handed over unwritten whose write is queued or under way, by (namespace, fire_id):
+  // their fire time, and how many writes of each. The entry may leave memory before the write
+  // lands (the topic's last subscriber left, or the fire went to wait on disk), and until
+  // then the stored timer still reads SCHEDULED: UnwrittenFireTime answers from here.
+  struct FireBeingWritten {
+    google::protobuf::Timestamp fire_time;
+    int writes = 0;
+  };
+  absl::flat_hash_map<std::pair<std::string, std::string>, FireBeingWritten, NsFireIdHash,
+                      NsFireIdEq>
+      fires_being_written_ ABSL_GUARDED_BY(mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);  // backoff jitter
   std::function<void(const std::string&, const std::string&)> internal_topic_hook_
       ABSL_GUARDED_BY(mu_);

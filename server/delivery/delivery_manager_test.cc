@@ -5,8 +5,11 @@
 
 #include <map>
 #include <set>
+#include <tuple>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/fake_clock.h"
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
@@ -626,6 +629,60 @@ TEST_F(DeliveryManagerTest, UnwrittenFiresAreWrittenWhenTheyLeaveMemory) {
   EXPECT_EQ(attempts, (std::map<std::string, uint32_t>{
                           {"beyond", 1}, {"over", 1}, {"ready", 1}, {"sent", 2}}));
   manager_->Unsubscribe(next_id);
+}
+
+// Until its write lands, an unwritten fire that left memory still reads as fired (the
+// engine's reads ask UnwrittenFireTime); its stored timer says SCHEDULED until then. A
+// `chime get` right after the last `watch` of a topic exited read SCHEDULED (a CI flake).
+TEST_F(DeliveryManagerTest, AnUnwrittenFireThatLeftMemoryReadsFiredUntilItsWriteLands) {
+  OutUnwritten out;
+  ASSERT_NO_FATAL_FAILURE(SubscribeAndFireUnwritten(&out));
+  auto& [sink, id, record] = out;
+  ASSERT_TRUE(sink->Next().has_value());
+  auto [idle_shard, idle] = Unwritten("idle1", "idle");  // a topic nobody subscribes to
+  // The shards' writers wait, so the fires' writes stay queued behind them.
+  absl::Notification release;
+  std::vector<std::unique_ptr<absl::Notification>> busy;
+  for (int shard : std::set<int>{store_->ShardFor("ns", "u1"), idle_shard}) {
+    busy.push_back(std::make_unique<absl::Notification>());
+    store_->shard(shard)->Submit(
+        [&release, started = busy.back().get()](storage::ShardTxn&) {
+          started->Notify();
+          release.WaitForNotification();
+          return absl::OkStatus();
+        },
+        [](absl::Status) {});
+  }
+  for (auto& started : busy) started->WaitForNotification();
+  // A failed assertion below must not leave the writers waiting (TearDown waits for them).
+  absl::Cleanup release_on_exit = [&release] {
+    if (!release.HasBeenNotified()) release.Notify();
+  };
+
+  manager_->Unsubscribe(id);              // its topic leaves memory, the fire's write waits
+  manager_->OnFires(idle_shard, {idle});  // goes to wait on disk, the write waits
+  for (const auto& [timer_id, topic, fired] :
+       {std::tuple{"u1", "q", record}, std::tuple{"idle1", "idle", idle}}) {
+    SCOPED_TRACE(timer_id);
+    EXPECT_EQ(Stored(timer_id).timer.state(), v1::TIMER_STATE_SCHEDULED);
+    std::optional<google::protobuf::Timestamp> fire_time =
+        manager_->UnwrittenFireTime("ns", topic, fired.fire().fire_id());
+    ASSERT_TRUE(fire_time.has_value());
+    EXPECT_EQ(FromProto(*fire_time), FromProto(fired.fire().fire_time()));
+  }
+
+  release.Notify();
+  for (const auto& [timer_id, topic, fire_id] :
+       {std::tuple{"u1", "q", "u1@0"}, std::tuple{"idle1", "idle", "idle1@0"}}) {
+    SCOPED_TRACE(timer_id);
+    EXPECT_EQ(WaitWritten(timer_id).timer.state(), v1::TIMER_STATE_FIRED);
+    // Forgotten once written (the write's completion runs right after it lands).
+    const absl::Time limit = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < limit && manager_->UnwrittenFireTime("ns", topic, fire_id).has_value()) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    EXPECT_FALSE(manager_->UnwrittenFireTime("ns", topic, fire_id).has_value());
+  }
 }
 
 TEST_F(DeliveryManagerTest, ANackOfAnUnwrittenFireWritesItFirst) {
