@@ -465,8 +465,18 @@ class Engine::Impl {
                            shard.GetTimer(ns, timer_id));
     if (!record.has_value()) return NotFound(ns, timer_id);
     CHIME_RETURN_IF_ERROR(ResolveCompletion(shard, *record));
+    if (MayHaveUnwrittenFire(*record)) {
+      ShowUnwrittenFire(*record);
+      if (record->timer().state() == v1::TIMER_STATE_SCHEDULED) {
+        // The listener forgets a fire once its write lands: one that landed since the read
+        // above reads FIRED (or COMPLETED) now.
+        CHIME_ASSIGN_OR_RETURN(record, shard.GetTimer(ns, timer_id));
+        if (!record.has_value()) return NotFound(ns, timer_id);
+        CHIME_RETURN_IF_ERROR(ResolveCompletion(shard, *record));
+        ShowUnwrittenFire(*record);
+      }
+    }
     v1::Timer& timer = *record->mutable_timer();
-    ShowUnwrittenFire(*record);
     if (!IsOneShot(timer) && timer.state() == v1::TIMER_STATE_SCHEDULED && record->due_us() != 0) {
       const int64_t nominal = record->nominal_us() != 0 ? record->nominal_us() : record->due_us();
       for (int64_t us : UpcomingDueUs(timer, nominal, limits::kUpcomingFireTimes)) {

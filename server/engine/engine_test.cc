@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -101,6 +102,23 @@ class RecordingListener : public FireListener {
     auto it = subscribed_.find(topic);
     return it != subscribed_.end() && it->second;
   }
+  // Runs once, the next time the engine asks UnwrittenFireTime, which answers nothing (as for
+  // a fire whose write landed and was forgotten): a test lands that write just then.
+  void SetOnUnwrittenFireTime(std::function<void()> hook) {
+    absl::MutexLock lock(&mu_);
+    on_unwritten_fire_time_ = std::move(hook);
+  }
+  std::optional<google::protobuf::Timestamp> UnwrittenFireTime(
+      const std::string& /*ns*/, const std::string& /*topic*/,
+      const std::string& /*fire_id*/) override {
+    std::function<void()> hook;
+    {
+      absl::MutexLock lock(&mu_);
+      hook = std::exchange(on_unwritten_fire_time_, nullptr);
+    }
+    if (hook) hook();
+    return std::nullopt;
+  }
   // The number of fires in each OnFires call (one per fire transaction), in order.
   std::vector<size_t> batch_sizes() const {
     absl::MutexLock lock(&mu_);
@@ -120,6 +138,7 @@ class RecordingListener : public FireListener {
   std::vector<size_t> batch_sizes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, size_t> room_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, bool> subscribed_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> on_unwritten_fire_time_ ABSL_GUARDED_BY(mu_);
 };
 
 // The flush and compaction lines of every RocksDB LOG under `dir`: what ran, and why, when a
@@ -296,6 +315,28 @@ TEST_F(EngineTest, FiresTheListenerHasRoomForAreQueuedWithoutARecordCopy) {
   }
   EXPECT_EQ(copies["held"], std::make_pair(1, 2));
   EXPECT_EQ(copies["on-disk"], std::make_pair(1, 0));
+}
+
+// A fire's write that lands between a read of its timer and the listener's answer (which by
+// then has forgotten the fire) still reads FIRED: the timer is read again.
+TEST_F(EngineTest, AReadRacingTheWriteOfAnUnwrittenFireReadsItFired) {
+  Open();
+  listener_.SetMemoryRoom("held", 1);
+  const absl::Time due = kStart + absl::Seconds(1);
+  ASSERT_OK(Create(OneShot("racer", due, "held")));
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  const internal::DeliveryRecord fire = listener_.records()[0];
+  ASSERT_TRUE(fire.has_unwritten());
+  storage::ShardStore* shard = store_->shard(store_->ShardFor("default", "racer"));
+  listener_.SetOnUnwrittenFireTime([&] {
+    ASSERT_OK(shard->SubmitAndWait(
+        [&](storage::ShardTxn& txn) { return WriteUnwrittenFire(txn, fire, true).status(); }));
+  });
+  ASSERT_OK_AND_ASSIGN(v1::Timer timer, engine_->Get("default", "racer"));
+  EXPECT_EQ(timer.state(), v1::TIMER_STATE_FIRED);
+  EXPECT_EQ(timer.fire_count(), 1u);
+  EXPECT_EQ(FromProto(timer.last_fire_time()), due);
 }
 
 TEST_F(EngineTest, FiresTheListenerKeepsInMemoryAreHandedOverUnwrittenAndEndWithTheirAck) {
