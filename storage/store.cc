@@ -132,7 +132,7 @@ absl::Status CreateShards(const std::string& data_dir, int count, ShardStore::De
 
 int DefaultShardCount() {
   const int threads = static_cast<int>(std::thread::hardware_concurrency());
-  return std::clamp(2 * threads, 4, 16);
+  return std::clamp(threads, 2, 16);
 }
 
 struct Store::Shared {

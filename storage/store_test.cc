@@ -46,9 +46,9 @@ TEST(StoreTest, NewDataDirGetsOneDirWithMetaPerShard) {
   EXPECT_GT(store->DiskBytes(), 0u);
 }
 
-TEST(StoreTest, DefaultIsTwoShardsPerCoreFromFourToSixteen) {
+TEST(StoreTest, DefaultIsOneShardPerCoreFromTwoToSixteen) {
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  EXPECT_EQ(DefaultShardCount(), std::clamp(2 * cores, 4, 16));
+  EXPECT_EQ(DefaultShardCount(), std::clamp(cores, 2, 16));
   TempDir dir;
   ASSERT_OK_AND_ASSIGN(auto store,
                        Store::Open({.data_dir = dir.path() + "/new/nested", .shard_count = 0}));

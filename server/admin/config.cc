@@ -164,7 +164,7 @@ const std::vector<SettingSpec>& ChimedSettings() {
       {"http-listen", "0.0.0.0:9090", "HOST:PORT",
        "HTTP address of /metrics, /healthz, /readyz; \"\" for no HTTP server"},
       {"shards", "0", "N",
-       "number of shards, fixed when the data dir is created (0: two per core, 4 to 16, for a "
+       "number of shards, fixed when the data dir is created (0: one per core, 2 to 16, for a "
        "new data dir; the existing count otherwise)"},
       {"fsync", "always", "always|never",
        "always: a write is acknowledged only once synced to disk; never: for tests and "
@@ -191,7 +191,7 @@ const std::vector<SettingSpec>& ChimedSettings() {
        "single creates with a generated id (and no idempotency key) all get ids on one shard "
        "for this long, then on the next, so their commits share one WAL sync; the timers "
        "still spread evenly over the shards; 0: each on a random shard"},
-      {"max-heap-entries", "300000", "N",
+      {"max-heap-entries", "600000", "N",
        "per shard: most timers of the fire window (the next minute) held in memory, ~160 bytes "
        "each; when the window holds more, the rest wait on disk until the heap empties, and "
        "their records are read at their fire instead of ahead of it"},

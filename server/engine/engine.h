@@ -75,10 +75,11 @@ struct EngineOptions {
   // Timers due within this much of now are kept in memory.
   absl::Duration window = absl::Seconds(60);
   // Bound on heap entries per shard; when the window holds more, it shrinks to what fits.
-  // ~160 bytes an entry with a generated id, so 48 MB per shard at most. 300k holds a 1M
-  // herd over the default 4 shards whole: all its records are read ahead of its due time
-  // (warming), where 200k left the last fifth to be loaded, and read, during the drain.
-  size_t max_heap_entries_per_shard = 300'000;
+  // ~160 bytes an entry with a generated id, so 96 MB per shard at most. 600k holds a 1M
+  // herd over 2 shards (the default on 2 cores) whole: all its records are read ahead of its
+  // due time (warming), where a heap too small left the rest to be loaded, and read, during
+  // the drain.
+  size_t max_heap_entries_per_shard = 600'000;
   // Hand the timers a window load reads to warming transactions, which read their records
   // into the shard writer's memory ahead of their fires (ShardTxn::WarmTimers). Off when the
   // store keeps no records in memory (StoreOptions::hot_record_bytes 0): they would read
