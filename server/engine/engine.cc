@@ -458,6 +458,21 @@ class Engine::Impl {
     timer.clear_next_fire_time();
   }
 
+  // For a record that MayHaveUnwrittenFire. The listener forgets a fire once its write lands:
+  // if it knows nothing, the timer is read again, so that a write landed since `record` was
+  // read shows FIRED (or COMPLETED). `record` is left empty if the timer is gone by then.
+  absl::Status ShowUnwrittenFireOrReadAgain(const storage::ShardStore& shard, absl::string_view ns,
+                                            absl::string_view timer_id,
+                                            std::optional<internal::TimerRecord>& record) const {
+    ShowUnwrittenFire(*record);
+    if (record->timer().state() != v1::TIMER_STATE_SCHEDULED) return absl::OkStatus();
+    CHIME_ASSIGN_OR_RETURN(record, shard.GetTimer(ns, timer_id));
+    if (!record.has_value()) return absl::OkStatus();
+    CHIME_RETURN_IF_ERROR(ResolveCompletion(shard, *record));
+    ShowUnwrittenFire(*record);
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<v1::Timer> Get(absl::string_view ns_in, absl::string_view timer_id) const {
     const std::string ns = NamespaceOrDefault(ns_in);
     const storage::ShardStore& shard = *store_->shard(store_->ShardFor(ns, timer_id));
@@ -466,15 +481,8 @@ class Engine::Impl {
     if (!record.has_value()) return NotFound(ns, timer_id);
     CHIME_RETURN_IF_ERROR(ResolveCompletion(shard, *record));
     if (MayHaveUnwrittenFire(*record)) {
-      ShowUnwrittenFire(*record);
-      if (record->timer().state() == v1::TIMER_STATE_SCHEDULED) {
-        // The listener forgets a fire once its write lands: one that landed since the read
-        // above reads FIRED (or COMPLETED) now.
-        CHIME_ASSIGN_OR_RETURN(record, shard.GetTimer(ns, timer_id));
-        if (!record.has_value()) return NotFound(ns, timer_id);
-        CHIME_RETURN_IF_ERROR(ResolveCompletion(shard, *record));
-        ShowUnwrittenFire(*record);
-      }
+      CHIME_RETURN_IF_ERROR(ShowUnwrittenFireOrReadAgain(shard, ns, timer_id, record));
+      if (!record.has_value()) return NotFound(ns, timer_id);
     }
     v1::Timer& timer = *record->mutable_timer();
     if (!IsOneShot(timer) && timer.state() == v1::TIMER_STATE_SCHEDULED && record->due_us() != 0) {
@@ -521,7 +529,10 @@ class Engine::Impl {
           if (!resolve_status.ok()) return false;
         } else if (MayHaveUnwrittenFire(read)) {
           resolved = read;
-          ShowUnwrittenFire(*resolved);
+          resolve_status =
+              ShowUnwrittenFireOrReadAgain(shard, ns, read.timer().timer_id(), resolved);
+          if (!resolve_status.ok()) return false;
+          if (!resolved.has_value()) return true;  // gone since the scan read it
         }
         const v1::Timer& timer = resolved.has_value() ? resolved->timer() : read.timer();
         if (request.state() != v1::TIMER_STATE_UNSPECIFIED && timer.state() != request.state()) {

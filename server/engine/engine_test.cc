@@ -339,6 +339,30 @@ TEST_F(EngineTest, AReadRacingTheWriteOfAnUnwrittenFireReadsItFired) {
   EXPECT_EQ(FromProto(timer.last_fire_time()), due);
 }
 
+// The same race in a listing: the scan read the timer SCHEDULED before the write landed.
+TEST_F(EngineTest, AListingRacingTheWriteOfAnUnwrittenFireListsItFired) {
+  Open();
+  listener_.SetMemoryRoom("held", 1);
+  const absl::Time due = kStart + absl::Seconds(1);
+  ASSERT_OK(Create(OneShot("racer", due, "held")));
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(listener_.WaitForCount(1));
+  const internal::DeliveryRecord fire = listener_.records()[0];
+  ASSERT_TRUE(fire.has_unwritten());
+  storage::ShardStore* shard = store_->shard(store_->ShardFor("default", "racer"));
+  listener_.SetOnUnwrittenFireTime([&] {
+    ASSERT_OK(shard->SubmitAndWait(
+        [&](storage::ShardTxn& txn) { return WriteUnwrittenFire(txn, fire, true).status(); }));
+  });
+  v1::ListTimersRequest request;
+  request.set_state(v1::TIMER_STATE_FIRED);
+  ASSERT_OK_AND_ASSIGN(v1::ListTimersResponse listed, engine_->List(request));
+  ASSERT_EQ(listed.timers_size(), 1);
+  EXPECT_EQ(listed.timers(0).timer_id(), "racer");
+  EXPECT_EQ(listed.timers(0).fire_count(), 1u);
+  EXPECT_EQ(FromProto(listed.timers(0).last_fire_time()), due);
+}
+
 TEST_F(EngineTest, FiresTheListenerKeepsInMemoryAreHandedOverUnwrittenAndEndWithTheirAck) {
   Open();
   listener_.SetMemoryRoom("held", 3);  // fires go in (due, id) order: h1 to h3 fit
