@@ -33,12 +33,17 @@
 #include "tests/bench/floor/floor_fires.h"
 #include "tests/bench/floor/floor_subscribe_reactor.h"
 #include "tests/bench/floor/group_log.h"
+#include "tests/bench/floor/shared_logs.h"
 
 ABSL_FLAG(std::string, data_dir, "./floor-data", "directory for the log files");
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC listen address");
 ABSL_FLAG(std::string, http_listen, "", "accepted for chimed's command line; unused");
 ABSL_FLAG(std::string, fsync, "always", "always: answer after fdatasync; never: after write");
 ABSL_FLAG(int, logs, 4, "log files, each with its own thread (chimed: one WAL per shard)");
+ABSL_FLAG(std::string, log_writer, "per-log",
+          "per-log: a create goes to log (id mod --logs), each log's thread writes its queue; "
+          "shared: one queue, written by whichever log's thread is free; caller: one queue, "
+          "written by the gRPC thread whose create found a log free (no hand-off)");
 ABSL_FLAG(int, preallocate_mb, 0,
           "write this many MB of zeros to each log first and then overwrite them, so a sync "
           "need not update the file's size (0: append to a growing file, as RocksDB's WAL does)");
@@ -52,13 +57,16 @@ namespace v1 = chime::v1;
 using chime::floor::FloorFires;
 using chime::floor::FloorSubscribeReactor;
 using chime::floor::GroupLog;
+using chime::floor::SharedLogs;
 
 class FloorTimerService final : public v1::TimerService::CallbackService {
  public:
   // Created timers fire only with `schedule` (the herd floor); without it the server is the
   // create floor alone, and keeps nothing in memory.
-  FloorTimerService(std::vector<std::unique_ptr<GroupLog>>* logs, FloorFires* fires, bool schedule)
-      : logs_(logs), fires_(fires), schedule_(schedule) {}
+  // With `shared_logs`, creates go there instead of to `logs`.
+  FloorTimerService(std::vector<std::unique_ptr<GroupLog>>* logs, SharedLogs* shared_logs,
+                    FloorFires* fires, bool schedule)
+      : logs_(logs), shared_logs_(shared_logs), fires_(fires), schedule_(schedule) {}
 
   grpc::ServerUnaryReactor* CreateTimer(grpc::CallbackServerContext* context,
                                         const v1::CreateTimerRequest* request,
@@ -69,7 +77,7 @@ class FloorTimerService final : public v1::TimerService::CallbackService {
     response->set_created(true);
     std::string record;
     AppendRecord(response->timer(), &record);
-    (*logs_)[n % logs_->size()]->Append(std::move(record), [this, reactor, response](bool durable) {
+    Append(n, std::move(record), [this, reactor, response](bool durable) {
       if (durable && schedule_) fires_->Schedule(response->timer());
       reactor->Finish(Outcome(durable));
     });
@@ -95,13 +103,13 @@ class FloorTimerService final : public v1::TimerService::CallbackService {
       if (request->ids_only()) result->mutable_timer()->set_timer_id(timer->timer_id());
       result->set_created(true);
     }
-    (*logs_)[first % logs_->size()]->Append(
-        std::move(records), [this, reactor, timers = std::move(to_schedule)](bool durable) mutable {
-          if (durable) {
-            for (v1::Timer& timer : timers) fires_->Schedule(std::move(timer));
-          }
-          reactor->Finish(Outcome(durable));
-        });
+    Append(first, std::move(records),
+           [this, reactor, timers = std::move(to_schedule)](bool durable) mutable {
+             if (durable) {
+               for (v1::Timer& timer : timers) fires_->Schedule(std::move(timer));
+             }
+             reactor->Finish(Outcome(durable));
+           });
     return reactor;
   }
 
@@ -111,6 +119,14 @@ class FloorTimerService final : public v1::TimerService::CallbackService {
   }
 
  private:
+  void Append(uint64_t n, std::string records, GroupLog::Done done) {
+    if (shared_logs_ != nullptr) {
+      shared_logs_->Append(std::move(records), std::move(done));
+    } else {
+      (*logs_)[n % logs_->size()]->Append(std::move(records), std::move(done));
+    }
+  }
+
   // The answer carries what chimed's does for such a request: the timer as stored.
   static void FillTimer(const v1::CreateTimerRequest& request, uint64_t n, v1::Timer* timer) {
     timer->set_namespace_(request.namespace_().empty() ? "default" : request.namespace_());
@@ -138,6 +154,7 @@ class FloorTimerService final : public v1::TimerService::CallbackService {
   }
 
   std::vector<std::unique_ptr<GroupLog>>* logs_;
+  SharedLogs* shared_logs_;
   FloorFires* fires_;
   const bool schedule_;
   std::atomic<uint64_t> next_id_{0};
@@ -167,6 +184,15 @@ int main(int argc, char** argv) {
     fprintf(stderr, "--fsync must be always or never, got %s\n", fsync.c_str());
     return 2;
   }
+  const std::string log_writer = absl::GetFlag(FLAGS_log_writer);
+  if (log_writer != "per-log" && log_writer != "shared" && log_writer != "caller") {
+    fprintf(stderr, "--log-writer must be per-log, shared or caller, got %s\n", log_writer.c_str());
+    return 2;
+  }
+  if (log_writer != "per-log" && absl::GetFlag(FLAGS_preallocate_mb) != 0) {
+    fprintf(stderr, "--preallocate-mb needs --log-writer=per-log\n");
+    return 2;
+  }
   if (log_count < 1 || log_count > 64) {
     fprintf(stderr, "--logs must be in [1, 64], got %d\n", log_count);
     return 2;
@@ -178,7 +204,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<std::unique_ptr<GroupLog>> logs;
-  for (int i = 0; i < log_count; ++i) {
+  std::unique_ptr<SharedLogs> shared_logs;
+  if (log_writer != "per-log") {
+    shared_logs = std::make_unique<SharedLogs>(
+        dir + "/log-", log_count, fsync == "always",
+        log_writer == "shared" ? SharedLogs::Writer::kLogThreads : SharedLogs::Writer::kCaller);
+  }
+  for (int i = 0; shared_logs == nullptr && i < log_count; ++i) {
     logs.push_back(std::make_unique<GroupLog>(absl::StrCat(dir, "/log-", i), fsync == "always",
                                               int64_t{absl::GetFlag(FLAGS_preallocate_mb)} << 20));
   }
@@ -188,7 +220,7 @@ int main(int argc, char** argv) {
         std::make_unique<GroupLog>(absl::StrCat(dir, "/ack-log-", i), fsync == "always", 0));
   }
   FloorFires fires(&ack_logs);
-  FloorTimerService service(&logs, &fires, absl::GetFlag(FLAGS_fires));
+  FloorTimerService service(&logs, shared_logs.get(), &fires, absl::GetFlag(FLAGS_fires));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;

@@ -104,7 +104,9 @@ TEST_P(FloorServerTest, AnsweredCreatesAreInTheLog) {
 
 INSTANTIATE_TEST_SUITE_P(AppendOrOverwrite, FloorServerTest,
                          ::testing::Values(std::vector<std::string>{},
-                                           std::vector<std::string>{"--preallocate-mb", "1"}));
+                                           std::vector<std::string>{"--preallocate-mb", "1"},
+                                           std::vector<std::string>{"--log-writer", "shared"},
+                                           std::vector<std::string>{"--log-writer", "caller"}));
 
 TEST(FloorServerFiresTest, FiresCreatedTimersAtTheirDueTimeAndLogsTheAcksItAnswers) {
   TempDir dir;
