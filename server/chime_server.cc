@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -99,6 +100,10 @@ absl::StatusOr<std::unique_ptr<ChimeServer>> ChimeServer::Start(ServerOptions op
   server->node_id_ = *std::move(node_id);
 
   options.engine.clock = options.clock;
+  if (options.max_heap_entries > 0) {
+    options.engine.max_heap_entries_per_shard = std::max<size_t>(
+        1, options.max_heap_entries / static_cast<size_t>(server->store_->shard_count()));
+  }
   options.engine.warm_loaded_timers = options.hot_record_bytes > 0;
   // Cheap (once per idle spell) and the first fires after a pause are the ones users watch.
   options.engine.touch_after_idle = absl::Seconds(1);

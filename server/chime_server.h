@@ -61,6 +61,10 @@ struct ServerOptions {
   // Memory for the records fires and acks read back, all shards together
   // (storage::StoreOptions::hot_record_bytes); 0 turns it off.
   size_t hot_record_bytes = size_t{320} << 20;
+  // Heap entries of all shards together, split evenly (at least 1 each): replaces
+  // engine.max_heap_entries_per_shard unless 0. A bound on the whole process's heap memory
+  // whatever the shard count (one per core by default).
+  size_t max_heap_entries = 0;
   Clock* clock = Clock::Real();
   // `clock` replaces engine.clock and delivery.clock; engine.default_ack_deadline replaces
   // delivery.default_ack_deadline, so both layers agree.

@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   options.engine.fire_ahead = config->fire_ahead;
   options.engine.defer_fire_writes = config->defer_fire_writes;
   options.engine.create_shard_turn = config->create_shard_turn;
-  options.engine.max_heap_entries_per_shard = config->max_heap_entries;
+  options.max_heap_entries = config->max_heap_entries;
   options.engine.max_held_fires_per_shard = config->max_held_fires;
   options.delivery.default_max_attempts = config->default_max_attempts;
   options.delivery.default_min_backoff = config->default_min_backoff;

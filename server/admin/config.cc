@@ -22,7 +22,7 @@ constexpr int64_t kMaxShards = 4096;
 constexpr int64_t kMaxHotRecordsMb = 65536;
 // --max-held-fires at most: ~1 GB of held entries per shard.
 constexpr int64_t kMaxHeldFires = 10'000'000;
-// --max-heap-entries at most: ~1.6 GB of heap entries per shard.
+// --max-heap-entries at most: ~1.6 GB of heap entries in all.
 constexpr int64_t kMaxHeapEntries = 10'000'000;
 
 const SettingSpec* FindSetting(const std::string& name) {
@@ -191,10 +191,11 @@ const std::vector<SettingSpec>& ChimedSettings() {
        "single creates with a generated id (and no idempotency key) all get ids on one shard "
        "for this long, then on the next, so their commits share one WAL sync; the timers "
        "still spread evenly over the shards; 0: each on a random shard"},
-      {"max-heap-entries", "600000", "N",
-       "per shard: most timers of the fire window (the next minute) held in memory, ~160 bytes "
-       "each; when the window holds more, the rest wait on disk until the heap empties, and "
-       "their records are read at their fire instead of ahead of it"},
+      {"max-heap-entries", "1200000", "N",
+       "all shards together, split evenly: most timers of the fire window (the next minute) "
+       "held in memory, ~160 bytes each (the default: ~190 MB at most); when a shard's window "
+       "holds more, the rest wait on disk until its heap empties, and their records are read "
+       "at their fire instead of ahead of it"},
       {"max-held-fires", "250000", "N",
        "per shard: a due fire of a one-shot timer whose subscribers have no room for it waits "
        "in memory, unwritten, until they have, instead of being written to disk for a later "

@@ -60,7 +60,7 @@ struct ChimedConfig {
   bool defer_fire_writes = true;                              // EngineOptions::defer_fire_writes
   absl::Duration ack_sync_delay = absl::Milliseconds(50);     // StoreOptions::deferred_sync_delay
   absl::Duration create_shard_turn = absl::Milliseconds(10);  // EngineOptions::create_shard_turn
-  size_t max_heap_entries = 600'000;             // EngineOptions::max_heap_entries_per_shard
+  size_t max_heap_entries = 1'200'000;           // ServerOptions::max_heap_entries (all shards)
   size_t max_held_fires = 250'000;               // EngineOptions::max_held_fires_per_shard
   absl::Duration retention = absl::Hours(24);    // InfiniteDuration(): never (storage/retention.h)
   size_t hot_records_bytes = size_t{320} << 20;  // StoreOptions::hot_record_bytes

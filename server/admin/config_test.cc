@@ -45,7 +45,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheDataDir) {
   EXPECT_TRUE(c.defer_fire_writes);
   EXPECT_EQ(c.ack_sync_delay, absl::Milliseconds(50));
   EXPECT_EQ(c.create_shard_turn, absl::Milliseconds(10));
-  EXPECT_EQ(c.max_heap_entries, 600'000u);
+  EXPECT_EQ(c.max_heap_entries, 1'200'000u);
   EXPECT_EQ(c.max_held_fires, 250'000u);
   EXPECT_EQ(c.retention, absl::Hours(24));
   EXPECT_EQ(c.hot_records_bytes, size_t{320} << 20);

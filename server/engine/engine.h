@@ -78,7 +78,7 @@ struct EngineOptions {
   // ~160 bytes an entry with a generated id, so 96 MB per shard at most. 600k holds a 1M
   // herd over 2 shards (the default on 2 cores) whole: all its records are read ahead of its
   // due time (warming), where a heap too small left the rest to be loaded, and read, during
-  // the drain.
+  // the drain. chimed sets it from a bound over all shards (ServerOptions::max_heap_entries).
   size_t max_heap_entries_per_shard = 600'000;
   // Hand the timers a window load reads to warming transactions, which read their records
   // into the shard writer's memory ahead of their fires (ShardTxn::WarmTimers). Off when the

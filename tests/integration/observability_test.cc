@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "chime/v1/admin.grpc.pb.h"
 #include "chime/v1/timer.grpc.pb.h"
 #include "client/cli/run.h"
@@ -180,6 +181,23 @@ class ObservabilityWithoutHotRecordsTest : public ObservabilityTest {
  protected:
   void Configure(ServerOptions& options) override { options.hot_record_bytes = 0; }
 };
+
+// --max-heap-entries bounds the heaps of all shards together: each of the 2 gets half.
+class ObservabilityWithASmallHeapTest : public ObservabilityTest {
+ protected:
+  void Configure(ServerOptions& options) override { options.max_heap_entries = 10; }
+};
+
+TEST_F(ObservabilityWithASmallHeapTest, TheHeapBoundIsSharedByTheShards) {
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(Create(absl::StrCat("t", i), "jobs").ok());
+  const std::vector<engine::ShardStats> stats = server_->engine()->Stats();
+  ASSERT_EQ(stats.size(), 2u);
+  for (const engine::ShardStats& shard : stats) {
+    SCOPED_TRACE(shard.shard);
+    EXPECT_LE(shard.heap_high_water, 5u);
+    EXPECT_GT(shard.heap_high_water, 0u);  // 40 ids all on one shard: odds 2^-39
+  }
+}
 
 TEST_F(ObservabilityWithoutHotRecordsTest, FiresAndAcksReadRocksDb) {
   FireAndAckOne("jobs");
