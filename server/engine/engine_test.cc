@@ -319,48 +319,48 @@ TEST_F(EngineTest, FiresTheListenerHasRoomForAreQueuedWithoutARecordCopy) {
 
 // A fire's write that lands between a read of its timer and the listener's answer (which by
 // then has forgotten the fire) still reads FIRED: the timer is read again.
-TEST_F(EngineTest, AReadRacingTheWriteOfAnUnwrittenFireReadsItFired) {
-  Open();
-  listener_.SetMemoryRoom("held", 1);
-  const absl::Time due = kStart + absl::Seconds(1);
-  ASSERT_OK(Create(OneShot("racer", due, "held")));
-  clock_.Advance(absl::Seconds(1));
-  ASSERT_TRUE(listener_.WaitForCount(1));
-  const internal::DeliveryRecord fire = listener_.records()[0];
-  ASSERT_TRUE(fire.has_unwritten());
-  storage::ShardStore* shard = store_->shard(store_->ShardFor("default", "racer"));
-  listener_.SetOnUnwrittenFireTime([&] {
-    ASSERT_OK(shard->SubmitAndWait(
-        [&](storage::ShardTxn& txn) { return WriteUnwrittenFire(txn, fire, true).status(); }));
-  });
+class UnwrittenFireRaceTest : public EngineTest {
+ protected:
+  // Fires one-shot "racer" at due_, handed over unwritten; the next time the engine asks the
+  // listener about it, its write lands (and the listener knows nothing, as after a write).
+  void FireRacerAndLandItsWriteWhenAsked() {
+    Open();
+    listener_.SetMemoryRoom("held", 1);
+    ASSERT_OK(Create(OneShot("racer", due_, "held")));
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_TRUE(listener_.WaitForCount(1));
+    fire_ = listener_.records()[0];
+    ASSERT_TRUE(fire_.has_unwritten());
+    storage::ShardStore* shard = store_->shard(store_->ShardFor("default", "racer"));
+    listener_.SetOnUnwrittenFireTime([this, shard] {
+      ASSERT_OK(shard->SubmitAndWait([this](storage::ShardTxn& txn) {
+        return WriteUnwrittenFire(txn, fire_, true).status();
+      }));
+    });
+  }
+
+  const absl::Time due_ = kStart + absl::Seconds(1);
+  internal::DeliveryRecord fire_;
+};
+
+TEST_F(UnwrittenFireRaceTest, AReadRacingTheWriteReadsItFired) {
+  ASSERT_NO_FATAL_FAILURE(FireRacerAndLandItsWriteWhenAsked());
   ASSERT_OK_AND_ASSIGN(v1::Timer timer, engine_->Get("default", "racer"));
   EXPECT_EQ(timer.state(), v1::TIMER_STATE_FIRED);
   EXPECT_EQ(timer.fire_count(), 1u);
-  EXPECT_EQ(FromProto(timer.last_fire_time()), due);
+  EXPECT_EQ(FromProto(timer.last_fire_time()), due_);
 }
 
-// The same race in a listing: the scan read the timer SCHEDULED before the write landed.
-TEST_F(EngineTest, AListingRacingTheWriteOfAnUnwrittenFireListsItFired) {
-  Open();
-  listener_.SetMemoryRoom("held", 1);
-  const absl::Time due = kStart + absl::Seconds(1);
-  ASSERT_OK(Create(OneShot("racer", due, "held")));
-  clock_.Advance(absl::Seconds(1));
-  ASSERT_TRUE(listener_.WaitForCount(1));
-  const internal::DeliveryRecord fire = listener_.records()[0];
-  ASSERT_TRUE(fire.has_unwritten());
-  storage::ShardStore* shard = store_->shard(store_->ShardFor("default", "racer"));
-  listener_.SetOnUnwrittenFireTime([&] {
-    ASSERT_OK(shard->SubmitAndWait(
-        [&](storage::ShardTxn& txn) { return WriteUnwrittenFire(txn, fire, true).status(); }));
-  });
+// The same in a listing: the scan read the timer SCHEDULED before the write landed.
+TEST_F(UnwrittenFireRaceTest, AListingRacingTheWriteListsItFired) {
+  ASSERT_NO_FATAL_FAILURE(FireRacerAndLandItsWriteWhenAsked());
   v1::ListTimersRequest request;
   request.set_state(v1::TIMER_STATE_FIRED);
   ASSERT_OK_AND_ASSIGN(v1::ListTimersResponse listed, engine_->List(request));
   ASSERT_EQ(listed.timers_size(), 1);
   EXPECT_EQ(listed.timers(0).timer_id(), "racer");
   EXPECT_EQ(listed.timers(0).fire_count(), 1u);
-  EXPECT_EQ(FromProto(listed.timers(0).last_fire_time()), due);
+  EXPECT_EQ(FromProto(listed.timers(0).last_fire_time()), due_);
 }
 
 TEST_F(EngineTest, FiresTheListenerKeepsInMemoryAreHandedOverUnwrittenAndEndWithTheirAck) {
