@@ -9,12 +9,22 @@
 
 namespace chime::floor {
 
-GroupLog::GroupLog(const std::string& path, bool sync, int64_t preallocate_bytes) : sync_(sync) {
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) {
+int OpenLogOrExit(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
     perror(path.c_str());
     std::exit(1);
   }
+  return fd;
+}
+
+bool WriteAt(int fd, const std::string& bytes, int64_t offset, bool sync) {
+  return ::pwrite(fd, bytes.data(), bytes.size(), offset) == static_cast<ssize_t>(bytes.size()) &&
+         (!sync || ::fdatasync(fd) == 0);
+}
+
+GroupLog::GroupLog(const std::string& path, bool sync, int64_t preallocate_bytes)
+    : sync_(sync), fd_(OpenLogOrExit(path)) {
   if (preallocate_bytes > 0) {
     const std::string zeros(1 << 20, '\0');
     for (int64_t done = 0; done < preallocate_bytes; done += static_cast<int64_t>(zeros.size())) {
@@ -55,9 +65,7 @@ void GroupLog::Run() {
     buffer.clear();
     for (const Pending& pending : group) buffer.append(pending.record);
     // Within the preallocated zeros an overwrite; past them the file grows.
-    const bool durable = ::pwrite(fd_, buffer.data(), buffer.size(), offset_) ==
-                             static_cast<ssize_t>(buffer.size()) &&
-                         (!sync_ || ::fdatasync(fd_) == 0);
+    const bool durable = WriteAt(fd_, buffer, offset_, sync_);
     offset_ += static_cast<int64_t>(buffer.size());
     for (Pending& pending : group) std::move(pending.done)(durable);
     group.clear();

@@ -15,6 +15,12 @@
 
 namespace chime::floor {
 
+// Creates (or truncates) a log file for writing; exits the process if it cannot: the floor
+// server has nothing to measure then.
+int OpenLogOrExit(const std::string& path);
+// Writes `bytes` at `offset` of `fd` and, if `sync`, fdatasyncs it: whether both succeeded.
+bool WriteAt(int fd, const std::string& bytes, int64_t offset, bool sync);
+
 class GroupLog {
  public:
   using Done = absl::AnyInvocable<void(bool durable) &&>;

@@ -1,10 +1,7 @@
 #include "tests/bench/floor/shared_logs.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,14 +10,7 @@ namespace chime::floor {
 
 SharedLogs::SharedLogs(const std::string& path_prefix, int count, bool sync, Writer writer)
     : sync_(sync), writer_(writer), files_(static_cast<size_t>(count)) {
-  for (int i = 0; i < count; ++i) {
-    const std::string path = absl::StrCat(path_prefix, i);
-    files_[i].fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (files_[i].fd < 0) {
-      perror(path.c_str());
-      std::exit(1);
-    }
-  }
+  for (int i = 0; i < count; ++i) files_[i].fd = OpenLogOrExit(absl::StrCat(path_prefix, i));
   if (writer_ == Writer::kCaller) {
     absl::MutexLock lock(&mu_);
     for (File& file : files_) free_files_.push_back(&file);
@@ -77,9 +67,7 @@ void SharedLogs::RunLogThread(File* file) {
 void SharedLogs::WriteGroup(File* file, std::vector<Pending>* group) {
   std::string buffer;
   for (const Pending& pending : *group) buffer.append(pending.record);
-  const bool durable = ::pwrite(file->fd, buffer.data(), buffer.size(), file->offset) ==
-                           static_cast<ssize_t>(buffer.size()) &&
-                       (!sync_ || ::fdatasync(file->fd) == 0);
+  const bool durable = WriteAt(file->fd, buffer, file->offset, sync_);
   file->offset += static_cast<int64_t>(buffer.size());
   for (Pending& pending : *group) std::move(pending.done)(durable);
   group->clear();
