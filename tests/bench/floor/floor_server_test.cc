@@ -200,5 +200,16 @@ TEST(FloorServerFlagsTest, RefusesAnUnknownFsyncMode) {
       << server.status();
 }
 
+TEST(FloorServerFlagsTest, RefusesAnUnknownLogWriter) {
+  TempDir dir;
+  auto server = ChimedProcess::StartBinary(kFloorServer, dir.path(), {"--log-writer=thread"},
+                                           absl::Seconds(20));
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(
+      server.status().message().find("--log-writer must be per-log, shared or caller, got thread"),
+      std::string::npos)
+      << server.status();
+}
+
 }  // namespace
 }  // namespace chime
