@@ -3,13 +3,14 @@
 // Subscribe (and the gRPC health check) with the same callback API as chimed, but a create only
 // appends its timer to a log file and answers after that file's fdatasync: one hand-off from
 // the gRPC thread to a log thread per group of creates, one write and one sync per group, no
-// validation, no index, no database. With --fires the created timers also wait in memory and
+// validation, no index, no database (with --rocksdb, one RocksDB write batch per group: what
+// RocksDB adds to that). With --fires the created timers also wait in memory and
 // fire to subscribers, whose acks are logged and synced before they are answered (FloorFires).
 // It takes chimed's flags, so scripts/bench's create-floor and herd-floor scenarios measure it
 // exactly as they measure chimed (docs/PERFORMANCE.md, fourteenth and twenty-fourth sittings).
 //
 //   chime-floor-server --data-dir D --listen 127.0.0.1:0 [--fsync=always|never] [--logs N]
-//                      [--fires]
+//                      [--fires] [--log-writer per-log|shared|caller] [--rocksdb]
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <sys/prctl.h>
@@ -33,6 +34,7 @@
 #include "tests/bench/floor/floor_fires.h"
 #include "tests/bench/floor/floor_subscribe_reactor.h"
 #include "tests/bench/floor/group_log.h"
+#include "tests/bench/floor/rocks_log.h"
 #include "tests/bench/floor/shared_logs.h"
 
 ABSL_FLAG(std::string, data_dir, "./floor-data", "directory for the log files");
@@ -44,6 +46,9 @@ ABSL_FLAG(std::string, log_writer, "per-log",
           "per-log: a create goes to log (id mod --logs), each log's thread writes its queue; "
           "shared: one queue, written by whichever log's thread is free; caller: one queue, "
           "written by the gRPC thread whose create found a log free (no hand-off)");
+ABSL_FLAG(bool, rocksdb, false,
+          "with --log-writer=caller and --logs 1: each group is one RocksDB write batch with the "
+          "WAL synced, in DIR/rocksdb, instead of a write to a log file");
 ABSL_FLAG(int, preallocate_mb, 0,
           "write this many MB of zeros to each log first and then overwrite them, so a sync "
           "need not update the file's size (0: append to a growing file, as RocksDB's WAL does)");
@@ -57,6 +62,7 @@ namespace v1 = chime::v1;
 using chime::floor::FloorFires;
 using chime::floor::FloorSubscribeReactor;
 using chime::floor::GroupLog;
+using chime::floor::RocksLog;
 using chime::floor::SharedLogs;
 
 class FloorTimerService final : public v1::TimerService::CallbackService {
@@ -193,6 +199,10 @@ int main(int argc, char** argv) {
     fprintf(stderr, "--preallocate-mb needs --log-writer=per-log\n");
     return 2;
   }
+  if (absl::GetFlag(FLAGS_rocksdb) && (log_writer != "caller" || log_count != 1)) {
+    fprintf(stderr, "--rocksdb needs --log-writer=caller and --logs 1\n");
+    return 2;
+  }
   if (log_count < 1 || log_count > 64) {
     fprintf(stderr, "--logs must be in [1, 64], got %d\n", log_count);
     return 2;
@@ -204,11 +214,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<std::unique_ptr<GroupLog>> logs;
+  std::unique_ptr<RocksLog> rocks;  // outlives shared_logs, which writes to it
+  if (absl::GetFlag(FLAGS_rocksdb)) {
+    rocks = std::make_unique<RocksLog>(dir + "/rocksdb", fsync == "always");
+  }
   std::unique_ptr<SharedLogs> shared_logs;
   if (log_writer != "per-log") {
     shared_logs = std::make_unique<SharedLogs>(
         dir + "/log-", log_count, fsync == "always",
         log_writer == "shared" ? SharedLogs::Writer::kLogThreads : SharedLogs::Writer::kCaller);
+    if (rocks != nullptr) shared_logs->WriteToRocksDb(rocks.get());
   }
   for (int i = 0; shared_logs == nullptr && i < log_count; ++i) {
     logs.push_back(std::make_unique<GroupLog>(absl::StrCat(dir, "/log-", i), fsync == "always",

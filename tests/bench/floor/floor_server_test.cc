@@ -1,22 +1,27 @@
 // System test of chime-floor-server, the benchmark's durable floor: a create it answers is in
-// its log file (the figure it gives is of creates really written and synced), a batch answers
-// each create, bad flags are refused, and the health check answers for the RPC floor. With
-// --fires, created timers fire to a subscriber at their due time and an ack it answers is in
-// its ack log.
+// its log file, or with --rocksdb in its database (the figure it gives is of creates really
+// written and synced), a batch answers each create, bad flags are refused, and the health
+// check answers for the RPC floor. With --fires, created timers fire to a subscriber at their due
+// time and an ack it answers is in its ack log.
 #include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
 
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <set>
 #include <string>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chime/v1/timer.grpc.pb.h"
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "rocksdb/iterator.h"
+#include "tests/bench/floor/rocks_log.h"
 #include "tests/testing/chimed_process.h"
 #include "tests/testing/grpc_health.h"
 #include "tests/testing/status_matchers.h"
@@ -59,6 +64,30 @@ std::vector<Record> ReadLog(const std::string& path) {
   return records;
 }
 
+// The timer ids in the floor server's database (--rocksdb), read after the server is gone.
+std::set<std::string> TimerIdsInRocksDb(const std::string& path) {
+  std::set<std::string> ids;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status status = rocksdb::DB::OpenForReadOnly(rocksdb::Options(), path, &raw);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  if (!status.ok()) return ids;
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(std::string(1, floor::RocksLog::kRecordPrefix));
+       it->Valid() && it->key()[0] == floor::RocksLog::kRecordPrefix; it->Next()) {
+    const rocksdb::Slice value = it->value();
+    uint32_t size = 0;
+    EXPECT_GE(value.size(), sizeof(size));
+    if (value.size() < sizeof(size)) continue;
+    std::memcpy(&size, value.data(), sizeof(size));
+    v1::Timer timer;
+    EXPECT_EQ(value.size(), sizeof(size) + size);
+    EXPECT_TRUE(timer.ParseFromArray(value.data() + sizeof(size), static_cast<int>(size)));
+    ids.insert(timer.timer_id());
+  }
+  return ids;
+}
+
 class FloorServerTest : public ::testing::TestWithParam<std::vector<std::string>> {};
 
 TEST_P(FloorServerTest, AnsweredCreatesAreInTheLog) {
@@ -97,16 +126,21 @@ TEST_P(FloorServerTest, AnsweredCreatesAreInTheLog) {
   // Killed right after the answers: what they acknowledged is on disk.
   server->Kill();
   std::set<std::string> logged;
-  for (const v1::Timer& timer : ReadLog<v1::Timer>(dir.path() + "/log-0"))
-    logged.insert(timer.timer_id());
+  if (absl::c_linear_search(GetParam(), "--rocksdb")) {
+    logged = TimerIdsInRocksDb(dir.path() + "/rocksdb");
+  } else {
+    for (const v1::Timer& timer : ReadLog<v1::Timer>(dir.path() + "/log-0"))
+      logged.insert(timer.timer_id());
+  }
   EXPECT_EQ(logged, answered);
 }
 
-INSTANTIATE_TEST_SUITE_P(AppendOrOverwrite, FloorServerTest,
-                         ::testing::Values(std::vector<std::string>{},
-                                           std::vector<std::string>{"--preallocate-mb", "1"},
-                                           std::vector<std::string>{"--log-writer", "shared"},
-                                           std::vector<std::string>{"--log-writer", "caller"}));
+INSTANTIATE_TEST_SUITE_P(
+    AppendOrOverwrite, FloorServerTest,
+    ::testing::Values(std::vector<std::string>{}, std::vector<std::string>{"--preallocate-mb", "1"},
+                      std::vector<std::string>{"--log-writer", "shared"},
+                      std::vector<std::string>{"--log-writer", "caller"},
+                      std::vector<std::string>{"--log-writer", "caller", "--rocksdb"}));
 
 TEST(FloorServerFiresTest, FiresCreatedTimersAtTheirDueTimeAndLogsTheAcksItAnswers) {
   TempDir dir;
@@ -208,6 +242,16 @@ TEST(FloorServerFlagsTest, RefusesAnUnknownLogWriter) {
   EXPECT_NE(
       server.status().message().find("--log-writer must be per-log, shared or caller, got thread"),
       std::string::npos)
+      << server.status();
+}
+
+TEST(FloorServerFlagsTest, RefusesRocksDbWithoutOneCallerWrittenLog) {
+  TempDir dir;
+  auto server =
+      ChimedProcess::StartBinary(kFloorServer, dir.path(), {"--rocksdb"}, absl::Seconds(20));
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("--rocksdb needs --log-writer=caller and --logs 1"),
+            std::string::npos)
       << server.status();
 }
 

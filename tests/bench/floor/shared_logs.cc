@@ -65,10 +65,18 @@ void SharedLogs::RunLogThread(File* file) {
 }
 
 void SharedLogs::WriteGroup(File* file, std::vector<Pending>* group) {
-  std::string buffer;
-  for (const Pending& pending : *group) buffer.append(pending.record);
-  const bool durable = WriteAt(file->fd, buffer, file->offset, sync_);
-  file->offset += static_cast<int64_t>(buffer.size());
+  bool durable = false;
+  if (rocks_ != nullptr) {
+    std::vector<const std::string*> records;
+    records.reserve(group->size());
+    for (const Pending& pending : *group) records.push_back(&pending.record);
+    durable = rocks_->WriteGroup(records);
+  } else {
+    std::string buffer;
+    for (const Pending& pending : *group) buffer.append(pending.record);
+    durable = WriteAt(file->fd, buffer, file->offset, sync_);
+    file->offset += static_cast<int64_t>(buffer.size());
+  }
   for (Pending& pending : *group) std::move(pending.done)(durable);
   group->clear();
 }

@@ -14,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "tests/bench/floor/group_log.h"
+#include "tests/bench/floor/rocks_log.h"
 
 namespace chime::floor {
 
@@ -24,6 +25,9 @@ class SharedLogs {
   // Files are `path_prefix` + 0..count-1. Exits the process if one cannot be opened.
   SharedLogs(const std::string& path_prefix, int count, bool sync, Writer writer);
   ~SharedLogs();  // with log threads: writes what is queued, then stops
+
+  // Groups go to `rocks` (one database) instead of the files. Needs one file, before Append.
+  void WriteToRocksDb(RocksLog* rocks) { rocks_ = rocks; }
 
   // With kCaller, may write and sync groups (and run their callbacks) before returning.
   void Append(std::string record, GroupLog::Done done);
@@ -47,6 +51,7 @@ class SharedLogs {
 
   const bool sync_;
   const Writer writer_;
+  RocksLog* rocks_ = nullptr;  // with one file, whose writer is the only caller
   std::vector<File> files_;
   absl::Mutex mu_;
   std::vector<Pending> queue_ ABSL_GUARDED_BY(mu_);
