@@ -14,6 +14,12 @@ void AppendBigEndian(uint64_t value, std::string* out) {
   for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
 }
 
+std::string RecordKey(uint64_t index) {
+  std::string key(1, RocksLog::kRecordPrefix);
+  AppendBigEndian(index, &key);
+  return key;
+}
+
 }  // namespace
 
 RocksLog::RocksLog(const std::string& path, bool sync) : sync_(sync) {
@@ -29,12 +35,6 @@ RocksLog::RocksLog(const std::string& path, bool sync) : sync_(sync) {
 }
 
 RocksLog::~RocksLog() = default;
-
-std::string RocksLog::RecordKey(uint64_t index) {
-  std::string key(1, kRecordPrefix);
-  AppendBigEndian(index, &key);
-  return key;
-}
 
 bool RocksLog::WriteGroup(const std::vector<const std::string*>& records) {
   rocksdb::WriteBatch batch;

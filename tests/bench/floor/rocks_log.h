@@ -28,8 +28,7 @@ class RocksLog {
   // holds the only file). Whether the batch was written (and, with sync, synced).
   bool WriteGroup(const std::vector<const std::string*>& records);
 
-  // The key a record is stored under, by its order of writing from 0.
-  static std::string RecordKey(uint64_t index);
+  // A record's key: this byte, then its index (order of writing from 0), big-endian.
   static constexpr char kRecordPrefix = 't';
 
  private:
