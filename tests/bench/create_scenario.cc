@@ -1,5 +1,8 @@
 // create: unary CreateTimer at each --inflight level, and the same load against
 // grpc.health.v1.Health/Check (the RPC floor of this machine), run back to back.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -13,6 +16,7 @@
 #include "tests/bench/bench_channel.h"
 #include "tests/bench/bench_util.h"
 #include "tests/bench/flags.h"
+#include "tests/bench/proc_probes.h"
 #include "tests/bench/scenarios.h"
 #include "tests/bench/unary_load.h"
 
@@ -74,6 +78,53 @@ void GiveEachCreateItsOwnKey(const std::string& tag, bool batched, UnaryLoadOpti
 }
 
 namespace {
+
+// CPU used around one load: the server's (0 when the benchmark does not know its pid), the
+// benchmark's own (the client's), and what the machine left idle. A ratio to the health
+// floor compares two loads a few seconds apart; these say whether the VM was as fast for both
+// (the server's CPU per health check moves by half from one run to the next here).
+struct LoadCpu {
+  double server_s = 0;
+  double client_s = 0;
+  double idle_s = 0;
+  absl::Time at;
+
+  static LoadCpu Now(int server_pid) {
+    return {ProcCpuSeconds(server_pid), ProcCpuSeconds(getpid()), MachineIdleSeconds(),
+            absl::Now()};
+  }
+};
+
+struct LoadCpuUse {
+  double server_us_per_call = 0;  // 0: unknown
+  double client_us_per_call = 0;
+  double idle_share = 0;  // of all the machine's CPUs over the load
+};
+
+LoadCpuUse UseBetween(const LoadCpu& before, const LoadCpu& after, int64_t calls) {
+  LoadCpuUse use;
+  if (calls <= 0) return use;
+  const double n = static_cast<double>(calls);
+  use.server_us_per_call = (after.server_s - before.server_s) * 1e6 / n;
+  use.client_us_per_call = (after.client_s - before.client_s) * 1e6 / n;
+  const double cpu_seconds = absl::ToDoubleSeconds(after.at - before.at) *
+                             static_cast<double>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  if (cpu_seconds > 0) use.idle_share = (after.idle_s - before.idle_s) / cpu_seconds;
+  return use;
+}
+
+std::string DescribeUse(const LoadCpuUse& use) {
+  return absl::StrFormat("server %s, client %.1f us, %.0f %% idle",
+                         use.server_us_per_call > 0
+                             ? absl::StrFormat("%.1f us", use.server_us_per_call)
+                             : std::string("? us"),
+                         use.client_us_per_call, use.idle_share * 100);
+}
+
+std::string UseJson(const LoadCpuUse& use) {
+  return absl::StrFormat(R"({"server_cpu_us":%.2f,"client_cpu_us":%.2f,"idle_share":%.3f})",
+                         use.server_us_per_call, use.client_us_per_call, use.idle_share);
+}
 
 // CreateTimers with B creates per call at each (B, calls in flight); creates/s = calls/s * B.
 // The driver does not parse responses: a sample call is checked for per-create errors first.
@@ -161,13 +212,19 @@ int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& 
     health.requests = {std::string()};  // HealthCheckRequest{service: ""}
     health.inflight = inflight;
     health.duration = absl::GetFlag(FLAGS_duration);
+    const int server_pid = absl::GetFlag(FLAGS_chimed_pid);
+    const LoadCpu health_start = LoadCpu::Now(server_pid);
     UnaryLoadResult h = RunUnaryLoad(channels, health);
+    const LoadCpu health_end = LoadCpu::Now(server_pid);
     UnaryLoadOptions create = health;
     create.method = "/chime.v1.TimerService/CreateTimer";
     create.requests = creates;
     const bool keyed = absl::GetFlag(FLAGS_idempotency_keys);
     if (keyed) GiveEachCreateItsOwnKey(FreshTopic("keys"), /*batched=*/false, create);
+    const LoadCpu create_start = LoadCpu::Now(server_pid);
     UnaryLoadResult c = RunUnaryLoad(channels, create);
+    const LoadCpuUse health_use = UseBetween(health_start, health_end, h.ok);
+    const LoadCpuUse create_use = UseBetween(create_start, LoadCpu::Now(server_pid), c.ok);
     if (c.failed > 0 || h.failed > 0) {
       fprintf(stderr, "create: %lld create / %lld health calls failed: %s %s\n",
               static_cast<long long>(c.failed), static_cast<long long>(h.failed),
@@ -180,15 +237,19 @@ int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& 
              absl::StrFormat("%-9s %8d %11.0f %9.3f %9.3f %9.3f %11.0f %9.3f %7.2f %6.2f",
                              keyed ? name + "-keys" : name, inflight, c.PerSecond(), cp.p50, cp.p99,
                              cp.p999, h.PerSecond(), hp.p50, ratio, LoadAverage1()));
-    AppendJson(absl::GetFlag(FLAGS_json), name,
-               absl::StrFormat(R"("inflight":%d,"connections":%d,"idempotency_keys":%s,)"
-                               R"("creates_per_s":%.0f,)"
-                               R"("create_failed":%d,)"
-                               R"("create_latency_ms":%s,"health_per_s":%.0f,)"
-                               R"("health_latency_ms":%s,"ratio_to_health":%.3f)",
-                               inflight, static_cast<int>(channels.size()),
-                               keyed ? "true" : "false", c.PerSecond(), c.failed,
-                               PercentilesJson(cp), h.PerSecond(), PercentilesJson(hp), ratio));
+    printf("cpu per call at %d in flight: health check %s; create %s\n", inflight,
+           DescribeUse(health_use).c_str(), DescribeUse(create_use).c_str());
+    AppendJson(
+        absl::GetFlag(FLAGS_json), name,
+        absl::StrFormat(R"("inflight":%d,"connections":%d,"idempotency_keys":%s,)"
+                        R"("creates_per_s":%.0f,)"
+                        R"("create_failed":%d,)"
+                        R"("create_latency_ms":%s,"health_per_s":%.0f,)"
+                        R"("health_latency_ms":%s,"ratio_to_health":%.3f,)"
+                        R"("health_cpu":%s,"create_cpu":%s)",
+                        inflight, static_cast<int>(channels.size()), keyed ? "true" : "false",
+                        c.PerSecond(), c.failed, PercentilesJson(cp), h.PerSecond(),
+                        PercentilesJson(hp), ratio, UseJson(health_use), UseJson(create_use)));
   }
   if (!absl::GetFlag(FLAGS_batch).empty() && RunBatchedCreate(channel, name, topic, due) != 0)
     rc = 1;

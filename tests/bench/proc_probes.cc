@@ -119,6 +119,15 @@ int64_t ProcStatusBytes(int pid, const char* field) {
   return StatusField(absl::StrFormat("/proc/%d/status", pid), field) * 1024;  // kB
 }
 
+double MachineIdleSeconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  int64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0;
+  // The first line sums every CPU: "cpu  user nice system idle iowait ...", in clock ticks.
+  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait) || cpu != "cpu") return 0;
+  return static_cast<double>(idle + iowait) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 int64_t DirBytes(const std::string& dir) {
   if (dir.empty()) return 0;
   std::error_code ec;

@@ -26,6 +26,10 @@ std::string ThreadGroupCpuJson(const std::map<std::string, double>& before,
 // summed over /proc/PID/task/*/status), so far; 0 if unknown. On a VM each costs
 // microseconds of CPU: at 10k fires/s about a third of chimed's went to them.
 int64_t ProcThreadWakes(int pid);
+// Time the machine's CPUs have spent idle so far (idle + iowait over all CPUs, /proc/stat), in
+// seconds; 0 if unknown. Against a run's length times the CPUs, the share of the machine that
+// the run left unused: a CPU-bound run leaves next to none.
+double MachineIdleSeconds();
 // Bytes used under `dir` (recursive sum of file sizes), 0 if empty or missing.
 int64_t DirBytes(const std::string& dir);
 

@@ -72,5 +72,12 @@ TEST(ProcProbesTest, AnUnknownProcessReadsAsNothing) {
   EXPECT_GT(ProcStatusBytes(getpid(), "VmRSS"), 0);
 }
 
+TEST(ProcProbesTest, MachineIdleTimeIsCountedAndNeverGoesBack) {
+  const double first = MachineIdleSeconds();
+  EXPECT_GT(first, 0);  // some CPU of a running machine has idled since boot
+  const double second = MachineIdleSeconds();
+  EXPECT_GE(second, first);
+}
+
 }  // namespace
 }  // namespace chime::bench

@@ -40,6 +40,10 @@ def main():
                 med(rows, "creates_per_s"), med(rows, "create_latency_ms", "p50"),
                 med(rows, "create_latency_ms", "p99"), med(rows, "create_latency_ms", "p999"),
                 med(rows, "health_per_s"), med(rows, "ratio_to_health")))
+            f += ("; server CPU %.1f us per create, %.1f per health check; client %.1f and %.1f us; idle %.0f %% and %.0f %%" % (
+                med(rows, "create_cpu", "server_cpu_us"), med(rows, "health_cpu", "server_cpu_us"),
+                med(rows, "create_cpu", "client_cpu_us"), med(rows, "health_cpu", "client_cpu_us"),
+                100 * med(rows, "create_cpu", "idle_share"), 100 * med(rows, "health_cpu", "idle_share")))
         elif sc.endswith("_batch"):
             f = "creates/s %.0f (batch x calls in flight), call p50 %.2f ms, p99 %.2f ms" % (
                 med(rows, "creates_per_s"), med(rows, "call_latency_ms", "p50"),
