@@ -1,5 +1,5 @@
 // create: unary CreateTimer at each --inflight level, and the same load against
-// grpc.health.v1.Health/Check (the RPC floor of this machine), run back to back.
+// grpc.health.v1.Health/Check (the RPC floor of this machine), taking turns in slices.
 #include <unistd.h>
 
 #include <algorithm>
@@ -79,10 +79,10 @@ void GiveEachCreateItsOwnKey(const std::string& tag, bool batched, UnaryLoadOpti
 
 namespace {
 
-// CPU used around one load: the server's (0 when the benchmark does not know its pid), the
+// CPU used around a load: the server's (0 when the benchmark does not know its pid), the
 // benchmark's own (the client's), and what the machine left idle. A ratio to the health
-// floor compares two loads a few seconds apart; these say whether the VM was as fast for both
-// (the server's CPU per health check moves by half from one run to the next here).
+// floor compares two loads; these say whether the VM was as fast for both (the server's CPU
+// per health check moves by half from one run to the next here).
 struct LoadCpu {
   double server_s = 0;
   double client_s = 0;
@@ -95,21 +95,36 @@ struct LoadCpu {
   }
 };
 
+// The CPU of one load over all its slices.
+struct LoadCpuTotal {
+  double server_s = 0;
+  double client_s = 0;
+  double idle_s = 0;
+  double wall_s = 0;
+
+  void Add(const LoadCpu& before, const LoadCpu& after) {
+    server_s += after.server_s - before.server_s;
+    client_s += after.client_s - before.client_s;
+    idle_s += after.idle_s - before.idle_s;
+    wall_s += absl::ToDoubleSeconds(after.at - before.at);
+  }
+};
+
 struct LoadCpuUse {
   double server_us_per_call = 0;  // 0: unknown
   double client_us_per_call = 0;
   double idle_share = 0;  // of all the machine's CPUs over the load
 };
 
-LoadCpuUse UseBetween(const LoadCpu& before, const LoadCpu& after, int64_t calls) {
+LoadCpuUse UseOf(const LoadCpuTotal& total, int64_t calls) {
   LoadCpuUse use;
   if (calls <= 0) return use;
   const double n = static_cast<double>(calls);
-  use.server_us_per_call = (after.server_s - before.server_s) * 1e6 / n;
-  use.client_us_per_call = (after.client_s - before.client_s) * 1e6 / n;
-  const double cpu_seconds = absl::ToDoubleSeconds(after.at - before.at) *
-                             static_cast<double>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-  if (cpu_seconds > 0) use.idle_share = (after.idle_s - before.idle_s) / cpu_seconds;
+  use.server_us_per_call = total.server_s * 1e6 / n;
+  use.client_us_per_call = total.client_s * 1e6 / n;
+  const double cpu_seconds =
+      total.wall_s * static_cast<double>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  if (cpu_seconds > 0) use.idle_share = total.idle_s / cpu_seconds;
   return use;
 }
 
@@ -207,24 +222,32 @@ int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& 
   }
   int rc = 0;
   for (int inflight : ParseIntList(absl::GetFlag(FLAGS_inflight))) {
+    // The two loads take turns, slice by slice: the VM's speed moves by tens of per cent
+    // within seconds here, and a ratio of two loads run 5 s apart carried that.
+    const int slices = std::max(1, absl::GetFlag(FLAGS_slices));
     UnaryLoadOptions health;
     health.method = "/grpc.health.v1.Health/Check";
     health.requests = {std::string()};  // HealthCheckRequest{service: ""}
     health.inflight = inflight;
-    health.duration = absl::GetFlag(FLAGS_duration);
-    const int server_pid = absl::GetFlag(FLAGS_chimed_pid);
-    const LoadCpu health_start = LoadCpu::Now(server_pid);
-    UnaryLoadResult h = RunUnaryLoad(channels, health);
-    const LoadCpu health_end = LoadCpu::Now(server_pid);
+    health.duration = absl::GetFlag(FLAGS_duration) / slices;
     UnaryLoadOptions create = health;
     create.method = "/chime.v1.TimerService/CreateTimer";
     create.requests = creates;
     const bool keyed = absl::GetFlag(FLAGS_idempotency_keys);
     if (keyed) GiveEachCreateItsOwnKey(FreshTopic("keys"), /*batched=*/false, create);
-    const LoadCpu create_start = LoadCpu::Now(server_pid);
-    UnaryLoadResult c = RunUnaryLoad(channels, create);
-    const LoadCpuUse health_use = UseBetween(health_start, health_end, h.ok);
-    const LoadCpuUse create_use = UseBetween(create_start, LoadCpu::Now(server_pid), c.ok);
+    const int server_pid = absl::GetFlag(FLAGS_chimed_pid);
+    UnaryLoadResult h, c;
+    LoadCpuTotal health_cpu, create_cpu;
+    for (int slice = 0; slice < slices; ++slice) {
+      const LoadCpu health_start = LoadCpu::Now(server_pid);
+      h.Add(RunUnaryLoad(channels, health));
+      const LoadCpu create_start = LoadCpu::Now(server_pid);
+      c.Add(RunUnaryLoad(channels, create));
+      health_cpu.Add(health_start, create_start);
+      create_cpu.Add(create_start, LoadCpu::Now(server_pid));
+    }
+    const LoadCpuUse health_use = UseOf(health_cpu, h.ok);
+    const LoadCpuUse create_use = UseOf(create_cpu, c.ok);
     if (c.failed > 0 || h.failed > 0) {
       fprintf(stderr, "create: %lld create / %lld health calls failed: %s %s\n",
               static_cast<long long>(c.failed), static_cast<long long>(h.failed),
@@ -239,17 +262,17 @@ int RunCreate(const std::shared_ptr<grpc::Channel>& channel, const std::string& 
                              cp.p999, h.PerSecond(), hp.p50, ratio, LoadAverage1()));
     printf("cpu per call at %d in flight: health check %s; create %s\n", inflight,
            DescribeUse(health_use).c_str(), DescribeUse(create_use).c_str());
-    AppendJson(
-        absl::GetFlag(FLAGS_json), name,
-        absl::StrFormat(R"("inflight":%d,"connections":%d,"idempotency_keys":%s,)"
-                        R"("creates_per_s":%.0f,)"
-                        R"("create_failed":%d,)"
-                        R"("create_latency_ms":%s,"health_per_s":%.0f,)"
-                        R"("health_latency_ms":%s,"ratio_to_health":%.3f,)"
-                        R"("health_cpu":%s,"create_cpu":%s)",
-                        inflight, static_cast<int>(channels.size()), keyed ? "true" : "false",
-                        c.PerSecond(), c.failed, PercentilesJson(cp), h.PerSecond(),
-                        PercentilesJson(hp), ratio, UseJson(health_use), UseJson(create_use)));
+    AppendJson(absl::GetFlag(FLAGS_json), name,
+               absl::StrFormat(
+                   R"("inflight":%d,"connections":%d,"slices":%d,"idempotency_keys":%s,)"
+                   R"("creates_per_s":%.0f,)"
+                   R"("create_failed":%d,)"
+                   R"("create_latency_ms":%s,"health_per_s":%.0f,)"
+                   R"("health_latency_ms":%s,"ratio_to_health":%.3f,)"
+                   R"("health_cpu":%s,"create_cpu":%s)",
+                   inflight, static_cast<int>(channels.size()), slices, keyed ? "true" : "false",
+                   c.PerSecond(), c.failed, PercentilesJson(cp), h.PerSecond(), PercentilesJson(hp),
+                   ratio, UseJson(health_use), UseJson(create_use)));
   }
   if (!absl::GetFlag(FLAGS_batch).empty() && RunBatchedCreate(channel, name, topic, due) != 0)
     rc = 1;

@@ -12,6 +12,7 @@ ABSL_DECLARE_FLAG(std::string, json);
 ABSL_DECLARE_FLAG(std::string, label);
 ABSL_DECLARE_FLAG(std::string, inflight);
 ABSL_DECLARE_FLAG(int, connections);
+ABSL_DECLARE_FLAG(int, slices);
 ABSL_DECLARE_FLAG(std::string, batch);
 ABSL_DECLARE_FLAG(std::string, batch_inflight);
 ABSL_DECLARE_FLAG(bool, batch_ids_only);

@@ -22,6 +22,9 @@ ABSL_FLAG(std::string, label, "", "free text copied into the JSON (e.g. the run 
 ABSL_FLAG(std::string, inflight, "1,16,64,256", "create: calls in flight, comma separated");
 ABSL_FLAG(int, connections, 1,
           "create: unary calls in flight go round robin over this many connections");
+ABSL_FLAG(int, slices, 5,
+          "create: at each level, health checks and creates take turns in this many slices of "
+          "duration/slices each, so both loads see the VM at the same speed (1: one block each)");
 ABSL_FLAG(std::string, batch, "100,1000",
           "create: CreateTimers batch sizes, comma separated (empty: no batched runs)");
 ABSL_FLAG(std::string, batch_inflight, "2,8", "create: CreateTimers calls in flight");

@@ -21,6 +21,14 @@ struct Call {
 
 }  // namespace
 
+void UnaryLoadResult::Add(UnaryLoadResult&& later) {
+  ok += later.ok;
+  if (failed == 0) first_error = std::move(later.first_error);
+  failed += later.failed;
+  latency_ms.insert(latency_ms.end(), later.latency_ms.begin(), later.latency_ms.end());
+  elapsed += later.elapsed;
+}
+
 UnaryLoadResult RunUnaryLoad(const std::shared_ptr<grpc::Channel>& channel,
                              const UnaryLoadOptions& options) {
   return RunUnaryLoad(std::vector<std::shared_ptr<grpc::Channel>>{channel}, options);

@@ -36,6 +36,8 @@ struct UnaryLoadResult {
   std::vector<double> latency_ms;
   absl::Duration elapsed;
   double PerSecond() const { return ok / std::max(1e-9, absl::ToDoubleSeconds(elapsed)); }
+  // Adds a later load of the same method (a slice of a longer one): counts, latencies, time.
+  void Add(UnaryLoadResult&& later);
 };
 
 UnaryLoadResult RunUnaryLoad(const std::shared_ptr<grpc::Channel>& channel,
