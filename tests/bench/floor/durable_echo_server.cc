@@ -47,8 +47,9 @@ ABSL_FLAG(std::string, log_writer, "per-log",
           "shared: one queue, written by whichever log's thread is free; caller: one queue, "
           "written by the gRPC thread whose create found a log free (no hand-off)");
 ABSL_FLAG(bool, rocksdb, false,
-          "with --log-writer=caller and --logs 1: each group is one RocksDB write batch with the "
-          "WAL synced, in DIR/rocksdb, instead of a write to a log file");
+          "with --log-writer=caller (no hand-off) or shared (one hand-off to the log's thread) "
+          "and --logs 1: each group is one RocksDB write batch with the WAL synced, in "
+          "DIR/rocksdb, instead of a write to a log file");
 ABSL_FLAG(int, preallocate_mb, 0,
           "write this many MB of zeros to each log first and then overwrite them, so a sync "
           "need not update the file's size (0: append to a growing file, as RocksDB's WAL does)");
@@ -199,8 +200,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "--preallocate-mb needs --log-writer=per-log\n");
     return 2;
   }
-  if (absl::GetFlag(FLAGS_rocksdb) && (log_writer != "caller" || log_count != 1)) {
-    fprintf(stderr, "--rocksdb needs --log-writer=caller and --logs 1\n");
+  if (absl::GetFlag(FLAGS_rocksdb) && (log_writer == "per-log" || log_count != 1)) {
+    fprintf(stderr, "--rocksdb needs --log-writer=caller or shared, and --logs 1\n");
     return 2;
   }
   if (log_count < 1 || log_count > 64) {

@@ -140,7 +140,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(std::vector<std::string>{}, std::vector<std::string>{"--preallocate-mb", "1"},
                       std::vector<std::string>{"--log-writer", "shared"},
                       std::vector<std::string>{"--log-writer", "caller"},
-                      std::vector<std::string>{"--log-writer", "caller", "--rocksdb"}));
+                      std::vector<std::string>{"--log-writer", "caller", "--rocksdb"},
+                      std::vector<std::string>{"--log-writer", "shared", "--rocksdb"}));
 
 TEST(FloorServerFiresTest, FiresCreatedTimersAtTheirDueTimeAndLogsTheAcksItAnswers) {
   TempDir dir;
@@ -245,13 +246,14 @@ TEST(FloorServerFlagsTest, RefusesAnUnknownLogWriter) {
       << server.status();
 }
 
-TEST(FloorServerFlagsTest, RefusesRocksDbWithoutOneCallerWrittenLog) {
+TEST(FloorServerFlagsTest, RefusesRocksDbWithoutOneSharedOrCallerWrittenLog) {
   TempDir dir;
   auto server =
       ChimedProcess::StartBinary(kFloorServer, dir.path(), {"--rocksdb"}, absl::Seconds(20));
   ASSERT_FALSE(server.ok());
-  EXPECT_NE(server.status().message().find("--rocksdb needs --log-writer=caller and --logs 1"),
-            std::string::npos)
+  EXPECT_NE(
+      server.status().message().find("--rocksdb needs --log-writer=caller or shared, and --logs 1"),
+      std::string::npos)
       << server.status();
 }
 
