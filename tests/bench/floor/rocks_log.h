@@ -24,8 +24,9 @@ class RocksLog {
   ~RocksLog();
 
   // Each of `records` holds one call's records (a batch's several), each its 4-byte length and
-  // its bytes, as the log has them. Not thread-safe: one writer at a time (SharedLogs' caller
-  // holds the only file). Whether the batch was written (and, with sync, synced).
+  // its bytes, as the log has them. Not thread-safe: one writer at a time (SharedLogs writes
+  // through its only file, held by one caller or its one log thread at a time). Whether the batch
+  // was written (and, with sync, synced).
   bool WriteGroup(const std::vector<const std::string*>& records);
 
   // A record's key: this byte, then its index (order of writing from 0), big-endian.
