@@ -3,6 +3,7 @@
 #ifndef CHIME_STORAGE_SHARD_DEPS_H_
 #define CHIME_STORAGE_SHARD_DEPS_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -40,6 +41,9 @@ struct ShardStore::Deps {
   // false: the shard must exist and its meta must say (index, shard_count).
   bool create = false;
   uint32_t shard_count = 0;
+  // Shared by the Store's shards: set while a request thread writes in one of them
+  // (ShardStore::SubmitOnThisThread). nullptr: one per shard at a time, no limit overall.
+  std::shared_ptr<std::atomic<bool>> request_thread_slot;
   // What expires and when (owned by the Store); nullptr: nothing does.
   const RetentionOptions* retention = nullptr;
   // Per shard, made by ShardStore::Open: the shard the timers filter reads through and the

@@ -54,9 +54,13 @@ class ShardStore::Impl {
         hot_timer_horizon_(deps.hot_timer_horizon),
         hot_record_clock_(deps.hot_record_clock),
         hot_enabled_(deps.hot_record_bytes > 0),
+        request_thread_slot_(deps.request_thread_slot),
         // Timers get most: a batch of fires reads many; acks read only recent deliveries.
         hot_(deps.hot_record_bytes / 4 * 3, deps.hot_record_bytes / 4) {
     std::copy(handles.begin(), handles.end(), cfs_.begin());
+    batch_ = std::make_unique<GroupBatch>(cfs_);
+    sorted_ = std::make_unique<SortedBatch>(
+        std::vector<rocksdb::ColumnFamilyHandle*>{cfs_.begin(), cfs_.end()});
     write_options_.sync = deps.fsync;
     if (max_group_size_ == 0) max_group_size_ = 1;
   }
@@ -113,6 +117,8 @@ class ShardStore::Impl {
     if (done) done(absl::UnavailableError(absl::StrCat("shard ", index_, " is closed")));
   }
 
+  void SubmitOnThisThread(TxnFn fn, TxnDone done);
+
   const std::string& path() const { return path_; }
   rocksdb::DB* db() const { return db_; }
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return cfs_[c]; }
@@ -142,6 +148,7 @@ class ShardStore::Impl {
     // When it was queued: a deferred transaction waits at most deferred_sync_delay_ from
     // here for a prompt one to share its write and wake-up.
     absl::Time queued_at;
+    bool for_request_thread = false;  // by SubmitOnThisThread
   };
 
   // Written as soon as the writer gets to it; the others wait for company (see Sync).
@@ -149,17 +156,32 @@ class ShardStore::Impl {
     return p.sync != Sync::kDeferred || deferred_sync_delay_ == absl::ZeroDuration();
   }
 
-  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // While a request thread writes (SubmitOnThisThread), the writer leaves it the transactions
+  // queued for it and takes only prompt others (a fire); once stopping, it waits for that
+  // thread to finish before draining the queue.
+  bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_) return false;
+    if (request_thread_active_) return prompt_queued_ > queued_for_request_thread_;
     return !queue_.empty() || stopping_;
   }
-  bool HasPromptWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  bool WriterHasPromptWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_) return false;
+    if (request_thread_active_) return prompt_queued_ > queued_for_request_thread_;
     return prompt_queued_ > 0 || stopping_;
   }
+  // Moves up to max_group_size_ queued transactions into group_, for the write role's holder.
+  void TakeGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void WriterLoop();
   void SyncerLoop();
-  void RunGroup(std::vector<Pending>& group, GroupBatch& batch, SortedBatch& sorted,
-                std::vector<absl::Status>& results);
+  // Runs group_ as one write. The dones of transactions that wait for a sync go to the syncer
+  // or, if `to_sync` is not null, into it.
+  void RunGroup(std::vector<TxnDone>* to_sync);
+  // After a request thread's write: it syncs the WAL itself when the syncer is idle, taking
+  // what waits there too (written earlier, so their dones stay first); otherwise the syncer
+  // gets `to_sync`. Returns whether this thread syncs.
+  bool TakeSyncOrHandOver(std::vector<TxnDone>& to_sync);
+  void SyncAndAnswer(std::vector<TxnDone>& synced);
   // Before the group's write: hot_ forgets the keys the group writes and does not keep. Their
   // records were just read by the group's transactions, so they are still in the cache; after
   // the write's memtable inserts they were not, and their erases waited on one miss after
@@ -178,7 +200,15 @@ class ShardStore::Impl {
   const absl::Duration hot_timer_horizon_;
   Clock* const hot_record_clock_;
   const bool hot_enabled_;
-  // Writer thread only.
+  // One request thread of the whole store at a time writes (see SubmitOnThisThread).
+  const std::shared_ptr<std::atomic<bool>> request_thread_slot_;
+
+  // The write role: whoever holds it (the writer or a request thread, see writing_) alone
+  // uses these, so transactions read what earlier groups wrote and hot_ stays consistent.
+  std::vector<Pending> group_;
+  std::vector<absl::Status> results_;
+  std::unique_ptr<GroupBatch> batch_;
+  std::unique_ptr<SortedBatch> sorted_;
   HotRecordSet hot_;
 
   absl::Mutex mu_;
@@ -186,6 +216,11 @@ class ShardStore::Impl {
   // Queued transactions that are not deferred: the writer writes as soon as there is one.
   size_t prompt_queued_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Someone holds the write role; taken and handed back under mu_.
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // A request thread writes and syncs, and comes back for what was queued for it meanwhile.
+  bool request_thread_active_ ABSL_GUARDED_BY(mu_) = false;
+  size_t queued_for_request_thread_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Written transactions that need an fsync before their `done`: the syncer syncs the WAL
   // while the writer goes on writing, so no write (a lazy fire, say) waits for a sync.
@@ -196,6 +231,10 @@ class ShardStore::Impl {
   bool sync_urgent_ ABSL_GUARDED_BY(sync_mu_) = false;
   absl::Time oldest_deferred_ ABSL_GUARDED_BY(sync_mu_);
   bool sync_stopping_ ABSL_GUARDED_BY(sync_mu_) = false;
+  // The syncer is syncing or answering; a request thread then leaves the sync to it.
+  bool syncer_busy_ ABSL_GUARDED_BY(sync_mu_) = false;
+  // A request thread syncs and answers: the syncer waits, so that dones keep their order.
+  bool request_thread_syncing_ ABSL_GUARDED_BY(sync_mu_) = false;
 
   // WriteStats, updated by the writer and the syncer.
   std::atomic<uint64_t> groups_written_{0};
@@ -213,40 +252,122 @@ class ShardStore::Impl {
   std::thread syncer_ ABSL_GUARDED_BY(close_mu_);
 };
 
+void ShardStore::Impl::TakeGroup() {
+  const size_t n = std::min(queue_.size(), max_group_size_);
+  for (size_t i = 0; i < n; ++i) {
+    if (IsPrompt(queue_.front())) --prompt_queued_;
+    if (queue_.front().for_request_thread) --queued_for_request_thread_;
+    group_.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+}
+
 void ShardStore::Impl::WriterLoop() {
-  // Reused across groups so the steady state allocates little.
-  std::vector<Pending> group;
-  std::vector<absl::Status> results;
-  GroupBatch batch(cfs_);
-  SortedBatch sorted({cfs_.begin(), cfs_.end()});
+  bool wrote = false;
   for (;;) {
     {
       absl::MutexLock l(&mu_);
+      if (wrote) writing_ = false;
       for (;;) {
-        mu_.Await(absl::Condition(this, &Impl::HasWorkOrStopping));
-        if (HasPromptWorkOrStopping()) break;
+        mu_.Await(absl::Condition(this, &Impl::WriterHasWork));
+        if (WriterHasPromptWork()) break;
         // Only deferred transactions (acks): they ride along with the next prompt one (a
         // fire, say) instead of waking this thread each, or go once the oldest has waited.
         const absl::Time deadline = queue_.front().queued_at + deferred_sync_delay_;
         if (absl::Now() >= deadline) break;
-        mu_.AwaitWithDeadline(absl::Condition(this, &Impl::HasPromptWorkOrStopping), deadline);
+        mu_.AwaitWithDeadline(absl::Condition(this, &Impl::WriterHasPromptWork), deadline);
       }
       // Stopping still drains: everything queued before Close() runs.
       if (queue_.empty()) return;
-      size_t n = std::min(queue_.size(), max_group_size_);
-      for (size_t i = 0; i < n; ++i) {
-        if (IsPrompt(queue_.front())) --prompt_queued_;
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      writing_ = true;
+      TakeGroup();
     }
-    RunGroup(group, batch, sorted, results);
-    group.clear();
+    RunGroup(nullptr);
+    wrote = true;
   }
 }
 
-void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, SortedBatch& sorted,
-                                std::vector<absl::Status>& results) {
+void ShardStore::Impl::SubmitOnThisThread(TxnFn fn, TxnDone done) {
+  bool refused = false;
+  {
+    absl::MutexLock l(&mu_);
+    refused = stopping_;
+    if (!refused) {
+      queue_.push_back(Pending{std::move(fn), std::move(done), Sync::kDurable, absl::Now(),
+                               /*for_request_thread=*/true});
+      ++prompt_queued_;
+      ++queued_for_request_thread_;
+      // Someone writes already and takes this with what else is queued. So does the writer
+      // when another request thread of the store writes: two request threads syncing at
+      // once would leave no thread reading requests on this 2-core machine.
+      if (writing_ || request_thread_active_) return;
+      if (request_thread_slot_ != nullptr && request_thread_slot_->exchange(true)) return;
+      request_thread_active_ = true;
+      writing_ = true;
+      TakeGroup();
+    }
+  }
+  if (refused) {
+    if (done) done(absl::UnavailableError(absl::StrCat("shard ", index_, " is closed")));
+    return;
+  }
+  std::vector<TxnDone> to_sync;
+  for (;;) {
+    RunGroup(&to_sync);
+    const bool sync_here = !to_sync.empty() && TakeSyncOrHandOver(to_sync);
+    {
+      absl::MutexLock l(&mu_);
+      writing_ = false;  // the writer may write a fire meanwhile
+    }
+    if (sync_here) {
+      SyncAndAnswer(to_sync);
+      absl::MutexLock l(&sync_mu_);
+      request_thread_syncing_ = false;
+    }
+    to_sync.clear();
+    absl::MutexLock l(&mu_);
+    if (queue_.empty() || writing_) {
+      request_thread_active_ = false;
+      if (request_thread_slot_ != nullptr) request_thread_slot_->store(false);
+      return;
+    }
+    writing_ = true;
+    TakeGroup();
+  }
+}
+
+bool ShardStore::Impl::TakeSyncOrHandOver(std::vector<TxnDone>& to_sync) {
+  absl::MutexLock l(&sync_mu_);
+  if (syncer_busy_) {
+    if (awaiting_sync_.empty()) oldest_deferred_ = absl::Now();
+    sync_urgent_ = true;
+    for (TxnDone& done : to_sync) awaiting_sync_.push_back(std::move(done));
+    to_sync.clear();
+    return false;
+  }
+  to_sync.insert(to_sync.begin(), std::make_move_iterator(awaiting_sync_.begin()),
+                 std::make_move_iterator(awaiting_sync_.end()));
+  awaiting_sync_.clear();
+  sync_urgent_ = false;
+  request_thread_syncing_ = true;
+  return true;
+}
+
+void ShardStore::Impl::SyncAndAnswer(std::vector<TxnDone>& synced) {
+  const absl::Time sync_start = absl::Now();
+  const absl::Status status =
+      FromRocks(db_->SyncWAL(), absl::StrCat("syncing the WAL of shard ", index_));
+  wal_sync_nanos_.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - sync_start),
+                            std::memory_order_relaxed);
+  wal_syncs_.fetch_add(1, std::memory_order_relaxed);
+  synced_transactions_.fetch_add(synced.size(), std::memory_order_relaxed);
+  for (TxnDone& done : synced) done(status);
+}
+
+void ShardStore::Impl::RunGroup(std::vector<TxnDone>* synced_by_caller) {
+  std::vector<Pending>& group = group_;
+  GroupBatch& batch = *batch_;
+  std::vector<absl::Status>& results = results_;
   batch.Clear();
   results.assign(group.size(), absl::OkStatus());
   // A timer due within the horizon is kept hot: its fire reads it back.
@@ -278,7 +399,7 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, 
     if (hot_enabled_) ForgetWrittenHotRecords(batch);
     // In key order: memtable inserts were most of a shard writer's time in batched creates,
     // and an insert next to the previous one is cheap (see SortedBatch).
-    rocksdb::WriteBatch* to_write = sorted.SortedCopyOf(*batch.batch());
+    rocksdb::WriteBatch* to_write = sorted_->SortedCopyOf(*batch.batch());
     if (to_write == nullptr) to_write = batch.batch();
     group_status =
         FromRocks(db_->Write(options, to_write), absl::StrCat("writing to shard ", index_));
@@ -313,6 +434,11 @@ void ShardStore::Impl::RunGroup(std::vector<Pending>& group, GroupBatch& batch, 
     } else {
       group[i].done(std::move(status));
     }
+  }
+  group.clear();
+  if (synced_by_caller != nullptr) {
+    for (TxnDone& done : to_sync) synced_by_caller->push_back(std::move(done));
+    return;
   }
   if (!to_sync.empty()) {
     absl::MutexLock l(&sync_mu_);
@@ -354,30 +480,26 @@ void ShardStore::Impl::SyncerLoop() {
   for (;;) {
     {
       absl::MutexLock l(&sync_mu_);
+      syncer_busy_ = false;
       auto any = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) {
-        return !awaiting_sync_.empty() || sync_stopping_;
+        return !request_thread_syncing_ && (!awaiting_sync_.empty() || sync_stopping_);
       };
       auto urgent = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) {
-        return sync_urgent_ || sync_stopping_;
+        return !request_thread_syncing_ && (sync_urgent_ || sync_stopping_);
       };
       sync_mu_.Await(absl::Condition(&any));
       if (!urgent()) {
         sync_mu_.AwaitWithDeadline(absl::Condition(&urgent),
                                    oldest_deferred_ + deferred_sync_delay_);
       }
-      if (awaiting_sync_.empty()) return;  // stopping, and nothing left to sync
+      if (request_thread_syncing_) continue;  // it started during the wait
+      if (awaiting_sync_.empty()) return;     // stopping, and nothing left to sync
       synced.swap(awaiting_sync_);
       sync_urgent_ = false;
+      syncer_busy_ = true;
     }
     // Covers every write made before it: all of `synced` and whatever the writer added since.
-    const absl::Time sync_start = absl::Now();
-    const absl::Status status =
-        FromRocks(db_->SyncWAL(), absl::StrCat("syncing the WAL of shard ", index_));
-    wal_sync_nanos_.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - sync_start),
-                              std::memory_order_relaxed);
-    wal_syncs_.fetch_add(1, std::memory_order_relaxed);
-    synced_transactions_.fetch_add(synced.size(), std::memory_order_relaxed);
-    for (TxnDone& done : synced) done(status);
+    SyncAndAnswer(synced);
     synced.clear();
   }
 }
@@ -471,6 +593,10 @@ absl::Status ShardStore::FlushMemtables(uint64_t min_bytes) {
 
 void ShardStore::Submit(TxnFn fn, TxnDone done, Sync sync) {
   impl_->Submit(std::move(fn), std::move(done), sync);
+}
+
+void ShardStore::SubmitOnThisThread(TxnFn fn, TxnDone done) {
+  impl_->SubmitOnThisThread(std::move(fn), std::move(done));
 }
 
 absl::Status ShardStore::SubmitAndWait(TxnFn fn) {

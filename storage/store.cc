@@ -168,6 +168,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   deps.deferred_sync_delay = options.deferred_sync_delay;
   deps.hot_timer_horizon = options.hot_timer_horizon;
   deps.hot_record_clock = options.hot_record_clock;
+  deps.request_thread_slot = std::make_shared<std::atomic<bool>>(false);
   shared->retention = options.retention;
   deps.retention = &shared->retention;
 

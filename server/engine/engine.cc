@@ -253,7 +253,7 @@ class Engine::Impl {
     op->done = std::move(done);
     op->now = clock_->Now();
     if (absl::Status s = PrepareCreate(*op); !s.ok()) return FinishCreate(*op, s);
-    if (op->spec.idempotency_key.empty()) return SubmitInsert(op);
+    if (op->spec.idempotency_key.empty()) return SubmitInsert(op, /*on_request_thread=*/true);
 
     // The claim lives in the key's shard; when the timer's shard is the same one, both
     // steps are one transaction.
@@ -269,7 +269,7 @@ class Engine::Impl {
           if (!status.ok()) return FinishCreate(*op, status);
           if (op->timer_step_ran) return InsertCommitted(*op);
           // A crash here leaves a claim; the client's retry adopts its id and completes.
-          SubmitInsert(op);
+          SubmitInsert(op, /*on_request_thread=*/false);
         });
   }
 
@@ -730,16 +730,24 @@ class Engine::Impl {
     EndOp();
   }
 
-  void SubmitInsert(std::shared_ptr<CreateOp> op) {
-    store_->shard(store_->ShardFor(op->ns, op->id))
-        ->Submit([op](ShardTxn& txn) { return InsertTimer(txn, *op); },
-                 [this, op](absl::Status status) {
-                   if (!status.ok()) return FinishCreate(*op, status);
-                   InsertCommitted(*op);
-                 });
+  // `on_request_thread`: called by the thread that serves the create, which may then write
+  // and sync it itself (ShardStore::SubmitOnThisThread); not from a done, whose thread (a
+  // shard's syncer) has its own shard to answer for.
+  void SubmitInsert(std::shared_ptr<CreateOp> op, bool on_request_thread) {
+    storage::ShardStore* shard = store_->shard(store_->ShardFor(op->ns, op->id));
+    auto insert = [op](ShardTxn& txn) { return InsertTimer(txn, *op); };
+    auto done = [this, op](absl::Status status) {
+      if (!status.ok()) return FinishCreate(*op, status);
+      InsertCommitted(*op);
+    };
+    if (on_request_thread) {
+      shard->SubmitOnThisThread(std::move(insert), std::move(done));
+    } else {
+      shard->Submit(std::move(insert), std::move(done));
+    }
   }
 
-  // On the writer thread, after the timer's transaction committed.
+  // Once the timer's transaction is durable.
   void InsertCommitted(CreateOp& op) {
     if (op.inserted) {
       shards_[store_->ShardFor(op.ns, op.id)]->OnScheduled(

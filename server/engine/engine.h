@@ -180,7 +180,10 @@ class Engine {
   ~Engine();  // stops the dispatchers; pending work stays on disk
 
   // `done` gets the timer (ALREADY_EXISTS for a taken id or an idempotency key reused by a
-  // different request; INVALID_ARGUMENT never: the spec is validated by the caller).
+  // different request; INVALID_ARGUMENT never: the spec is validated by the caller). Without
+  // an idempotency key, the calling thread may write and sync the timer itself and run `done`
+  // (and the dones of creates queued meanwhile) before Create returns: call it from the
+  // thread that serves the request, holding no lock a done takes.
   void Create(CreateSpec spec, std::function<void(absl::StatusOr<CreateResult>)> done);
   // Creates each spec as Create would and gives `done` their outcomes, in spec order, once all
   // are known. The timers are written with one transaction per shard, so a batch costs a few

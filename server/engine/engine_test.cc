@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -506,14 +507,18 @@ TEST_F(EngineTest, AFireIsWrittenAndHandedOnWithoutWaitingForAnFsync) {
   EXPECT_EQ(listener_.fires()[0].timer_id(), "t1");
   ASSERT_OK_AND_ASSIGN(v1::Timer fired, engine_->Get("default", "t1"));
   EXPECT_EQ(fired.state(), v1::TIMER_STATE_FIRED);
-  // A create, in contrast, is answered only once synced.
+  // A create, in contrast, is answered only once synced. Its own thread may sync it (see
+  // Engine::Create), so it gets one.
   absl::Notification created;
-  engine_->Create(OneShot("t2", kStart + absl::Seconds(60)),
-                  [&](absl::StatusOr<CreateResult>) { created.Notify(); });
+  std::thread request_thread([&] {
+    engine_->Create(OneShot("t2", kStart + absl::Seconds(60)),
+                    [&](absl::StatusOr<CreateResult>) { created.Notify(); });
+  });
   ASSERT_TRUE(gated_fs_->AwaitSyncWaiting(kWaitBound));
   EXPECT_FALSE(created.HasBeenNotified());
   gated_fs_->Release();
   EXPECT_TRUE(created.WaitForNotificationWithTimeout(kWaitBound));
+  request_thread.join();
 }
 
 TEST_F(EngineTest, FiresOnceAtItsDueTimeWithTheTimersFields) {
@@ -1003,9 +1008,12 @@ TEST_F(EngineTest, ATimerALoadReadsBeforeItsCreateIsSyncedIsInTheHeapOnce) {
 
   gated_fs_->Hold();
   absl::Notification created;
-  engine_->Create(OneShot("raced", due), [&](absl::StatusOr<CreateResult> r) {
-    EXPECT_OK(r.status());
-    created.Notify();
+  // Its own thread may sync it (see Engine::Create), so it gets one.
+  std::thread request_thread([&] {
+    engine_->Create(OneShot("raced", due), [&](absl::StatusOr<CreateResult> r) {
+      EXPECT_OK(r.status());
+      created.Notify();
+    });
   });
   ASSERT_TRUE(gated_fs_->AwaitSyncWaiting(kWaitBound));  // written, its sync held
   clock_.Advance(absl::Seconds(40));                     // the next load reads up to 100 s
@@ -1015,6 +1023,7 @@ TEST_F(EngineTest, ATimerALoadReadsBeforeItsCreateIsSyncedIsInTheHeapOnce) {
 
   gated_fs_->Release();
   ASSERT_TRUE(created.WaitForNotificationWithTimeout(kWaitBound));
+  request_thread.join();
   EXPECT_EQ(HeapEntries(), 1u);
 
   clock_.Set(due);
