@@ -177,11 +177,13 @@ class ShardStore::Impl {
   // Runs group_ as one write. The dones of transactions that wait for a sync go to the syncer
   // or, if `to_sync` is not null, into it.
   void RunGroup(std::vector<TxnDone>* to_sync);
-  // After a request thread's write: it syncs the WAL itself when the syncer is idle, taking
-  // what waits there too (written earlier, so their dones stay first); otherwise the syncer
-  // gets `to_sync`. Returns whether this thread syncs.
-  bool TakeSyncOrHandOver(std::vector<TxnDone>& to_sync);
+  // After a request thread's write: it takes the sync of its group and of what waits for the
+  // syncer (written earlier, so their dones go first); the syncer waits until it is done.
+  void TakeSync(std::vector<TxnDone>& to_sync);
+  // Syncs the WAL, waits for the syncer to finish answering, if it was, then answers.
+  void SyncAfterTheSyncer(std::vector<TxnDone>& synced);
   void SyncAndAnswer(std::vector<TxnDone>& synced);
+  absl::Status SyncWal();
   // Before the group's write: hot_ forgets the keys the group writes and does not keep. Their
   // records were just read by the group's transactions, so they are still in the cache; after
   // the write's memtable inserts they were not, and their erases waited on one miss after
@@ -231,7 +233,7 @@ class ShardStore::Impl {
   bool sync_urgent_ ABSL_GUARDED_BY(sync_mu_) = false;
   absl::Time oldest_deferred_ ABSL_GUARDED_BY(sync_mu_);
   bool sync_stopping_ ABSL_GUARDED_BY(sync_mu_) = false;
-  // The syncer is syncing or answering; a request thread then leaves the sync to it.
+  // The syncer is syncing or answering: a request thread answers only after it.
   bool syncer_busy_ ABSL_GUARDED_BY(sync_mu_) = false;
   // A request thread syncs and answers: the syncer waits, so that dones keep their order.
   bool request_thread_syncing_ ABSL_GUARDED_BY(sync_mu_) = false;
@@ -314,16 +316,12 @@ void ShardStore::Impl::SubmitOnThisThread(TxnFn fn, TxnDone done) {
   std::vector<TxnDone> to_sync;
   for (;;) {
     RunGroup(&to_sync);
-    const bool sync_here = !to_sync.empty() && TakeSyncOrHandOver(to_sync);
+    if (!to_sync.empty()) TakeSync(to_sync);
     {
       absl::MutexLock l(&mu_);
       writing_ = false;  // the writer may write a fire meanwhile
     }
-    if (sync_here) {
-      SyncAndAnswer(to_sync);
-      absl::MutexLock l(&sync_mu_);
-      request_thread_syncing_ = false;
-    }
+    if (!to_sync.empty()) SyncAfterTheSyncer(to_sync);
     to_sync.clear();
     absl::MutexLock l(&mu_);
     if (queue_.empty() || writing_) {
@@ -336,32 +334,43 @@ void ShardStore::Impl::SubmitOnThisThread(TxnFn fn, TxnDone done) {
   }
 }
 
-bool ShardStore::Impl::TakeSyncOrHandOver(std::vector<TxnDone>& to_sync) {
+void ShardStore::Impl::TakeSync(std::vector<TxnDone>& to_sync) {
   absl::MutexLock l(&sync_mu_);
-  if (syncer_busy_) {
-    if (awaiting_sync_.empty()) oldest_deferred_ = absl::Now();
-    sync_urgent_ = true;
-    for (TxnDone& done : to_sync) awaiting_sync_.push_back(std::move(done));
-    to_sync.clear();
-    return false;
-  }
   to_sync.insert(to_sync.begin(), std::make_move_iterator(awaiting_sync_.begin()),
                  std::make_move_iterator(awaiting_sync_.end()));
   awaiting_sync_.clear();
   sync_urgent_ = false;
   request_thread_syncing_ = true;
-  return true;
+}
+
+void ShardStore::Impl::SyncAfterTheSyncer(std::vector<TxnDone>& synced) {
+  const absl::Status status = SyncWal();
+  {
+    // The syncer's dones, if it was answering, are for earlier writes: they go first.
+    absl::MutexLock l(&sync_mu_);
+    auto syncer_idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) { return !syncer_busy_; };
+    sync_mu_.Await(absl::Condition(&syncer_idle));
+  }
+  synced_transactions_.fetch_add(synced.size(), std::memory_order_relaxed);
+  for (TxnDone& done : synced) done(status);
+  absl::MutexLock l(&sync_mu_);
+  request_thread_syncing_ = false;
 }
 
 void ShardStore::Impl::SyncAndAnswer(std::vector<TxnDone>& synced) {
+  const absl::Status status = SyncWal();
+  synced_transactions_.fetch_add(synced.size(), std::memory_order_relaxed);
+  for (TxnDone& done : synced) done(status);
+}
+
+absl::Status ShardStore::Impl::SyncWal() {
   const absl::Time sync_start = absl::Now();
   const absl::Status status =
       FromRocks(db_->SyncWAL(), absl::StrCat("syncing the WAL of shard ", index_));
   wal_sync_nanos_.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - sync_start),
                             std::memory_order_relaxed);
   wal_syncs_.fetch_add(1, std::memory_order_relaxed);
-  synced_transactions_.fetch_add(synced.size(), std::memory_order_relaxed);
-  for (TxnDone& done : synced) done(status);
+  return status;
 }
 
 void ShardStore::Impl::RunGroup(std::vector<TxnDone>* synced_by_caller) {
@@ -493,7 +502,10 @@ void ShardStore::Impl::SyncerLoop() {
                                    oldest_deferred_ + deferred_sync_delay_);
       }
       if (request_thread_syncing_) continue;  // it started during the wait
-      if (awaiting_sync_.empty()) return;     // stopping, and nothing left to sync
+      if (awaiting_sync_.empty()) {
+        if (sync_stopping_) return;  // nothing left to sync
+        continue;                    // a request thread took and synced them
+      }
       synced.swap(awaiting_sync_);
       sync_urgent_ = false;
       syncer_busy_ = true;
