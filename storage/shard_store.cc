@@ -175,8 +175,8 @@ class ShardStore::Impl {
   void WriterLoop();
   void SyncerLoop();
   // Runs group_ as one write. The dones of transactions that wait for a sync go to the syncer
-  // or, if `to_sync` is not null, into it.
-  void RunGroup(std::vector<TxnDone>* to_sync);
+  // or, if `to_sync_here` is not null, into it.
+  void RunGroup(std::vector<TxnDone>* to_sync_here);
   // After a request thread's write: it takes the sync of its group and of what waits for the
   // syncer (written earlier, so their dones go first); the syncer waits until it is done.
   void TakeSync(std::vector<TxnDone>& to_sync);
@@ -238,7 +238,7 @@ class ShardStore::Impl {
   // A request thread syncs and answers: the syncer waits, so that dones keep their order.
   bool request_thread_syncing_ ABSL_GUARDED_BY(sync_mu_) = false;
 
-  // WriteStats, updated by the writer and the syncer.
+  // WriteStats, updated by the writer, the syncer and request threads.
   std::atomic<uint64_t> groups_written_{0};
   std::atomic<uint64_t> transactions_run_{0};
   std::atomic<uint64_t> wal_syncs_{0};
@@ -373,7 +373,7 @@ absl::Status ShardStore::Impl::SyncWal() {
   return status;
 }
 
-void ShardStore::Impl::RunGroup(std::vector<TxnDone>* synced_by_caller) {
+void ShardStore::Impl::RunGroup(std::vector<TxnDone>* to_sync_here) {
   std::vector<Pending>& group = group_;
   GroupBatch& batch = *batch_;
   std::vector<absl::Status>& results = results_;
@@ -445,8 +445,8 @@ void ShardStore::Impl::RunGroup(std::vector<TxnDone>* synced_by_caller) {
     }
   }
   group.clear();
-  if (synced_by_caller != nullptr) {
-    for (TxnDone& done : to_sync) synced_by_caller->push_back(std::move(done));
+  if (to_sync_here != nullptr) {
+    for (TxnDone& done : to_sync) to_sync_here->push_back(std::move(done));
     return;
   }
   if (!to_sync.empty()) {

@@ -214,7 +214,8 @@ class ShardStore {
   // transaction as Submit does. Handing a create to the writer and its answer to the syncer
   // cost two thread wake-ups each; this way a steady stream of them wakes neither. The writer
   // still writes other prompt transactions (fires) while this thread syncs. Dones keep the
-  // order Submit promises. The calling thread must hold no lock a done takes.
+  // order Submit promises: this thread answers after the syncer's dones for earlier writes.
+  // May block for a sync or two; the calling thread must hold no lock a done takes.
   void SubmitOnThisThread(TxnFn fn, TxnDone done);
   // Submit and wait for the outcome. Must not be called from a `done` (deadlock).
   absl::Status SubmitAndWait(TxnFn fn);
