@@ -638,15 +638,35 @@ TEST(ShardStoreSyncTest, CloseSyncsAndReportsDeferredTxnsWithoutWaitingForTheDel
 
 // SubmitOnThisThread: a unary create's thread writes, syncs and answers when nobody else
 // writes; otherwise the shard's threads do, in the order Submit promises.
+struct GatedStoreSetup {
+  int shard_count = 1;
+  absl::Duration deferred_sync_delay = StoreOptions().deferred_sync_delay;
+};
 
-TEST(ShardStoreOnThisThreadTest, AnIdleShardIsWrittenSyncedAndAnsweredOnTheCallingThread) {
-  TempDir dir;
-  auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();  // never held: counts syncs
-  std::unique_ptr<rocksdb::Env> env = ::chime::testing::NewEnvOn(fs);
-  ASSERT_OK_AND_ASSIGN(auto store,
-                       Store::Open({.data_dir = dir.path(), .shard_count = 1, .env = env.get()}));
-  ShardStore* shard = store->shard(0);
-  const int64_t before = fs->syncs();
+class ShardStoreOnThisThreadTest : public ::testing::Test {
+ protected:
+  // A store whose WAL syncs fs_ can hold (and counts).
+  void Open(GatedStoreSetup setup = {}) {
+    env_ = ::chime::testing::NewEnvOn(fs_);
+    ASSERT_OK_AND_ASSIGN(store_, Store::Open({.data_dir = dir_.path(),
+                                              .shard_count = setup.shard_count,
+                                              .deferred_sync_delay = setup.deferred_sync_delay,
+                                              .env = env_.get()}));
+  }
+
+  TempDir dir_;
+  std::shared_ptr<::chime::testing::GatedWalSyncFs> fs_ =
+      std::make_shared<::chime::testing::GatedWalSyncFs>();
+  std::unique_ptr<rocksdb::Env> env_;
+  // For dones that a broken store would run only when it closes.
+  DoneLog outliving_log_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(ShardStoreOnThisThreadTest, AnIdleShardIsWrittenSyncedAndAnsweredOnTheCallingThread) {
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ShardStore* shard = store_->shard(0);
+  const int64_t before = fs_->syncs();
   std::optional<absl::Status> status;
   std::thread::id answered_on;
   shard->SubmitOnThisThread(PutTimerTxn("a"), [&](absl::Status s) {
@@ -656,16 +676,15 @@ TEST(ShardStoreOnThisThreadTest, AnIdleShardIsWrittenSyncedAndAnsweredOnTheCalli
   ASSERT_TRUE(status.has_value());  // answered before the call returned
   EXPECT_OK(*status);
   EXPECT_EQ(answered_on, std::this_thread::get_id());
-  EXPECT_EQ(fs->syncs(), before + 1);
+  EXPECT_EQ(fs_->syncs(), before + 1);
   ASSERT_OK_AND_ASSIGN(auto a, shard->GetTimer("ns", "a"));
   EXPECT_TRUE(a.has_value());
   EXPECT_EQ(shard->GetWriteStats().synced_transactions, 1u);
 }
 
-TEST(ShardStoreOnThisThreadTest, WhileTheWriterIsBusyItIsQueuedForTheWriter) {
-  TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(), .shard_count = 1}));
-  ShardStore* shard = store->shard(0);
+TEST_F(ShardStoreOnThisThreadTest, WhileTheWriterIsBusyItIsQueuedForTheWriter) {
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ShardStore* shard = store_->shard(0);
   absl::Notification writer_in, let_writer_go;
   shard->Submit(
       [&](ShardTxn&) {
@@ -688,28 +707,24 @@ TEST(ShardStoreOnThisThreadTest, WhileTheWriterIsBusyItIsQueuedForTheWriter) {
   EXPECT_NE(answered_on, std::this_thread::get_id());
 }
 
-TEST(ShardStoreOnThisThreadTest, ItsDonesWaitForTheSyncersEarlierOnes) {
-  TempDir dir;
-  auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();
-  std::unique_ptr<rocksdb::Env> env = ::chime::testing::NewEnvOn(fs);
-  ASSERT_OK_AND_ASSIGN(auto store,
-                       Store::Open({.data_dir = dir.path(), .shard_count = 1, .env = env.get()}));
-  ShardStore* shard = store->shard(0);
+TEST_F(ShardStoreOnThisThreadTest, ItsDonesWaitForTheSyncersEarlierOnes) {
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ShardStore* shard = store_->shard(0);
   DoneLog log;
   absl::Notification first_answering, let_first_finish;
-  fs->Hold();
+  fs_->Hold();
   shard->Submit(PutTimerTxn("first"), [&](absl::Status s) {
     first_answering.Notify();
     // Bounded, so that a broken order fails the test instead of hanging it.
     let_first_finish.WaitForNotificationWithTimeout(kWaitBound);
     log.For("first")(std::move(s));
   });
-  ASSERT_TRUE(fs->AwaitSyncWaiting(kWaitBound));  // the syncer is stuck syncing "first"
+  ASSERT_TRUE(fs_->AwaitSyncWaiting(kWaitBound));  // the syncer is stuck syncing "first"
   // This thread may find the writer still holding the write role and leave "second" to it,
   // or write it and sync it itself; either way "first" is answered first.
   std::thread request_thread(
       [&] { shard->SubmitOnThisThread(PutTimerTxn("second"), log.For("second")); });
-  fs->Release();
+  fs_->Release();
   ASSERT_TRUE(first_answering.WaitForNotificationWithTimeout(kWaitBound));
   // "second" is synced by now or soon, but not answered while "first" is being answered:
   // 100 ms of looking is ample (a bounded check of an absence, which has no event to wait for).
@@ -721,15 +736,9 @@ TEST(ShardStoreOnThisThreadTest, ItsDonesWaitForTheSyncersEarlierOnes) {
   EXPECT_TRUE(log.AllOk());
 }
 
-TEST(ShardStoreOnThisThreadTest, ItsSyncAnswersDeferredTxnsWrittenBeforeItFirst) {
-  TempDir dir;
-  auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();  // never held: counts syncs
-  std::unique_ptr<rocksdb::Env> env = ::chime::testing::NewEnvOn(fs);
-  ASSERT_OK_AND_ASSIGN(auto store, Store::Open({.data_dir = dir.path(),
-                                                .shard_count = 1,
-                                                .deferred_sync_delay = absl::Hours(1),
-                                                .env = env.get()}));
-  ShardStore* shard = store->shard(0);
+TEST_F(ShardStoreOnThisThreadTest, ItsSyncAnswersDeferredTxnsWrittenBeforeItFirst) {
+  ASSERT_NO_FATAL_FAILURE(Open({.deferred_sync_delay = absl::Hours(1)}));
+  ShardStore* shard = store_->shard(0);
   // The writer answers a lazy transaction before it hands the write role back, so the
   // create may still find it writing and go to the writer: then the syncer answers both, in
   // the same order. Each round checks the order; some round must see this thread sync.
@@ -744,25 +753,21 @@ TEST(ShardStoreOnThisThreadTest, ItsSyncAnswersDeferredTxnsWrittenBeforeItFirst)
     shard->Submit([](ShardTxn&) { return absl::OkStatus(); },
                   [&](absl::Status) { written.Notify(); }, ShardStore::Sync::kLazy);
     ASSERT_TRUE(written.WaitForNotificationWithTimeout(kWaitBound));
-    const int64_t before = fs->syncs();
+    const int64_t before = fs_->syncs();
     shard->SubmitOnThisThread(PutTimerTxn(create), log.For(create));
     synced_here = log.names().size() == 2;
     ASSERT_TRUE(log.AwaitCount(2));
     EXPECT_EQ(log.names(), (std::vector<std::string>{ack, create}));
     EXPECT_TRUE(log.AllOk());
-    EXPECT_EQ(fs->syncs(), before + 1);  // one sync for both
+    EXPECT_EQ(fs_->syncs(), before + 1);  // one sync for both
   }
   EXPECT_TRUE(synced_here);
 }
 
-TEST(ShardStoreOnThisThreadTest, TheSyncerStillServesAfterARequestThreadTookWhatItWaitedOn) {
-  TempDir dir;
+TEST_F(ShardStoreOnThisThreadTest, TheSyncerStillServesAfterARequestThreadTookWhatItWaitedOn) {
   constexpr absl::Duration kDelay = absl::Milliseconds(100);
-  DoneLog later;  // outlives the store: a broken syncer never answers it
-  ASSERT_OK_AND_ASSIGN(
-      auto store,
-      Store::Open({.data_dir = dir.path(), .shard_count = 1, .deferred_sync_delay = kDelay}));
-  ShardStore* shard = store->shard(0);
+  ASSERT_NO_FATAL_FAILURE(Open({.deferred_sync_delay = kDelay}));
+  ShardStore* shard = store_->shard(0);
   // As in the test above, a round may find the writer still writing; some round must not.
   bool synced_here = false;
   for (int round = 0; round < 50 && !synced_here; ++round) {
@@ -781,20 +786,16 @@ TEST(ShardStoreOnThisThreadTest, TheSyncerStillServesAfterARequestThreadTookWhat
   // Past the syncer's deadline, it wakes to find nothing left: it must keep serving. Nothing
   // marks that moment, so wait it out.
   absl::SleepFor(3 * kDelay);
-  shard->Submit(PutTimerTxn("later"), later.For("later"));
-  EXPECT_TRUE(later.AwaitCount(1));
-  EXPECT_TRUE(later.AllOk());
+  shard->Submit(PutTimerTxn("later"), outliving_log_.For("later"));
+  EXPECT_TRUE(outliving_log_.AwaitCount(1));
+  EXPECT_TRUE(outliving_log_.AllOk());
 }
 
-TEST(ShardStoreOnThisThreadTest, WhileItSyncsTheWriterWritesAndLaterDonesWaitTheirTurn) {
-  TempDir dir;
-  auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();
-  std::unique_ptr<rocksdb::Env> env = ::chime::testing::NewEnvOn(fs);
-  ASSERT_OK_AND_ASSIGN(auto store,
-                       Store::Open({.data_dir = dir.path(), .shard_count = 1, .env = env.get()}));
-  ShardStore* shard = store->shard(0);
+TEST_F(ShardStoreOnThisThreadTest, WhileItSyncsTheWriterWritesAndLaterDonesWaitTheirTurn) {
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ShardStore* shard = store_->shard(0);
   DoneLog log;
-  fs->Hold();
+  fs_->Hold();
   std::thread::id create_answered_on;
   std::thread request_thread([&] {
     shard->SubmitOnThisThread(PutTimerTxn("create"), [&](absl::Status s) {
@@ -802,7 +803,7 @@ TEST(ShardStoreOnThisThreadTest, WhileItSyncsTheWriterWritesAndLaterDonesWaitThe
       log.For("create")(std::move(s));
     });
   });
-  ASSERT_TRUE(fs->AwaitSyncWaiting(kWaitBound));  // the request thread is stuck in its sync
+  ASSERT_TRUE(fs_->AwaitSyncWaiting(kWaitBound));  // the request thread is stuck in its sync
   // A fire is written (and, being lazy, answered) while that sync waits.
   absl::Notification fire_written;
   shard->Submit(
@@ -819,7 +820,7 @@ TEST(ShardStoreOnThisThreadTest, WhileItSyncsTheWriterWritesAndLaterDonesWaitThe
   shard->SubmitOnThisThread(PutTimerTxn("queued"), log.For("queued"));
   EXPECT_TRUE(log.names().empty());
   const std::thread::id request_thread_id = request_thread.get_id();
-  fs->Release();
+  fs_->Release();
   request_thread.join();
   ASSERT_TRUE(log.AwaitCount(3));
   EXPECT_EQ(log.names(), (std::vector<std::string>{"create", "later", "queued"}));
@@ -827,43 +828,35 @@ TEST(ShardStoreOnThisThreadTest, WhileItSyncsTheWriterWritesAndLaterDonesWaitThe
   EXPECT_EQ(create_answered_on, request_thread_id);
 }
 
-TEST(ShardStoreOnThisThreadTest, OneRequestThreadOfTheStoreWritesAtATime) {
-  TempDir dir;
-  auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();
-  std::unique_ptr<rocksdb::Env> env = ::chime::testing::NewEnvOn(fs);
-  ASSERT_OK_AND_ASSIGN(auto store,
-                       Store::Open({.data_dir = dir.path(), .shard_count = 2, .env = env.get()}));
+TEST_F(ShardStoreOnThisThreadTest, OneRequestThreadOfTheStoreWritesAtATime) {
+  ASSERT_NO_FATAL_FAILURE(Open({.shard_count = 2}));
   DoneLog log;
-  fs->Hold();
+  fs_->Hold();
   std::thread request_thread(
-      [&] { store->shard(0)->SubmitOnThisThread(PutTimerTxn("a"), log.For("a")); });
-  ASSERT_TRUE(fs->AwaitSyncWaiting(kWaitBound));
+      [&] { store_->shard(0)->SubmitOnThisThread(PutTimerTxn("a"), log.For("a")); });
+  ASSERT_TRUE(fs_->AwaitSyncWaiting(kWaitBound));
   // Returns although shard 1 is idle: its writer and syncer take "b" (this thread would
   // otherwise block at the held gate).
-  store->shard(1)->SubmitOnThisThread(PutTimerTxn("b"), log.For("b"));
+  store_->shard(1)->SubmitOnThisThread(PutTimerTxn("b"), log.For("b"));
   EXPECT_TRUE(log.names().empty());
-  fs->Release();
+  fs_->Release();
   request_thread.join();
   ASSERT_TRUE(log.AwaitCount(2));
   EXPECT_TRUE(log.AllOk());
   // The slot is free again.
-  store->shard(0)->SubmitOnThisThread(PutTimerTxn("c"), log.For("c"));
+  store_->shard(0)->SubmitOnThisThread(PutTimerTxn("c"), log.For("c"));
   ASSERT_TRUE(log.AwaitCount(3));
   EXPECT_TRUE(log.AllOk());
 }
 
-TEST(ShardStoreOnThisThreadTest, CloseWaitsForARequestThreadStillSyncing) {
-  TempDir dir;
-  auto fs = std::make_shared<::chime::testing::GatedWalSyncFs>();
-  std::unique_ptr<rocksdb::Env> env = ::chime::testing::NewEnvOn(fs);
-  ASSERT_OK_AND_ASSIGN(auto store,
-                       Store::Open({.data_dir = dir.path(), .shard_count = 1, .env = env.get()}));
-  ShardStore* shard = store->shard(0);
+TEST_F(ShardStoreOnThisThreadTest, CloseWaitsForARequestThreadStillSyncing) {
+  ASSERT_NO_FATAL_FAILURE(Open());
+  ShardStore* shard = store_->shard(0);
   DoneLog log;
-  fs->Hold();
+  fs_->Hold();
   std::thread request_thread(
       [&] { shard->SubmitOnThisThread(PutTimerTxn("create"), log.For("create")); });
-  ASSERT_TRUE(fs->AwaitSyncWaiting(kWaitBound));
+  ASSERT_TRUE(fs_->AwaitSyncWaiting(kWaitBound));
   std::thread closer([&] {
     shard->Close();
     log.For("closed")(absl::OkStatus());
@@ -871,7 +864,7 @@ TEST(ShardStoreOnThisThreadTest, CloseWaitsForARequestThreadStillSyncing) {
   // Close cannot finish while the sync is held: 100 ms of looking is ample (a bounded check
   // of an absence, which has no event to wait for).
   EXPECT_FALSE(log.AwaitCount(1, absl::Milliseconds(100)));
-  fs->Release();
+  fs_->Release();
   request_thread.join();
   closer.join();
   EXPECT_EQ(log.names(), (std::vector<std::string>{"create", "closed"}));
